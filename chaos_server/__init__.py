@@ -1,0 +1,1 @@
+"""chaos_server package."""

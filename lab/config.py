@@ -1,0 +1,36 @@
+"""Lab-wide settings: state dir, ports and supervisor timings (env prefix BREAKFIX_)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = int
+
+
+class LabSettings(BaseSettings):
+    """Where the lab keeps its state and which loopback ports its services use."""
+
+    model_config = SettingsConfigDict(env_prefix="BREAKFIX_", env_file=".env", extra="ignore")
+
+    state_dir: Path = Path(".breakfix")
+    pg_bin: Path | None = None
+    host: str = "127.0.0.1"
+    target_port: Port = Field(8000, ge=1, le=65535)
+    upstream_primary_port: Port = Field(8010, ge=1, le=65535)
+    upstream_fallback_port: Port = Field(8011, ge=1, le=65535)
+    target_db_port: Port = Field(5433, ge=1, le=65535)
+    ops_db_port: Port = Field(5434, ge=1, le=65535)
+    control_port: Port = Field(8099, ge=1, le=65535)
+    target_db_max_connections: int = Field(100, ge=10)
+    health_timeout_s: float = Field(60.0, gt=0)
+    stop_timeout_s: float = Field(20.0, gt=0)
+    restart_backoff_s: float = Field(1.0, ge=0)
+    poll_interval_s: float = Field(0.25, gt=0)
+
+
+@lru_cache
+def get_settings() -> LabSettings:
+    """Return the lab settings, read once from the environment and `.env`."""
+    return LabSettings()

@@ -1,0 +1,62 @@
+"""The layout of the lab's state directory."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """Every file and directory the lab keeps under its state dir."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, state_dir: Path) -> "StatePaths":
+        """Anchor the layout at an absolute state dir."""
+        return cls(state_dir.expanduser().resolve())
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def log(self, service: str) -> Path:
+        """The file a service's stdout and stderr go to."""
+        return self.logs / f"{service}.log"
+
+    def pg_data(self, cluster: str) -> Path:
+        """The data directory of one embedded Postgres cluster."""
+        return self.root / "pg" / cluster
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    def secret(self, name: str) -> Path:
+        return self.secrets / name
+
+    @property
+    def env(self) -> Path:
+        return self.root / "env"
+
+    @property
+    def target_env(self) -> Path:
+        """The target's env file: its configuration, owned by the lab and the action server."""
+        return self.env / "target.env"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def supervisor_state(self) -> Path:
+        """Written by the running supervisor: pids, ports and the control URL."""
+        return self.run / "supervisor.json"
+
+    @property
+    def target_cache(self) -> Path:
+        return self.root / "cache" / "target"
+
+    @property
+    def hosts_file(self) -> Path:
+        """The lab-controlled hosts file through which the target resolves its upstreams."""
+        return self.root / "hosts"

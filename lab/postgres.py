@@ -1,0 +1,231 @@
+"""Embedded Postgres clusters: find the server binaries, initdb, run as a child, provision."""
+
+import hashlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import connection as PgConnection
+
+from lab.errors import PostgresError
+from lab.process import Command
+
+SUPERUSER = "postgres"
+_SOCKET_PATH_MAX = 100
+_TOOLS = ("postgres", "initdb", "pg_controldata", "pg_dump", "pg_restore")
+
+
+def find_bindir(explicit: Path | None = None) -> Path:
+    """Locate PostgreSQL server binaries: explicit, the machine's, then the pgserver package."""
+    candidates: list[Path] = []
+    if explicit is not None:
+        candidates.append(explicit)
+    on_path = shutil.which("postgres")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    candidates.extend(versions)
+    try:
+        import pgserver
+
+        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
+    except ImportError:
+        pass
+    for bindir in candidates:
+        if all((bindir / tool).is_file() for tool in _TOOLS):
+            return bindir
+    raise PostgresError(
+        "no PostgreSQL server binaries found: install the postgresql package, "
+        "`pip install pgserver`, or set BREAKFIX_PG_BIN to a directory holding initdb"
+    )
+
+
+def server_user() -> str | None:
+    """The unprivileged user Postgres runs as when we are root (initdb refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in (SUPERUSER, "pgserver"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SUPERUSER],
+        check=True,
+    )
+    return SUPERUSER
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One Postgres cluster whose data directory lives under the lab's state dir."""
+
+    name: str
+    data_dir: Path
+    port: int
+    bindir: Path
+    user: str | None
+    host: str = "127.0.0.1"
+    max_connections: int = 100
+
+    @property
+    def socket_dir(self) -> Path:
+        """The data dir, unless that path is too long for a Unix socket."""
+        if len(str(self.data_dir)) + 20 < _SOCKET_PATH_MAX:
+            return self.data_dir
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"breakfix-pg-{digest}"
+
+    def is_initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").is_file()
+
+    def init(self) -> None:
+        """Create the cluster once: local socket trusted, TCP needs a password (SCRAM)."""
+        if self.is_initialised():
+            return
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._check_traversable(self.data_dir.parent)
+        self._own_dir(self.data_dir)
+        result = subprocess.run(
+            [
+                str(self.bindir / "initdb"),
+                "-D", str(self.data_dir),
+                "-U", SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E", "UTF8",
+                "--no-locale",
+            ],
+            user=self.user,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise PostgresError(f"initdb for {self.name} failed: {result.stderr.strip()}")
+
+    def command(self) -> Command:
+        """The postmaster in the foreground; SIGINT asks it for a fast, clean shutdown."""
+        self._own_dir(self.socket_dir)
+        return Command(
+            argv=[
+                str(self.bindir / "postgres"),
+                "-D", str(self.data_dir),
+                "-p", str(self.port),
+                "-k", str(self.socket_dir),
+                "-c", f"listen_addresses={self.host}",
+                "-c", f"max_connections={self.max_connections}",
+                "-c", f"application_name=breakfix-{self.name}",
+                "-c", "log_line_prefix=%m [%p] %q%a ",
+                "-c", "fsync=on",
+            ],
+            user=self.user,
+            stop_signal=signal.SIGINT,
+        )
+
+    def connect(self, dbname: str = "postgres") -> PgConnection:
+        """A superuser connection over the cluster's Unix socket."""
+        conn = psycopg2.connect(
+            host=str(self.socket_dir),
+            port=self.port,
+            user=SUPERUSER,
+            dbname=dbname,
+            connect_timeout=3,
+            application_name="breakfix-lab",
+        )
+        conn.autocommit = True
+        return conn
+
+    def is_ready(self) -> bool:
+        """Whether the cluster accepts a superuser connection."""
+        try:
+            self.connect().close()
+        except psycopg2.Error:
+            return False
+        return True
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if time.monotonic() > deadline:
+                raise PostgresError(f"{self.name} did not accept connections in {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def state(self) -> str:
+        """The cluster state from pg_controldata, e.g. 'shut down' or 'in production'."""
+        result = subprocess.run(
+            [str(self.bindir / "pg_controldata"), "-D", str(self.data_dir)],
+            user=self.user,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        match = re.search(r"^Database cluster state:\s+(.+)$", result.stdout, re.MULTILINE)
+        if match is None:
+            raise PostgresError(f"pg_controldata for {self.name} failed: {result.stderr.strip()}")
+        return match.group(1).strip()
+
+    def postmaster_pid(self) -> int | None:
+        """The pid in postmaster.pid, if the file is there."""
+        try:
+            first = (self.data_dir / "postmaster.pid").read_text().splitlines()[0]
+        except (OSError, IndexError):
+            return None
+        return int(first) if first.strip().isdigit() else None
+
+    def ensure_database(self, *, role: str, password: str, dbname: str) -> None:
+        """Create (or re-password) a login role and a database it owns; idempotent."""
+        conn = self.connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(
+                sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(role)),
+                (password,),
+            )
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+            if cur.fetchone() is None:
+                cur.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(dbname), sql.Identifier(role)
+                    )
+                )
+        conn.close()
+
+    def dsn(self, *, role: str, password: str | None, dbname: str) -> str:
+        """A SQLAlchemy URL over TCP; the password is left out when None."""
+        auth = role if password is None else f"{role}:{password}"
+        return f"postgresql+psycopg2://{auth}@{self.host}:{self.port}/{dbname}"
+
+    def _own_dir(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        path.chmod(0o700)
+
+    def _check_traversable(self, path: Path) -> None:
+        """As root, the postgres user must be able to reach the data dir's parent."""
+        if self.user is None:
+            return
+        for parent in [path, *path.parents]:
+            if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
+                raise PostgresError(
+                    f"{parent} is not searchable by the '{self.user}' user that runs Postgres: "
+                    "chmod o+x it or choose another BREAKFIX_STATE_DIR"
+                )

@@ -1,0 +1,83 @@
+"""Spawning and stopping the lab's child processes."""
+
+import ctypes
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+_prctl = _libc.prctl
+
+
+@dataclass(frozen=True)
+class Command:
+    """What to exec for a service, as which user, and how to ask it to stop."""
+
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = None
+    cwd: Path | None = None
+    stop_signal: signal.Signals = signal.SIGTERM
+
+
+def spawn(command: Command, *, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start `command` in its own session with output appended to `log_path`.
+
+    The child gets its stop signal if the spawning thread dies, so a supervisor killed
+    with SIGKILL leaves no orphan behind. Call it from the supervisor's main thread only.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    death_signal = int(command.stop_signal)
+
+    def _die_with_parent() -> None:
+        _prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+
+    env = {**os.environ, **command.env}
+    with open(log_path, "ab", buffering=0) as log:
+        return subprocess.Popen(
+            list(command.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=command.cwd,
+            user=command.user,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], *, sig: signal.Signals, timeout: float) -> int:
+    """Send `sig`, wait up to `timeout`, then SIGKILL the whole process group."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+    return proc.wait()
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a process group, ignoring one that is already gone."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def pid_alive(pid: int, *, started_at: float | None = None) -> bool:
+    """Whether `pid` runs and, when `started_at` is given, is the same process (no reuse)."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started_at is None or abs(proc.create_time() - started_at) < 1.0
+    except psutil.Error:
+        return False

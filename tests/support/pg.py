@@ -1,0 +1,60 @@
+"""A real embedded Postgres cluster for tests, started through the lab's own manager."""
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from lab.postgres import Cluster, find_bindir, server_user
+from lab.process import spawn, stop
+from tests.support.ports import free_port
+
+
+def make_state_dir(prefix: str = "breakfix-test-") -> Path:
+    """A temp state dir the postgres user can traverse (pytest's tmp_path is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@contextmanager
+def running_cluster(state_dir: Path, name: str = "target-db") -> Iterator["RunningCluster"]:
+    """Init and start a cluster on a free port; stop it cleanly on exit."""
+    cluster = Cluster(
+        name=name,
+        data_dir=state_dir / "pg" / name,
+        port=free_port(),
+        bindir=find_bindir(),
+        user=server_user(),
+    )
+    cluster.init()
+    running = RunningCluster(cluster, state_dir / "logs" / f"{name}.log")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class RunningCluster:
+    """A cluster plus its postmaster process, which a test may stop and start again."""
+
+    def __init__(self, cluster: Cluster, log_path: Path) -> None:
+        self.cluster = cluster
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = spawn(self.cluster.command(), log_path=self.log_path)
+        self.cluster.wait_ready(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, sig=self.cluster.command().stop_signal, timeout=30)
+            self.proc = None
+
+
+def remove_state_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
