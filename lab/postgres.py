@@ -96,6 +96,8 @@ class Cluster:
 
     def init(self) -> None:
         """Create the cluster once: local socket trusted, TCP needs a password (SCRAM)."""
+        if self.socket_dir != self.data_dir:
+            self._own_dir(self.socket_dir)
         if self.is_initialised():
             return
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -104,11 +106,14 @@ class Cluster:
         result = subprocess.run(
             [
                 str(self.bindir / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", SUPERUSER,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
-                "-E", "UTF8",
+                "-E",
+                "UTF8",
                 "--no-locale",
             ],
             user=self.user,
@@ -121,18 +126,25 @@ class Cluster:
 
     def command(self) -> Command:
         """The postmaster in the foreground; SIGINT asks it for a fast, clean shutdown."""
-        self._own_dir(self.socket_dir)
         return Command(
             argv=[
                 str(self.bindir / "postgres"),
-                "-D", str(self.data_dir),
-                "-p", str(self.port),
-                "-k", str(self.socket_dir),
-                "-c", f"listen_addresses={self.host}",
-                "-c", f"max_connections={self.max_connections}",
-                "-c", f"application_name=breakfix-{self.name}",
-                "-c", "log_line_prefix=%m [%p] %q%a ",
-                "-c", "fsync=on",
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.socket_dir),
+                "-c",
+                f"listen_addresses={self.host}",
+                "-c",
+                f"max_connections={self.max_connections}",
+                "-c",
+                f"application_name=breakfix-{self.name}",
+                "-c",
+                "log_line_prefix=%m [%p] %q%a ",
+                "-c",
+                "fsync=on",
             ],
             user=self.user,
             stop_signal=signal.SIGINT,

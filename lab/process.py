@@ -54,10 +54,11 @@ def spawn(command: Command, *, log_path: Path) -> subprocess.Popen[bytes]:
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: signal.Signals, timeout: float) -> int:
-    """Send `sig`, wait up to `timeout`, then SIGKILL the whole process group."""
+    """Send `sig` (and SIGCONT, so a frozen process can act on it), then SIGKILL at `timeout`."""
     if proc.poll() is None:
         try:
             proc.send_signal(sig)
+            proc.send_signal(signal.SIGCONT)
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             kill_group(proc.pid)

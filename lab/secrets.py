@@ -26,4 +26,3 @@ def read_secret(path: Path) -> str:
 def replace_secret(path: Path, value: str) -> None:
     """Overwrite a secret atomically."""
     write_atomic(path, value + "\n", mode=0o600)
-

@@ -1,0 +1,23 @@
+# Thin wrappers over scripts/: each target is idempotent and fast on a second call.
+.PHONY: setup run test lint bench down status
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	@scripts/run.sh
+
+test: setup
+	@scripts/test.sh
+
+lint: setup
+	@scripts/lint.sh
+
+bench: setup
+	@.venv/bin/python scripts/bench.py
+
+status:
+	@.venv/bin/breakfix status
+
+down:
+	@.venv/bin/breakfix down

@@ -1,0 +1,133 @@
+"""`breakfix run | status | down | logs`: running and inspecting the lab."""
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lab.cli.status_view import collect_status, render_status
+from lab.config import get_settings
+from lab.errors import LabError, PostgresError
+from lab.logtail import tail
+from lab.paths import StatePaths
+from lab.reaper import reap
+from lab.run_state import load
+from lab.services import clusters
+from lab.supervisor import Supervisor
+
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the lab commands to the CLI."""
+    app.command()(run)
+    app.command()(status)
+    app.command()(down)
+    app.command()(logs)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def run() -> None:
+    """Start the whole lab in the foreground; Ctrl-C stops it cleanly."""
+    from lab.runner import run_lab
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    settings = get_settings()
+
+    def ready(supervisor: Supervisor, took_s: float) -> None:
+        logging.getLogger("breakfix.run").info(
+            "lab ready in %.1fs; state dir %s; `breakfix status` for details, Ctrl-C to stop",
+            took_s,
+            supervisor.paths.root,
+        )
+
+    try:
+        code = run_lab(settings, ready)
+    except LabError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Stable JSON for scripts.")] = False,
+    show_secrets: Annotated[bool, typer.Option(help="Include DB passwords in DSNs.")] = False,
+) -> None:
+    """Show every service: pid, port, URL, health, uptime."""
+    settings = get_settings()
+    try:
+        report = collect_status(settings, show_secrets=show_secrets)
+    except LabError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        render_status(report, Console())
+
+
+def down() -> None:
+    """Stop the lab: every service, both Postgres clusters cleanly, no process left behind."""
+    settings = get_settings()
+    paths = StatePaths.at(settings.state_dir)
+    state = load(paths.supervisor_state)
+    if state is not None and state.supervisor_alive():
+        os.kill(state.pid, signal.SIGTERM)
+        deadline = time.monotonic() + settings.stop_timeout_s * 6
+        while state.supervisor_alive():
+            if time.monotonic() > deadline:
+                raise _fail(f"supervisor {state.pid} did not stop in time")
+            time.sleep(0.1)
+        err.print(f"supervisor {state.pid} stopped")
+    try:
+        dbs = clusters(settings, paths)
+    except PostgresError as exc:
+        raise _fail(str(exc)) from None
+    leftovers = reap(paths=paths, dbs=dbs, timeout=settings.stop_timeout_s)
+    if leftovers:
+        err.print(f"stopped leftovers: {', '.join(leftovers)}")
+    paths.supervisor_state.unlink(missing_ok=True)
+    for name, cluster in dbs.items():
+        if cluster.is_initialised():
+            err.print(f"{name}: {cluster.state()}")
+    err.print("lab is down")
+
+
+def logs(
+    service: Annotated[str, typer.Argument(help="Service name, e.g. target or target-db.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=0)] = 50,
+) -> None:
+    """Print the end of a service's log (stdout and stderr), optionally following it."""
+    paths = StatePaths.at(get_settings().state_dir)
+    path = paths.log(service)
+    if not path.exists():
+        known = sorted(p.stem for p in paths.logs.glob("*.log")) if paths.logs.exists() else []
+        raise _fail(f"no log for {service!r}; known: {', '.join(known) or 'none yet'}")
+    for line in tail(path, lines):
+        typer.echo(line)
+    if not follow:
+        return
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        try:
+            while True:
+                chunk = handle.readline()
+                if chunk:
+                    typer.echo(chunk.decode("utf-8", errors="replace").rstrip("\n"))
+                else:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            return

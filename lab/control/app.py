@@ -1,0 +1,98 @@
+"""The supervisor's control endpoint: the `local` runtime backend, on loopback, token-guarded."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from lab.errors import LabError, UnknownServiceError
+from lab.runtime.models import LogTail, ProcessStats, ServiceStatus, SignalRequest
+from lab.supervisor import Supervisor
+
+
+class ControlError(LabError):
+    """An error answered by the control endpoint."""
+
+    status_code = 400
+
+
+class Unauthorized(ControlError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class NotRunning(ControlError):
+    status_code = 409
+    code = "service_not_running"
+
+
+def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
+    """The control API bound to one supervisor."""
+
+    def require_token(
+        authorization: Annotated[str | None, Header()] = None,
+        x_control_token: Annotated[str | None, Header()] = None,
+    ) -> None:
+        given = x_control_token or (authorization or "").removeprefix("Bearer ").strip()
+        if not given or not secrets.compare_digest(given, token):
+            raise Unauthorized("missing or invalid control token")
+
+    app = FastAPI(title="breakfix supervisor control", docs_url=None, redoc_url=None)
+    api = APIRouter(dependencies=[Depends(require_token)])
+
+    @app.exception_handler(LabError)
+    async def lab_error(_: Request, exc: LabError) -> JSONResponse:
+        status = 404 if isinstance(exc, UnknownServiceError) else getattr(exc, "status_code", 500)
+        return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=status)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The supervisor is up."""
+        return {"status": "ok"}
+
+    @api.get("/services")
+    async def list_services() -> list[ServiceStatus]:
+        """Every service with a live health probe."""
+        return await supervisor.list()
+
+    @api.get("/services/{name}")
+    async def get_service(name: str) -> ServiceStatus:
+        """One service with a live health probe."""
+        return await supervisor.status(name)
+
+    @api.post("/services/{name}/start")
+    async def start(name: str) -> ServiceStatus:
+        """Start a stopped service."""
+        return await supervisor.start(name)
+
+    @api.post("/services/{name}/stop")
+    async def stop(name: str) -> ServiceStatus:
+        """Stop a service; the supervisor will not restart it."""
+        return await supervisor.stop(name)
+
+    @api.post("/services/{name}/restart")
+    async def restart(name: str) -> ServiceStatus:
+        """Restart a service, frozen or not."""
+        return await supervisor.restart(name)
+
+    @api.post("/services/{name}/signal")
+    async def send_signal(name: str, body: SignalRequest) -> ServiceStatus:
+        """Deliver a signal to the service's main process."""
+        return await supervisor.send_signal(name, body.number())
+
+    @api.get("/services/{name}/stats")
+    async def stats(name: str) -> ProcessStats:
+        """CPU, RSS, threads and open files of the service's process tree."""
+        result = supervisor.stats(name)
+        if result is None:
+            raise NotRunning(f"{name} is not running")
+        return result
+
+    @api.get("/services/{name}/logs")
+    async def logs(name: str, lines: Annotated[int, Query(ge=1, le=5000)] = 100) -> LogTail:
+        """The last lines of the service's log."""
+        return LogTail(service=name, lines=supervisor.logs(name, lines))
+
+    app.include_router(api)
+    return app

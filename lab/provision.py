@@ -1,0 +1,83 @@
+"""Initialising the state dir and provisioning the databases: idempotent, run by `run`."""
+
+import logging
+from collections.abc import Callable
+
+from lab.config import LabSettings
+from lab.envfile import read_env, write_env
+from lab.files import write_atomic
+from lab.paths import StatePaths
+from lab.postgres import Cluster
+from lab.secrets import ensure_secret, read_secret
+from lab.services import APP_DB, APP_ROLE, FALLBACK_HOST, OPS_DB, OPS_ROLE, PRIMARY_HOST
+
+log = logging.getLogger("breakfix.provision")
+
+CONTROL_TOKEN = "control.token"
+APP_PASSWORD = "target-db-app.password"
+OPS_PASSWORD = "ops-db.password"
+
+
+def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
+    """Create the state layout, the secrets, the hosts file and the target's env file."""
+    for directory in (paths.root, paths.logs, paths.run, paths.env, paths.target_cache):
+        directory.mkdir(parents=True, exist_ok=True)
+    paths.root.chmod(0o755)
+    paths.secrets.mkdir(mode=0o700, exist_ok=True)
+    for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD):
+        ensure_secret(paths.secret(name))
+    write_atomic(
+        paths.hosts_file,
+        "# Breakfix lab hosts file: the target resolves its upstreams through it.\n"
+        f"{settings.host} {PRIMARY_HOST}\n{settings.host} {FALLBACK_HOST}\n",
+    )
+    sync_target_env(settings=settings, paths=paths)
+
+
+def sync_target_env(*, settings: LabSettings, paths: StatePaths) -> None:
+    """Set the lab-derived keys of the target's env file; keep every other key as it is."""
+    current = read_env(paths.target_env)
+    password = read_secret(paths.secret(APP_PASSWORD))
+    managed = {
+        "TARGET_ENVIRONMENT": "lab",
+        "TARGET_DATABASE_URL": (
+            f"postgresql+psycopg2://{APP_ROLE}:{password}"
+            f"@{settings.host}:{settings.target_db_port}/{APP_DB}"
+        ),
+        "TARGET_CACHE_DIR": str(paths.target_cache),
+        "TARGET_HOSTS_FILE": str(paths.hosts_file),
+        "TARGET_PRICING_PRIMARY_URL": f"http://{PRIMARY_HOST}:{settings.upstream_primary_port}",
+        "TARGET_PRICING_FALLBACK_URL": f"http://{FALLBACK_HOST}:{settings.upstream_fallback_port}",
+    }
+    defaults = {"TARGET_PRICING_ROUTE": "primary", "TARGET_CACHE_MAX_BYTES": str(64 * 2**20)}
+    wanted = {**defaults, **current, **managed}
+    if wanted != current:
+        write_env(paths.target_env, wanted)
+
+
+def database_hooks(
+    *, paths: StatePaths, clusters: dict[str, Cluster]
+) -> dict[str, Callable[[], None]]:
+    """What to do once each database is up: roles, databases, migrations, seed data."""
+
+    def target_db() -> None:
+        from target_server import migrations, seed
+
+        password = read_secret(paths.secret(APP_PASSWORD))
+        cluster = clusters["target-db"]
+        cluster.ensure_database(role=APP_ROLE, password=password, dbname=APP_DB)
+        url = cluster.dsn(role=APP_ROLE, password=password, dbname=APP_DB)
+        migrations.upgrade(url)
+        added = seed.seed(url)
+        log.info("target-db provisioned: migrations at head, %d seed rows added", added)
+
+    def ops_db() -> None:
+        from lab import ops_db as schema
+
+        password = read_secret(paths.secret(OPS_PASSWORD))
+        cluster = clusters["ops-db"]
+        cluster.ensure_database(role=OPS_ROLE, password=password, dbname=OPS_DB)
+        schema.upgrade(cluster.dsn(role=OPS_ROLE, password=password, dbname=OPS_DB))
+        log.info("ops-db provisioned: migrations at head")
+
+    return {"target-db": target_db, "ops-db": ops_db}

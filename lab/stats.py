@@ -1,0 +1,40 @@
+"""Resource usage of a service's process tree, via psutil."""
+
+import psutil
+from pydantic import BaseModel
+
+
+class ProcessStats(BaseModel):
+    """CPU, memory, threads and open files summed over a process and its children."""
+
+    pid: int
+    cpu_percent: float
+    rss_bytes: int
+    threads: int
+    open_files: int
+    processes: int
+
+
+def tree_stats(root: psutil.Process) -> ProcessStats:
+    """Sum usage over `root` and its descendants; CPU is measured since the last call."""
+    procs = [root, *root.children(recursive=True)]
+    cpu = rss = threads = files = 0.0
+    counted = 0
+    for proc in procs:
+        try:
+            with proc.oneshot():
+                cpu += proc.cpu_percent(interval=None)
+                rss += proc.memory_info().rss
+                threads += proc.num_threads()
+                files += len(proc.open_files())
+            counted += 1
+        except psutil.Error:
+            continue
+    return ProcessStats(
+        pid=root.pid,
+        cpu_percent=round(cpu, 1),
+        rss_bytes=int(rss),
+        threads=int(threads),
+        open_files=int(files),
+        processes=counted,
+    )

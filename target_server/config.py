@@ -1,0 +1,108 @@
+"""Target API settings (env prefix TARGET_), read once and validated before start-up."""
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "TARGET_"
+ENV_FILE_VAR = "TARGET_ENV_FILE"
+PLACEHOLDER = "change-me"
+
+
+class Environment(StrEnum):
+    """Where the target runs; placeholders are tolerated in development only."""
+
+    development = "development"
+    lab = "lab"
+    production = "production"
+
+
+class PricingRoute(StrEnum):
+    """Which pricing upstream the target calls."""
+
+    primary = "primary"
+    fallback = "fallback"
+
+
+class Settings(BaseSettings):
+    """Everything the target API needs; `environment` is declared first so validators see it."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    environment: Environment = Environment.development
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error|critical)$")
+
+    database_url: SecretStr
+    db_pool_size: int = Field(5, ge=1)
+    db_max_overflow: int = Field(5, ge=0)
+    db_pool_timeout_s: float = Field(5.0, gt=0)
+    db_pool_pre_ping: bool = True
+    db_application_name: str = Field("breakfix-target", min_length=1, max_length=63)
+    db_statement_timeout_ms: int = Field(5000, ge=0)
+
+    cache_dir: Path
+    cache_max_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    cache_ttl_s: float = Field(30.0, ge=0)
+
+    hosts_file: Path | None = None
+    pricing_primary_url: str = "http://pricing-primary.breakfix.lab:8010"
+    pricing_fallback_url: str = "http://pricing-fallback.breakfix.lab:8011"
+    pricing_route: PricingRoute = PricingRoute.primary
+    pricing_timeout_s: float = Field(2.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        environment = info.data.get("environment", Environment.development)
+        if PLACEHOLDER in value.get_secret_value() and environment != Environment.development:
+            raise ValueError(f"placeholder '{PLACEHOLDER}' is refused in {environment}")
+        return value
+
+    @field_validator("pricing_primary_url", "pricing_fallback_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def pricing_url(self) -> str:
+        """The base URL of the currently selected pricing route."""
+        if self.pricing_route == PricingRoute.fallback:
+            return self.pricing_fallback_url
+        return self.pricing_primary_url
+
+
+class ConfigurationError(Exception):
+    """Settings are missing or invalid; the message names each variable, never a value."""
+
+
+def load_settings() -> Settings:
+    """Build settings from the process env and, when TARGET_ENV_FILE is set, that file."""
+    env_file = os.environ.get(ENV_FILE_VAR) or None
+    try:
+        # Process env beats the file: pydantic-settings ranks env vars above dotenv.
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigurationError(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per setting: `TARGET_NAME: message` (values are left out: they may be secret)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        parts.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+    return "; ".join(parts)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return load_settings()

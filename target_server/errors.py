@@ -1,0 +1,99 @@
+"""The target's exceptions (one base, a stable code each) and their single JSON handler."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+
+log = logging.getLogger(__name__)
+
+
+class TargetError(Exception):
+    """Base of every error answered on purpose: `status_code`, `code` and a safe `detail`."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(TargetError):
+    """An id that does not exist."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(TargetError):
+    """A request that clashes with the current state (e.g. a duplicate SKU)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class InsufficientStockError(ConflictError):
+    """An order line asks for more units than are in stock."""
+
+    code = "insufficient_stock"
+
+
+class OrderNotCancellableError(ConflictError):
+    """The order is already cancelled."""
+
+    code = "order_not_cancellable"
+
+
+class DatabaseUnavailableError(TargetError):
+    """The database cannot be reached or the pool has no free connection."""
+
+    status_code = 503
+    code = "database_unavailable"
+
+
+class UpstreamUnavailableError(TargetError):
+    """The pricing upstream failed and no cached price exists."""
+
+    status_code = 503
+    code = "upstream_unavailable"
+
+
+INTERNAL_ERROR_BODY = {"detail": "internal server error", "code": "internal_error"}
+
+
+async def _target_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TargetError)
+    return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status_code)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # The driver text can carry host names but never the password; still log the class
+    # and first line only, because SQLAlchemy appends the statement and its parameters.
+    orig = getattr(exc, "orig", None) or exc
+    first_line = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    log.error(
+        "database unavailable",
+        extra={"error_type": type(orig).__name__, "error": first_line},
+    )
+    return await _target_error(request, DatabaseUnavailableError("database unavailable"))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors, "code": "validation_error"}, status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one handler for TargetError, plus the mappings onto it."""
+    app.add_exception_handler(TargetError, _target_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    # A dropped connection mid-query and an exhausted pool mean the same to a client.
+    app.add_exception_handler(sa_exc.OperationalError, _database_error)
+    app.add_exception_handler(sa_exc.TimeoutError, _database_error)
+    app.add_exception_handler(sa_exc.InterfaceError, _database_error)

@@ -1,0 +1,58 @@
+"""Everything one app instance owns (engine, cache, pricing client, metrics), built from settings."""
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from target_server.cache import PriceCache
+from target_server.config import Settings
+from target_server.db import build_engine, build_session_factory
+from target_server.metrics import Metrics, build_metrics
+from target_server.pricing import PricingClient
+from target_server.resolver import Resolver
+
+
+@dataclass
+class Runtime:
+    """The per-app resources; nothing here has connected anywhere yet."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    cache: PriceCache
+    resolver: Resolver
+    pricing: PricingClient
+    metrics: Metrics
+    checks: ThreadPoolExecutor
+
+    def close(self) -> None:
+        """Release connections and threads at shutdown."""
+        self.pricing.close()
+        # A check stuck on a frozen peer must not block shutdown.
+        self.checks.shutdown(wait=False, cancel_futures=True)
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Wire the app's resources from settings."""
+    engine = build_engine(settings)
+    cache = PriceCache(
+        directory=settings.cache_dir,
+        max_bytes=settings.cache_max_bytes,
+        ttl_s=settings.cache_ttl_s,
+    )
+    resolver = Resolver(hosts_file=settings.hosts_file)
+    metrics = build_metrics(engine=engine, cache=cache)
+    pricing = PricingClient(settings=settings, resolver=resolver, cache=cache, metrics=metrics)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=build_session_factory(engine),
+        cache=cache,
+        resolver=resolver,
+        pricing=pricing,
+        metrics=metrics,
+        checks=ThreadPoolExecutor(max_workers=8, thread_name_prefix="ready-check"),
+    )
