@@ -77,6 +77,19 @@ def run_lab(settings: LabSettings, on_ready: Callable[[Supervisor, float], None]
         def ops_ready() -> None:
             provision_ops()
             events.connect_to(ops_dsn)
+            events.register_services(
+                [
+                    {
+                        "name": s.name,
+                        "kind": s.kind,
+                        "port": s.port,
+                        "url": s.url,
+                        "restart_policy": "always" if s.restart else "never",
+                        "depends_on": list(s.depends_on),
+                    }
+                    for s in specs
+                ]
+            )
 
         hooks["ops-db"] = ops_ready
         specs = build_specs(settings=settings, paths=paths, dbs=dbs, hooks=hooks)

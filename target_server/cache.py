@@ -63,7 +63,9 @@ class PriceCache:
             if quote.sku != sku or quote.price_cents < 0:
                 raise ValueError("entry does not describe this sku")
         except (ValueError, KeyError, TypeError) as exc:
-            log.warning("cache entry corrupt", extra={"sku": sku, "path": str(path), "error": str(exc)})
+            log.warning(
+                "cache entry corrupt", extra={"sku": sku, "path": str(path), "error": str(exc)}
+            )
             return None
         return quote, time.time() - quote.fetched_at < self.ttl_s
 

@@ -88,7 +88,7 @@ def load_settings() -> Settings:
     env_file = os.environ.get(ENV_FILE_VAR) or None
     try:
         # Process env beats the file: pydantic-settings ranks env vars above dotenv.
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     except ValidationError as exc:
         raise ConfigurationError(describe_errors(exc)) from None
 

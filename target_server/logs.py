@@ -3,10 +3,12 @@
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -29,10 +31,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class CorrelationFilter(logging.Filter):
+    """Stamp every record logged while serving a request with its correlation id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add `correlation_id` unless the record already has one."""
+        if not hasattr(record, "correlation_id"):
+            cid = correlation_id.get()
+            if cid is not None:
+                record.correlation_id = cid
+        return True
+
+
 def configure_logging(level: str) -> None:
     """Send every logger (ours, uvicorn's, SQLAlchemy's) to stdout as JSON."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(CorrelationFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

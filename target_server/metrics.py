@@ -64,14 +64,21 @@ class ScrapeCollector(Collector):
         pool = self.engine.pool
         if isinstance(pool, QueuePool):
             # overflow() starts at -pool_size; only positive values are extra connections.
-            yield _gauge("breakfix_db_pool_connections_in_use", "Connections checked out.",
-                         pool.checkedout())
-            yield _gauge("breakfix_db_pool_overflow_connections", "Connections beyond the pool.",
-                         max(0, pool.overflow()))
+            yield _gauge(
+                "breakfix_db_pool_connections_in_use", "Connections checked out.", pool.checkedout()
+            )
+            yield _gauge(
+                "breakfix_db_pool_overflow_connections",
+                "Connections beyond the pool.",
+                max(0, pool.overflow()),
+            )
             yield _gauge("breakfix_db_pool_size_connections", "Configured pool size.", pool.size())
         try:
-            yield _gauge("breakfix_cache_size_bytes", "Bytes in the cache directory.",
-                         self.cache.size_bytes())
+            yield _gauge(
+                "breakfix_cache_size_bytes",
+                "Bytes in the cache directory.",
+                self.cache.size_bytes(),
+            )
         except OSError:
             self.failures += 1
         failures = CounterMetricFamily(

@@ -4,34 +4,21 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from target_server.errors import INTERNAL_ERROR_BODY
+from target_server.logs import correlation_id
 from target_server.metrics import Metrics
 
 log = logging.getLogger("target_server.access")
 error_log = logging.getLogger("target_server.errors")
 
 CORRELATION_HEADER = "X-Correlation-ID"
-correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 # A client-chosen id lands in logs and headers, so only accept tame ones.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class CorrelationFilter(logging.Filter):
-    """Stamp every record logged while serving a request with its correlation id."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Add `correlation_id` unless the record already has one."""
-        if not hasattr(record, "correlation_id"):
-            cid = correlation_id.get()
-            if cid is not None:
-                record.correlation_id = cid
-        return True
 
 
 def route_template(scope: Scope) -> str:

@@ -1,4 +1,4 @@
-"""Everything one app instance owns (engine, cache, pricing client, metrics), built from settings."""
+"""What one app instance owns (engine, cache, pricing client, metrics), built from settings."""
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass

@@ -55,4 +55,3 @@ def seed(database_url: str) -> int:
         return len(added)
     finally:
         engine.dispose()
-

@@ -1,0 +1,29 @@
+"""The target API's application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from target_server.config import Settings, get_settings
+from target_server.errors import install_error_handlers
+from target_server.middleware import RequestContextMiddleware
+from target_server.routes import router
+from target_server.runtime import build_runtime
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app and its resources; nothing connects until a request needs it."""
+    runtime = build_runtime(settings if settings is not None else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(title="Breakfix target shop", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
+    app.include_router(router)
+    return app

@@ -1,0 +1,204 @@
+"""End to end: `breakfix run`, `status`, the control endpoint, `down`, as real processes."""
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg2
+import pytest
+
+from lab.paths import StatePaths
+from lab.postgres import Cluster, find_bindir, server_user
+from lab.runtime.local import LocalRuntime, RuntimeCallError
+from lab.secrets import read_secret
+from tests.support.lab import Lab, lab_environment
+from tests.support.pg import make_state_dir, remove_state_dir
+
+SERVICES = {"ops-db", "target-db", "upstream-primary", "upstream-fallback", "target"}
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    state_dir = make_state_dir("breakfix-lab-")
+    running = Lab(state_dir, lab_environment(state_dir))
+    running.start()
+    yield running
+    running.down()
+    remove_state_dir(state_dir)
+
+
+@pytest.fixture
+def runtime(lab: Lab) -> Iterator[LocalRuntime]:
+    client = LocalRuntime.from_state_dir(StatePaths.at(lab.state_dir))
+    yield client
+    client.close()
+
+
+def test_status_json_shows_every_service_healthy_without_secrets(lab: Lab) -> None:
+    report = lab.status()
+    assert set(report["services"]) == SERVICES
+    for name, entry in report["services"].items():
+        assert set(entry) >= {"pid", "port", "url", "health", "uptime_s"}, name
+        assert entry["health"] == "healthy" and psutil.pid_exists(entry["pid"])
+        assert entry["uptime_s"] >= 0
+    password = read_secret(lab.state_dir / "secrets" / "target-db-app.password")
+    dsn = report["services"]["target-db"]["dsn"]
+    assert dsn.endswith(f"@127.0.0.1:{lab.port('TARGET_DB')}/shop") and password not in dsn
+    assert "dsn" not in report["services"]["target"]
+    shown = lab.status("--show-secrets")["services"]["target-db"]["dsn"]
+    assert f":{password}@" in shown
+
+
+def test_control_endpoint_requires_the_token(lab: Lab) -> None:
+    url = f"http://127.0.0.1:{lab.port('CONTROL')}/services"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_runtime_lists_stats_and_tails_logs(lab: Lab, runtime: LocalRuntime) -> None:
+    assert {s.name for s in runtime.list()} == SERVICES
+    stats = runtime.stats("target-db")
+    assert stats.processes > 1 and stats.rss_bytes > 0  # postmaster plus its workers
+    httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products")
+    assert any("/products" in line for line in runtime.logs("target", 50))
+    with pytest.raises(RuntimeCallError):
+        runtime.stats("nope")
+
+
+def test_target_sessions_carry_the_application_name(lab: Lab) -> None:
+    httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products").raise_for_status()
+    password = read_secret(lab.state_dir / "secrets" / "target-db-app.password")
+    conn = psycopg2.connect(
+        host="127.0.0.1",
+        port=lab.port("TARGET_DB"),
+        dbname="shop",
+        user="breakfix_app",
+        password=password,
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname='shop'")
+        names = {row[0] for row in cur.fetchall()}
+    conn.close()
+    assert "breakfix-target" in names
+
+
+def test_victim_is_not_restarted_but_can_be_started(lab: Lab, runtime: LocalRuntime) -> None:
+    before = runtime.status("target")
+    assert before.pid is not None
+    os.kill(before.pid, signal.SIGKILL)
+    time.sleep(1.5)
+    assert runtime.status("target").health == "stopped"
+    runtime.start("target")
+    _wait_healthy(runtime, "target")
+    restarted = runtime.restart("upstream-fallback")
+    assert restarted.pid not in (None, runtime.status("target").pid)
+    _wait_healthy(runtime, "upstream-fallback")
+
+
+def test_supervisor_events_are_recorded_in_ops_db(lab: Lab) -> None:
+    password = read_secret(lab.state_dir / "secrets" / "ops-db.password")
+    conn = psycopg2.connect(
+        host="127.0.0.1",
+        port=lab.port("OPS_DB"),
+        dbname="breakfix_ops",
+        user="breakfix_ops",
+        password=password,
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT service FROM events WHERE kind = 'service_started'")
+        started = {row[0] for row in cur.fetchall()}
+        cur.execute("SELECT name FROM services")
+        registered = {row[0] for row in cur.fetchall()}
+    conn.close()
+    assert started >= SERVICES - {"ops-db"}  # ops-db starts before it can record anything
+    assert registered == SERVICES
+
+
+def test_down_leaves_no_process_and_data_survives_a_restart() -> None:
+    state_dir = make_state_dir("breakfix-down-")
+    lab = Lab(state_dir, lab_environment(state_dir))
+    try:
+        report = lab.start()
+        target = f"http://127.0.0.1:{lab.port('TARGET')}"
+        created = httpx.post(
+            f"{target}/products",
+            json={
+                "sku": "SURVIVOR-1",
+                "name": "Survives restarts",
+                "price_cents": 999,
+                "category": "test",
+            },
+        )
+        assert created.status_code == 201, created.text
+        pids = _tree_pids([s["pid"] for s in report["services"].values()])
+        assert lab.proc is not None
+        pids.add(lab.proc.pid)
+
+        lab.down()
+        assert lab.proc.returncode == 0
+        assert not [p for p in pids if _alive(p)], "processes left behind"
+        for name in ("target-db", "ops-db"):
+            assert _cluster(state_dir, name).state() == "shut down"
+        assert all(s["health"] == "stopped" for s in lab.status()["services"].values())
+
+        lab.start()
+        listed = httpx.get(f"{target}/products", params={"limit": 500}).json()
+        assert "SURVIVOR-1" in {p["sku"] for p in listed}
+    finally:
+        lab.down()
+        remove_state_dir(state_dir)
+
+
+def test_a_killed_supervisor_takes_its_children_with_it() -> None:
+    state_dir = make_state_dir("breakfix-kill9-")
+    lab = Lab(state_dir, lab_environment(state_dir))
+    try:
+        report = lab.start()
+        pids = [s["pid"] for s in report["services"].values()]
+        assert lab.proc is not None
+        lab.proc.send_signal(signal.SIGKILL)
+        lab.proc.wait()
+        deadline = time.monotonic() + 30
+        while [p for p in pids if _alive(p)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [p for p in pids if _alive(p)]
+        assert _cluster(state_dir, "target-db").state() == "shut down"
+    finally:
+        lab.down()
+        remove_state_dir(state_dir)
+
+
+def _wait_healthy(runtime: LocalRuntime, name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while runtime.status(name).health != "healthy":
+        assert time.monotonic() < deadline, f"{name} not healthy"
+        time.sleep(0.2)
+
+
+def _tree_pids(roots: list[int]) -> set[int]:
+    pids = set(roots)
+    for pid in roots:
+        pids.update(child.pid for child in psutil.Process(pid).children(recursive=True))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _cluster(state_dir: Path, name: str) -> Cluster:
+    return Cluster(
+        name=name,
+        data_dir=state_dir / "pg" / name,
+        port=1,
+        bindir=find_bindir(),
+        user=server_user(),
+    )

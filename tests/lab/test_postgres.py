@@ -1,0 +1,89 @@
+"""The embedded Postgres manager: init, roles, password auth, clean shutdown."""
+
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from lab.errors import PostgresError
+from lab.postgres import Cluster, find_bindir, server_user
+from tests.support.pg import RunningCluster, make_state_dir, remove_state_dir, running_cluster
+
+
+def test_tcp_needs_the_password_and_socket_is_for_the_lab(target_pg: RunningCluster) -> None:
+    cluster = target_pg.cluster
+    cluster.ensure_database(role="pw_check", password="right-one", dbname="pw_check")
+    ok = psycopg2.connect(
+        host="127.0.0.1",
+        port=cluster.port,
+        user="pw_check",
+        password="right-one",
+        dbname="pw_check",
+    )
+    ok.close()
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(
+            host="127.0.0.1",
+            port=cluster.port,
+            user="pw_check",
+            password="wrong",
+            dbname="pw_check",
+        )
+    cluster.ensure_database(role="pw_check", password="rotated", dbname="pw_check")
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(
+            host="127.0.0.1",
+            port=cluster.port,
+            user="pw_check",
+            password="right-one",
+            dbname="pw_check",
+        )
+
+
+def test_cluster_stops_cleanly_and_keeps_its_data() -> None:
+    state_dir = make_state_dir()
+    try:
+        with running_cluster(state_dir, "keep") as running:
+            cluster = running.cluster
+            assert cluster.state() == "in production"
+            conn = cluster.connect()
+            with conn.cursor() as cur:
+                cur.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+            conn.close()
+            running.stop()
+            assert cluster.state() == "shut down"
+            cluster.init()  # idempotent: must not wipe an existing cluster
+            running.start()
+            conn = cluster.connect()
+            with conn.cursor() as cur:
+                cur.execute("SELECT v FROM kept")
+                assert cur.fetchone() == (42,)
+            conn.close()
+    finally:
+        remove_state_dir(state_dir)
+
+
+def test_long_state_paths_get_a_short_socket_dir(tmp_path: Path) -> None:
+    deep = Path("/tmp") / ("d" * 120) / "pg"
+    cluster = Cluster(name="x", data_dir=deep, port=1, bindir=find_bindir(), user=server_user())
+    assert len(str(cluster.socket_dir)) < 100
+    assert cluster.socket_dir != deep
+
+
+def test_missing_binaries_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("lab.postgres.Path.glob", lambda self, pattern: iter(()))
+    monkeypatch.setitem(__import__("sys").modules, "pgserver", None)
+    with pytest.raises(PostgresError, match="BREAKFIX_PG_BIN"):
+        find_bindir(tmp_path)
+
+
+@pytest.mark.skipif(server_user() is None, reason="only root hands the data dir to postgres")
+def test_unreachable_state_dir_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    cluster = Cluster(
+        name="x", data_dir=private / "pg" / "x", port=1, bindir=find_bindir(), user=server_user()
+    )
+    with pytest.raises(PostgresError, match="not searchable"):
+        cluster.init()

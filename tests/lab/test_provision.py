@@ -1,0 +1,43 @@
+"""State-dir initialisation: secrets, hosts file and the target's env file."""
+
+import stat
+from pathlib import Path
+
+from lab.config import LabSettings
+from lab.envfile import read_env, write_env
+from lab.paths import StatePaths
+from lab.provision import APP_PASSWORD, prepare_state, sync_target_env
+from lab.secrets import read_secret
+
+
+def test_prepare_state_is_idempotent_and_private(tmp_path: Path) -> None:
+    settings = LabSettings(state_dir=tmp_path, target_db_port=6000)
+    paths = StatePaths.at(tmp_path)
+    prepare_state(settings=settings, paths=paths)
+    password = read_secret(paths.secret(APP_PASSWORD))
+    first = paths.target_env.read_text()
+    prepare_state(settings=settings, paths=paths)
+    assert read_secret(paths.secret(APP_PASSWORD)) == password
+    assert paths.target_env.read_text() == first
+    assert not (paths.env / "versions").exists()  # nothing changed, no new version
+    for secret in paths.secrets.iterdir():
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(paths.target_env.stat().st_mode) == 0o600
+    env = read_env(paths.target_env)
+    assert env["TARGET_DATABASE_URL"].endswith(f":{password}@127.0.0.1:6000/shop")
+    assert "pricing-primary.breakfix.lab" in paths.hosts_file.read_text()
+
+
+def test_sync_keeps_operator_choices_and_versions_the_old_file(tmp_path: Path) -> None:
+    settings = LabSettings(state_dir=tmp_path)
+    paths = StatePaths.at(tmp_path)
+    prepare_state(settings=settings, paths=paths)
+    env = read_env(paths.target_env)
+    write_env(paths.target_env, {**env, "TARGET_PRICING_ROUTE": "fallback"})
+    sync_target_env(settings=LabSettings(state_dir=tmp_path, target_db_port=7000), paths=paths)
+    env = read_env(paths.target_env)
+    assert env["TARGET_PRICING_ROUTE"] == "fallback"
+    assert ":7000/" in env["TARGET_DATABASE_URL"]
+    versions = sorted((paths.env / "versions").iterdir())
+    assert len(versions) == 2
+    assert "TARGET_PRICING_ROUTE=fallback" in versions[-1].read_text()

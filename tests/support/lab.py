@@ -1,0 +1,87 @@
+"""Running `breakfix` as a real process tree on free ports, for end-to-end tests."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.support.ports import free_port
+
+BREAKFIX = str(Path(sys.executable).with_name("breakfix"))
+PORT_VARS = (
+    "TARGET_PORT",
+    "UPSTREAM_PRIMARY_PORT",
+    "UPSTREAM_FALLBACK_PORT",
+    "TARGET_DB_PORT",
+    "OPS_DB_PORT",
+    "CONTROL_PORT",
+)
+
+
+def lab_environment(state_dir: Path) -> dict[str, str]:
+    """The process environment of a lab on its own state dir and free ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BREAKFIX_", "TARGET_"))}
+    env["BREAKFIX_STATE_DIR"] = str(state_dir)
+    for var in PORT_VARS:
+        env[f"BREAKFIX_{var}"] = str(free_port())
+    return env
+
+
+class Lab:
+    """A `breakfix run` in the background, plus the CLI calls a user would make."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+        self.state_dir, self.env = state_dir, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.output = state_dir / "run-output.log"
+
+    def start(self, timeout: float = 120.0) -> dict[str, Any]:
+        """Start the supervisor and wait until every service is healthy."""
+        with open(self.output, "ab") as out:
+            self.proc = subprocess.Popen(
+                [BREAKFIX, "run"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.state_dir,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"breakfix run exited early:\n{self.output.read_text()}")
+            report = self.status()
+            if report["services"] and all(
+                s["health"] == "healthy" for s in report["services"].values()
+            ):
+                return report
+            if time.monotonic() > deadline:
+                raise AssertionError(f"lab not healthy in time: {report}")
+            time.sleep(0.25)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [BREAKFIX, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=self.state_dir,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"breakfix {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def status(self, *flags: str) -> dict[str, Any]:
+        return json.loads(self.cli("status", "--json", *flags).stdout)  # type: ignore[no-any-return]
+
+    def down(self) -> subprocess.CompletedProcess[str]:
+        result = self.cli("down")
+        if self.proc is not None:
+            self.proc.wait(timeout=60)
+        return result
+
+    def port(self, name: str) -> int:
+        return int(self.env[f"BREAKFIX_{name}_PORT"])
