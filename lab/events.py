@@ -22,6 +22,10 @@ class EventRecorder:
         """Start writing to ops-db (a libpq URL, password included)."""
         self.dsn = dsn.replace("postgresql+psycopg2://", "postgresql://")
 
+    def disconnect(self) -> None:
+        """Stop writing (ops-db is about to stop); events are still logged."""
+        self.dsn = None
+
     async def record(
         self, *, kind: str, message: str, service: str | None = None, **data: Any
     ) -> None:

@@ -36,6 +36,7 @@ class ServiceSpec:
     dsn_db: str | None = None
     before_start: Callable[[], None] | None = field(default=None, repr=False)
     on_ready: Callable[[], None] | None = field(default=None, repr=False)
+    before_stop: Callable[[], None] | None = field(default=None, repr=False)
 
     def dsn(self, password: str | None = None) -> str | None:
         """The service's database URL (Postgres services only), password left out if None."""

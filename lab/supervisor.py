@@ -257,6 +257,8 @@ class Supervisor:
         if managed.proc is None:
             return
         proc, spec = managed.proc, managed.spec
+        if spec.before_stop is not None:
+            spec.before_stop()
         code = await asyncio.to_thread(
             stop, proc, sig=spec.command.stop_signal, timeout=self.settings.stop_timeout_s
         )

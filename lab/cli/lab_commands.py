@@ -46,6 +46,8 @@ def run() -> None:
         stream=sys.stdout,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    for noisy in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = get_settings()
 
     def ready(supervisor: Supervisor, took_s: float) -> None:

@@ -44,7 +44,8 @@ def collect_status(settings: LabSettings, *, show_secrets: bool) -> dict[str, An
             secret = paths.secret(_PASSWORD_FILES[spec.name])
             if show_secrets and secret.exists():
                 password = read_secret(secret)
-            entry["dsn"] = spec.dsn(password)
+            dsn = spec.dsn(password) or ""
+            entry["dsn"] = dsn.replace("postgresql+psycopg2://", "postgresql://", 1)
         services[spec.name] = entry
     return {"services": services}
 
@@ -52,8 +53,9 @@ def collect_status(settings: LabSettings, *, show_secrets: bool) -> dict[str, An
 def render_status(report: dict[str, Any], console: Console) -> None:
     """A table for people."""
     table = Table(title="breakfix lab")
-    for column in ("service", "health", "pid", "port", "uptime", "url"):
+    for column in ("service", "health", "pid", "port", "uptime"):
         table.add_column(column)
+    table.add_column("url", overflow="fold")
     colours = {"healthy": "green", "unhealthy": "yellow", "stopped": "red"}
     for name, entry in report["services"].items():
         uptime = entry["uptime_s"]

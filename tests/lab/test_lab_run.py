@@ -11,11 +11,12 @@ import psutil
 import psycopg2
 import pytest
 
+from lab.background import BackgroundLab as Lab
+from lab.background import lab_environment
 from lab.paths import StatePaths
 from lab.postgres import Cluster, find_bindir, server_user
 from lab.runtime.local import LocalRuntime, RuntimeCallError
 from lab.secrets import read_secret
-from tests.support.lab import Lab, lab_environment
 from tests.support.pg import make_state_dir, remove_state_dir
 
 SERVICES = {"ops-db", "target-db", "upstream-primary", "upstream-fallback", "target"}
@@ -48,7 +49,8 @@ def test_status_json_shows_every_service_healthy_without_secrets(lab: Lab) -> No
         assert entry["uptime_s"] >= 0
     password = read_secret(lab.state_dir / "secrets" / "target-db-app.password")
     dsn = report["services"]["target-db"]["dsn"]
-    assert dsn.endswith(f"@127.0.0.1:{lab.port('TARGET_DB')}/shop") and password not in dsn
+    assert dsn == f"postgresql://breakfix_app@127.0.0.1:{lab.port('TARGET_DB')}/shop"
+    assert password not in dsn
     assert "dsn" not in report["services"]["target"]
     shown = lab.status("--show-secrets")["services"]["target-db"]["dsn"]
     assert f":{password}@" in shown

@@ -1,22 +1,14 @@
 """A real embedded Postgres cluster for tests, started through the lab's own manager."""
 
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lab.background import make_state_dir, remove_state_dir
 from lab.postgres import Cluster, find_bindir, server_user
 from lab.process import spawn, stop
 from tests.support.ports import free_port
-
-
-def make_state_dir(prefix: str = "breakfix-test-") -> Path:
-    """A temp state dir the postgres user can traverse (pytest's tmp_path is 0700)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o755)
-    return path
 
 
 @contextmanager
@@ -56,5 +48,4 @@ class RunningCluster:
             self.proc = None
 
 
-def remove_state_dir(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+__all__ = ["RunningCluster", "make_state_dir", "remove_state_dir", "running_cluster"]

@@ -1,10 +1,5 @@
 """Free loopback ports for tests, so a running lab on the default ports is never touched."""
 
-import socket
+from lab.background import free_port
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port"]

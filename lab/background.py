@@ -1,14 +1,35 @@
-"""Running `breakfix` as a real process tree on free ports, for end-to-end tests."""
+"""Running `breakfix` in the background on its own state dir and free ports (tests, bench)."""
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.ports import free_port
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_state_dir(prefix: str = "breakfix-") -> Path:
+    """A temp state dir the postgres user can traverse (pytest's tmp_path is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+def remove_state_dir(path: Path) -> None:
+    """Delete a temp state dir and everything in it."""
+    shutil.rmtree(path, ignore_errors=True)
+
 
 BREAKFIX = str(Path(sys.executable).with_name("breakfix"))
 PORT_VARS = (
@@ -30,7 +51,7 @@ def lab_environment(state_dir: Path) -> dict[str, str]:
     return env
 
 
-class Lab:
+class BackgroundLab:
     """A `breakfix run` in the background, plus the CLI calls a user would make."""
 
     def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
