@@ -13,6 +13,7 @@ import pytest
 
 from lab.background import BackgroundLab as Lab
 from lab.background import lab_environment
+from lab.errors import UnknownServiceError
 from lab.paths import StatePaths
 from lab.postgres import Cluster, find_bindir, server_user
 from lab.runtime.local import LocalRuntime, RuntimeCallError
@@ -68,8 +69,13 @@ def test_runtime_lists_stats_and_tails_logs(lab: Lab, runtime: LocalRuntime) -> 
     assert stats.processes > 1 and stats.rss_bytes > 0  # postmaster plus its workers
     httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products")
     assert any("/products" in line for line in runtime.logs("target", 50))
-    with pytest.raises(RuntimeCallError):
+    with pytest.raises(UnknownServiceError):
         runtime.stats("nope")
+    runtime.stop("upstream-fallback")
+    with pytest.raises(RuntimeCallError, match="not running"):
+        runtime.stats("upstream-fallback")
+    runtime.start("upstream-fallback")
+    _wait_healthy(runtime, "upstream-fallback")
 
 
 def test_target_sessions_carry_the_application_name(lab: Lab) -> None:
@@ -132,7 +138,7 @@ def test_down_leaves_no_process_and_data_survives_a_restart() -> None:
             json={
                 "sku": "SURVIVOR-1",
                 "name": "Survives restarts",
-                "price_cents": 999,
+                "quantity": 3,
                 "category": "test",
             },
         )
@@ -149,7 +155,7 @@ def test_down_leaves_no_process_and_data_survives_a_restart() -> None:
         assert all(s["health"] == "stopped" for s in lab.status()["services"].values())
 
         lab.start()
-        listed = httpx.get(f"{target}/products", params={"limit": 500}).json()
+        listed = httpx.get(f"{target}/products", params={"limit": 100}).json()
         assert "SURVIVOR-1" in {p["sku"] for p in listed}
     finally:
         lab.down()

@@ -4,13 +4,16 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request
 
 from target_server.upstream_stub.app import price_cents
+from tests.support.ports import free_port
 from tests.target_server.helpers import (
     FALLBACK_HOST,
     PRIMARY_HOST,
     AppFactory,
     TestClient,
+    ThreadedServer,
     write_hosts,
 )
 
@@ -120,15 +123,21 @@ def test_order_fails_cleanly_when_upstream_unreachable_and_uncached(
     assert client.get(f"/inventory/{pid}").json()["quantity"] == before
 
 
-def test_upstream_stub_endpoints(client: TestClient, make_app: AppFactory) -> None:
-    from target_server.upstream_stub.app import create_app
+def test_connects_to_resolved_ip_with_original_host_header(
+    make_app: AppFactory, hosts_file: Path
+) -> None:
+    echo = FastAPI()
 
-    with TestClient(create_app("fallback")) as stub:
-        assert stub.get("/healthz").status_code == 200
-        body = stub.get("/prices/ABC-1").json()
-    assert body == {
-        "sku": "ABC-1",
-        "price_cents": price_cents("ABC-1"),
-        "currency": "EUR",
-        "source": "fallback",
-    }
+    @echo.get("/healthz")
+    def healthz(request: Request) -> dict[str, str]:
+        return {"host": request.headers["host"]}
+
+    server = ThreadedServer(echo, free_port()).start()
+    try:
+        write_hosts(hosts_file, {"echo.breakfix.lab": "127.0.0.1"})
+        app = make_app(pricing_primary_url=f"http://echo.breakfix.lab:{server.port}")
+        with TestClient(app):
+            response = app.state.runtime.pricing._send("/healthz")
+    finally:
+        server.stop()
+    assert response.json() == {"host": f"echo.breakfix.lab:{server.port}"}
