@@ -5,13 +5,13 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Replace `path` with `text` so that readers see the old or the new file, never half."""
+def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
+    """Replace `path` with `data` so that readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
