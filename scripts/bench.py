@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import platform
 import random
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -71,6 +72,12 @@ async def _load(base_url: str, concurrency: int, requests: int, ids: list[int]) 
 
 def _quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
+
+
+def _reported(lab: BackgroundLab) -> str:
+    """The last start-up time the supervisor logged ("lab ready in 3.7s")."""
+    found = re.findall(r"lab ready in ([0-9.]+)s", lab.output.read_text())
+    return f"{found[-1]} s" if found else "n/a"
 
 
 def main() -> None:
