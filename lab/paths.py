@@ -23,9 +23,10 @@ class StatePaths:
         """The file a service's stdout and stderr go to."""
         return self.logs / f"{service}.log"
 
-    def pg_data(self, cluster: str) -> Path:
-        """The data directory of one embedded Postgres cluster."""
-        return self.root / "pg" / cluster
+    @property
+    def pg(self) -> Path:
+        """Where the Postgres data dirs live (see `lab.postgres.pg_home` for the root case)."""
+        return self.root / "pg"
 
     @property
     def secrets(self) -> Path:

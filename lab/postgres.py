@@ -71,6 +71,30 @@ def server_user() -> str | None:
     return SUPERUSER
 
 
+def searchable_by_others(path: Path) -> bool:
+    """Whether every existing ancestor of `path` lets other users through (o+x)."""
+    return all(
+        not parent.exists() or bool(parent.stat().st_mode & stat.S_IXOTH)
+        for parent in [path, *path.parents]
+    )
+
+
+def pg_home(state_pg_dir: Path, user: str | None) -> Path:
+    """Where the clusters' data dirs go: under the state dir when the postgres user can reach
+    it, else under /var/lib/breakfix (linked from the state dir), e.g. for a clone in /root."""
+    if user is None or searchable_by_others(state_pg_dir.parent):
+        return state_pg_dir
+    digest = hashlib.sha256(str(state_pg_dir).encode()).hexdigest()[:12]
+    real = Path("/var/lib/breakfix") / digest / "pg"
+    real.mkdir(parents=True, exist_ok=True)
+    for directory in (real, real.parent, real.parent.parent):
+        directory.chmod(0o755)
+    if not state_pg_dir.is_symlink() and not state_pg_dir.exists():
+        state_pg_dir.parent.mkdir(parents=True, exist_ok=True)
+        state_pg_dir.symlink_to(real, target_is_directory=True)
+    return real
+
+
 @dataclass(frozen=True)
 class Cluster:
     """One Postgres cluster whose data directory lives under the lab's state dir."""
@@ -233,11 +257,8 @@ class Cluster:
 
     def _check_traversable(self, path: Path) -> None:
         """As root, the postgres user must be able to reach the data dir's parent."""
-        if self.user is None:
-            return
-        for parent in [path, *path.parents]:
-            if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
-                raise PostgresError(
-                    f"{parent} is not searchable by the '{self.user}' user that runs Postgres: "
-                    "chmod o+x it or choose another BREAKFIX_STATE_DIR"
-                )
+        if self.user is not None and not searchable_by_others(path):
+            raise PostgresError(
+                f"{path} is not searchable by the '{self.user}' user that runs Postgres: "
+                "chmod o+x its parents or choose another BREAKFIX_STATE_DIR"
+            )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from lab.config import LabSettings
 from lab.health import HealthCheck, http_check, postgres_check
 from lab.paths import StatePaths
-from lab.postgres import Cluster, find_bindir, server_user
+from lab.postgres import Cluster, find_bindir, pg_home, server_user
 from lab.process import Command
 
 APP_ROLE, APP_DB = "breakfix_app", "shop"
@@ -48,10 +48,11 @@ class ServiceSpec:
 def clusters(settings: LabSettings, paths: StatePaths) -> dict[str, Cluster]:
     """The two embedded Postgres clusters of the lab."""
     bindir, user = find_bindir(settings.pg_bin), server_user()
+    home = pg_home(paths.pg, user)
     return {
         "target-db": Cluster(
             name="target-db",
-            data_dir=paths.pg_data("target-db"),
+            data_dir=home / "target-db",
             port=settings.target_db_port,
             bindir=bindir,
             user=user,
@@ -60,7 +61,7 @@ def clusters(settings: LabSettings, paths: StatePaths) -> dict[str, Cluster]:
         ),
         "ops-db": Cluster(
             name="ops-db",
-            data_dir=paths.pg_data("ops-db"),
+            data_dir=home / "ops-db",
             port=settings.ops_db_port,
             bindir=bindir,
             user=user,

@@ -1,12 +1,13 @@
 """The embedded Postgres manager: init, roles, password auth, clean shutdown."""
 
+import shutil
 from pathlib import Path
 
 import psycopg2
 import pytest
 
 from lab.errors import PostgresError
-from lab.postgres import Cluster, find_bindir, server_user
+from lab.postgres import Cluster, find_bindir, pg_home, searchable_by_others, server_user
 from tests.support.pg import RunningCluster, make_state_dir, remove_state_dir, running_cluster
 
 
@@ -87,3 +88,19 @@ def test_unreachable_state_dir_is_refused_with_a_clear_message(tmp_path: Path) -
     )
     with pytest.raises(PostgresError, match="not searchable"):
         cluster.init()
+
+
+@pytest.mark.skipif(server_user() is None, reason="only root hands the data dir to postgres")
+def test_private_state_dir_keeps_data_where_postgres_can_reach_it(tmp_path: Path) -> None:
+    state = tmp_path / "private"  # pytest's tmp_path is 0700, like /root
+    state.mkdir(mode=0o700)
+    home = pg_home(state / "pg", server_user())
+    assert home != state / "pg" and searchable_by_others(home)
+    assert (state / "pg").resolve() == home.resolve()  # linked from the state dir
+    assert pg_home(state / "pg", server_user()) == home  # stable across runs
+    public = make_state_dir()
+    try:
+        assert pg_home(public / "pg", server_user()) == public / "pg"
+    finally:
+        remove_state_dir(public)
+    shutil.rmtree(home.parent, ignore_errors=True)
