@@ -17,14 +17,11 @@ class EventRecorder:
         self.source = source
         self.dsn: str | None = None
         self.failures = 0
+        self._failing = False
 
     def connect_to(self, dsn: str) -> None:
         """Start writing to ops-db (a libpq URL, password included)."""
         self.dsn = dsn.replace("postgresql+psycopg2://", "postgresql://")
-
-    def disconnect(self) -> None:
-        """Stop writing (ops-db is about to stop); events are still logged."""
-        self.dsn = None
 
     async def record(
         self, *, kind: str, message: str, service: str | None = None, **data: Any
@@ -37,7 +34,15 @@ class EventRecorder:
             await asyncio.to_thread(self._insert, kind, message, service, data)
         except psycopg2.Error as exc:
             self.failures += 1
-            log.warning("event not stored in ops-db (%s): %s", type(exc).__name__, kind)
+            if not self._failing:  # once per outage; the count keeps every failure
+                log.warning(
+                    "events not stored while ops-db is unreachable (%s)", type(exc).__name__
+                )
+            self._failing = True
+        else:
+            if self._failing:
+                log.info("ops-db reachable again; %d events were not stored", self.failures)
+            self._failing = False
 
     def _insert(self, kind: str, message: str, service: str | None, data: dict[str, Any]) -> None:
         assert self.dsn is not None

@@ -164,8 +164,6 @@ class Cluster:
                 "-c",
                 f"max_connections={self.max_connections}",
                 "-c",
-                f"application_name=breakfix-{self.name}",
-                "-c",
                 "log_line_prefix=%m [%p] %q%a ",
                 "-c",
                 "fsync=on",
@@ -227,21 +225,26 @@ class Cluster:
     def ensure_database(self, *, role: str, password: str, dbname: str) -> None:
         """Create (or re-password) a login role and a database it owns; idempotent."""
         conn = self.connect()
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(
-                sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(role)),
-                (password,),
-            )
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
-            if cur.fetchone() is None:
+        try:
+            with conn.cursor() as cur:
+                # The statement carries a password: keep it out of the server log even if it
+                # fails (the log is served to the lab's runtime clients).
+                cur.execute("SET log_min_error_statement = panic; SET log_statement = none")
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
                 cur.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(dbname), sql.Identifier(role)
-                    )
+                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(role)),
+                    (password,),
                 )
-        conn.close()
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+                if cur.fetchone() is None:
+                    cur.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                            sql.Identifier(dbname), sql.Identifier(role)
+                        )
+                    )
+        finally:
+            conn.close()
 
     def dsn(self, *, role: str, password: str | None, dbname: str) -> str:
         """A SQLAlchemy URL over TCP; the password is left out when None."""
@@ -249,6 +252,8 @@ class Cluster:
         return f"postgresql+psycopg2://{auth}@{self.host}:{self.port}/{dbname}"
 
     def _own_dir(self, path: Path) -> None:
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise PostgresError(f"{path} is a symlink or not a directory; refusing to use it")
         path.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             entry = pwd.getpwnam(self.user)

@@ -24,6 +24,9 @@ class Command:
     user: str | None = None
     cwd: Path | None = None
     stop_signal: signal.Signals = signal.SIGTERM
+    # Inherited variables with these prefixes are dropped, so a service's own env file is
+    # the only source of its settings (a stray TARGET_* in the shell must not override it).
+    drop_env_prefixes: tuple[str, ...] = ()
 
 
 def spawn(command: Command, *, log_path: Path) -> subprocess.Popen[bytes]:
@@ -38,7 +41,12 @@ def spawn(command: Command, *, log_path: Path) -> subprocess.Popen[bytes]:
     def _die_with_parent() -> None:
         _prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
 
-    env = {**os.environ, **command.env}
+    inherited = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(command.drop_env_prefixes)
+    }
+    env = {**inherited, **command.env}
     with open(log_path, "ab", buffering=0) as log:
         return subprocess.Popen(
             list(command.argv),
@@ -54,14 +62,19 @@ def spawn(command: Command, *, log_path: Path) -> subprocess.Popen[bytes]:
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: signal.Signals, timeout: float) -> int:
-    """Send `sig` (and SIGCONT, so a frozen process can act on it), then SIGKILL at `timeout`."""
+    """Send `sig` (and SIGCONT, so a frozen process can act on it), then SIGKILL at `timeout`.
+
+    Whatever the process left behind in its own process group (a forked worker that ignored
+    the signal) is killed too, so a stopped service leaves no orphan.
+    """
     if proc.poll() is None:
         try:
             proc.send_signal(sig)
             proc.send_signal(signal.SIGCONT)
-            return proc.wait(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            kill_group(proc.pid)
+            pass
+    kill_group(proc.pid)
     return proc.wait()
 
 

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from lab.config import LabSettings
 from lab.envfile import read_env, write_env
@@ -34,9 +35,16 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     sync_target_env(settings=settings, paths=paths)
 
 
-def sync_target_env(*, settings: LabSettings, paths: StatePaths) -> None:
-    """Set the lab-derived keys of the target's env file; keep every other key as it is."""
+def sync_target_env(
+    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
+) -> None:
+    """Set the lab-derived keys of the target's env file; keep every other key as it is.
+
+    `TARGET_*` keys of the operator's `.env` are copied in (pool sizes, timeouts, ...), but
+    never over the keys the lab owns: the database URL, paths and upstream addresses.
+    """
     current = read_env(paths.target_env)
+    overrides = {k: v for k, v in read_env(operator_env).items() if k.startswith("TARGET_")}
     password = read_secret(paths.secret(APP_PASSWORD))
     managed = {
         "TARGET_ENVIRONMENT": "lab",
@@ -50,7 +58,7 @@ def sync_target_env(*, settings: LabSettings, paths: StatePaths) -> None:
         "TARGET_PRICING_FALLBACK_URL": f"http://{FALLBACK_HOST}:{settings.upstream_fallback_port}",
     }
     defaults = {"TARGET_PRICING_ROUTE": "primary", "TARGET_CACHE_MAX_BYTES": str(64 * 2**20)}
-    wanted = {**defaults, **current, **managed}
+    wanted = {**defaults, **current, **overrides, **managed}
     if wanted != current:
         write_env(paths.target_env, wanted)
 

@@ -93,9 +93,6 @@ def run_lab(settings: LabSettings, on_ready: Callable[[Supervisor, float], None]
 
         hooks["ops-db"] = ops_ready
         specs = build_specs(settings=settings, paths=paths, dbs=dbs, hooks=hooks)
-        for spec in specs:
-            if spec.name == "ops-db":
-                spec.before_stop = events.disconnect
         _check_ports(settings, specs)
         control_url = f"http://{settings.host}:{settings.control_port}"
         supervisor = Supervisor(

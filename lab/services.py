@@ -15,6 +15,56 @@ OPS_ROLE, OPS_DB = "breakfix_ops", "breakfix_ops"
 PRIMARY_HOST, FALLBACK_HOST = "pricing-primary.breakfix.lab", "pricing-fallback.breakfix.lab"
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a service listens, known from the settings alone (no binaries, no processes)."""
+
+    name: str
+    kind: str
+    host: str
+    port: int
+    url: str
+    db_role: str | None = None
+    db_name: str | None = None
+
+    def dsn(self, password: str | None = None) -> str | None:
+        """A libpq URL for Postgres services (password left out when None), else None."""
+        if self.db_role is None or self.db_name is None:
+            return None
+        auth = self.db_role if password is None else f"{self.db_role}:{password}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{self.db_name}"
+
+
+def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
+    """Every service's endpoint, in dependency order."""
+    host = settings.host
+
+    def http(name: str, port: int) -> Endpoint:
+        return Endpoint(name=name, kind="http", host=host, port=port, url=f"http://{host}:{port}")
+
+    def pg(name: str, port: int, role: str, db: str) -> Endpoint:
+        return Endpoint(
+            name=name,
+            kind="postgres",
+            host=host,
+            port=port,
+            url=f"postgresql://{host}:{port}",
+            db_role=role,
+            db_name=db,
+        )
+
+    return {
+        e.name: e
+        for e in (
+            pg("ops-db", settings.ops_db_port, OPS_ROLE, OPS_DB),
+            pg("target-db", settings.target_db_port, APP_ROLE, APP_DB),
+            http("upstream-primary", settings.upstream_primary_port),
+            http("upstream-fallback", settings.upstream_fallback_port),
+            http("target", settings.target_port),
+        )
+    }
+
+
 @dataclass
 class ServiceSpec:
     """How the supervisor runs one service.
@@ -36,7 +86,6 @@ class ServiceSpec:
     dsn_db: str | None = None
     before_start: Callable[[], None] | None = field(default=None, repr=False)
     on_ready: Callable[[], None] | None = field(default=None, repr=False)
-    before_stop: Callable[[], None] | None = field(default=None, repr=False)
 
     def dsn(self, password: str | None = None) -> str | None:
         """The service's database URL (Postgres services only), password left out if None."""
@@ -78,62 +127,62 @@ def build_specs(
     hooks: dict[str, Callable[[], None]],
 ) -> list[ServiceSpec]:
     """Every service in dependency order; `hooks` run once a service is first healthy."""
+    ends = endpoints(settings)
     host = settings.host
 
-    def http(port: int) -> str:
-        return f"http://{host}:{port}"
-
-    def stub(name: str, port: int) -> ServiceSpec:
+    def stub(name: str) -> ServiceSpec:
+        end = ends[f"upstream-{name}"]
         return ServiceSpec(
-            name=f"upstream-{name}",
-            kind="http",
+            name=end.name,
+            kind=end.kind,
             command=Command(
                 argv=[sys.executable, "-m", "target_server.upstream_stub"],
-                env={"UPSTREAM_NAME": name, "UPSTREAM_HOST": host, "UPSTREAM_PORT": str(port)},
+                env={"UPSTREAM_NAME": name, "UPSTREAM_HOST": host, "UPSTREAM_PORT": str(end.port)},
             ),
-            port=port,
-            url=http(port),
-            health=http_check(f"{http(port)}/healthz"),
+            port=end.port,
+            url=end.url,
+            health=http_check(f"{end.url}/healthz"),
             restart=False,
         )
 
-    def database(name: str, role: str, db: str, restart: bool) -> ServiceSpec:
-        cluster = dbs[name]
+    def database(name: str, restart: bool) -> ServiceSpec:
+        cluster, end = dbs[name], ends[name]
         return ServiceSpec(
             name=name,
-            kind="postgres",
+            kind=end.kind,
             command=cluster.command(),
-            port=cluster.port,
-            url=f"postgresql://{host}:{cluster.port}",
+            port=end.port,
+            url=end.url,
             health=postgres_check(cluster),
             restart=restart,
             cluster=cluster,
-            dsn_role=role,
-            dsn_db=db,
+            dsn_role=end.db_role,
+            dsn_db=end.db_name,
             before_start=cluster.init,
             on_ready=hooks.get(name),
         )
 
-    target_url = http(settings.target_port)
+    target = ends["target"]
     return [
-        database("ops-db", OPS_ROLE, OPS_DB, restart=True),
-        database("target-db", APP_ROLE, APP_DB, restart=False),
-        stub("primary", settings.upstream_primary_port),
-        stub("fallback", settings.upstream_fallback_port),
+        database("ops-db", restart=True),
+        database("target-db", restart=False),
+        stub("primary"),
+        stub("fallback"),
         ServiceSpec(
             name="target",
-            kind="http",
+            kind=target.kind,
             command=Command(
                 argv=[sys.executable, "-m", "target_server"],
                 env={
                     "TARGET_ENV_FILE": str(paths.target_env),
                     "TARGET_HOST": host,
-                    "TARGET_PORT": str(settings.target_port),
+                    "TARGET_PORT": str(target.port),
                 },
+                drop_env_prefixes=("TARGET_",),
             ),
-            port=settings.target_port,
-            url=target_url,
-            health=http_check(f"{target_url}/ready"),
+            port=target.port,
+            url=target.url,
+            health=http_check(f"{target.url}/ready"),
             restart=False,
             depends_on=("target-db", "upstream-primary", "upstream-fallback"),
         ),

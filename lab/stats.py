@@ -15,9 +15,19 @@ class ProcessStats(BaseModel):
     processes: int
 
 
-def tree_stats(root: psutil.Process) -> ProcessStats:
-    """Sum usage over `root` and its descendants; CPU is measured since the last call."""
-    procs = [root, *root.children(recursive=True)]
+def tree_stats(root: psutil.Process, known: dict[int, psutil.Process]) -> ProcessStats:
+    """Sum usage over `root` and its descendants; CPU is measured since the last call.
+
+    `known` keeps the Process objects between calls: psutil measures CPU per object, so a
+    fresh object for a child would always report 0%.
+    """
+    procs = [root]
+    for child in root.children(recursive=True):
+        cached = known.get(child.pid)
+        procs.append(cached if cached is not None and cached.is_running() else child)
+    live = {proc.pid: proc for proc in procs}
+    known.clear()
+    known.update(live)
     cpu = rss = threads = files = 0.0
     counted = 0
     for proc in procs:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from lab.config import LabSettings
-from lab.errors import ServiceStartError, UnknownServiceError
+from lab.errors import LabError, ServiceStartError, UnknownServiceError
 from lab.events import EventRecorder
 from lab.logtail import tail
 from lab.paths import StatePaths
@@ -38,6 +38,8 @@ class Managed:
     restarts: int = 0
     last_exit_code: int | None = None
     provisioned: bool = False
+    wanted: bool = False  # should be running: False once stopped on purpose
+    ps_cache: dict[int, psutil.Process] = field(default_factory=dict)
     backoff_s: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -61,6 +63,8 @@ class Supervisor:
         self.paths = paths
         self.events = events
         self.services = {spec.name: Managed(spec) for spec in specs}
+        self.stopping = False
+        self._pending: set[asyncio.Task[None]] = set()
         self.run_state = RunState(
             pid=os.getpid(), started_at=psutil.Process().create_time(), control_url=control_url
         )
@@ -79,10 +83,16 @@ class Supervisor:
                 await self._start(managed, wait_healthy=True)
 
     async def stop_all(self) -> None:
-        """Stop every service in reverse dependency order."""
+        """Stop every service in reverse dependency order; one failure does not stop the rest."""
+        self.stopping = True
+        for task in self._pending:
+            task.cancel()
         for managed in reversed(self.services.values()):
             async with managed.lock:
-                await self._stop(managed, reason="lab shutdown")
+                try:
+                    await self._stop(managed, reason="lab shutdown")
+                except Exception:
+                    log.exception("stopping %s failed; carrying on", managed.spec.name)
 
     async def watch(self, stopping: asyncio.Event) -> None:
         """Notice exits; restart the lab's own services, never the victim."""
@@ -103,7 +113,7 @@ class Supervisor:
         managed.proc, managed.ps, managed.last_exit_code = None, None, code
         self._forget(managed)
         name = managed.spec.name
-        if not managed.spec.restart:
+        if not managed.spec.restart or not managed.wanted:
             await self.events.record(
                 kind="service_exited",
                 service=name,
@@ -122,12 +132,14 @@ class Supervisor:
             exit_code=code,
             message=f"exited with code {code}; restart in {managed.backoff_s:.1f}s",
         )
-        asyncio.get_running_loop().create_task(self._restart_later(managed))
+        task = asyncio.get_running_loop().create_task(self._restart_later(managed))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _restart_later(self, managed: Managed) -> None:
         await asyncio.sleep(managed.backoff_s)
         async with managed.lock:
-            if managed.alive():
+            if managed.alive() or not managed.wanted or self.stopping:
                 return
             managed.restarts += 1
             try:
@@ -200,7 +212,7 @@ class Supervisor:
         managed = self.managed(name)
         if not managed.alive() or managed.ps is None:
             return None
-        return tree_stats(managed.ps)
+        return tree_stats(managed.ps, managed.ps_cache)
 
     def logs(self, name: str, lines: int) -> builtins.list[str]:
         """The last lines of the service's log file."""
@@ -210,6 +222,9 @@ class Supervisor:
         spec = managed.spec
         if managed.alive():
             return
+        if self.stopping:
+            raise ServiceStartError(f"{spec.name} not started: the lab is stopping")
+        managed.wanted = True
         if spec.before_start is not None:
             await asyncio.to_thread(spec.before_start)
         managed.proc = spawn(spec.command, log_path=self.paths.log(spec.name))
@@ -254,11 +269,10 @@ class Supervisor:
         log.info("%s healthy after %.2fs", spec.name, time.monotonic() - started)
 
     async def _stop(self, managed: Managed, *, reason: str) -> None:
+        managed.wanted = False
         if managed.proc is None:
             return
         proc, spec = managed.proc, managed.spec
-        if spec.before_stop is not None:
-            spec.before_stop()
         code = await asyncio.to_thread(
             stop, proc, sig=spec.command.stop_signal, timeout=self.settings.stop_timeout_s
         )
@@ -272,7 +286,10 @@ class Supervisor:
             message=f"stopped ({reason}), exit code {code}",
         )
         if spec.cluster is not None:
-            state = await asyncio.to_thread(spec.cluster.state)
+            try:
+                state = await asyncio.to_thread(spec.cluster.state)
+            except LabError as exc:
+                state = f"unknown ({exc})"
             log.info("%s cluster state: %s", spec.name, state)
 
     def _forget(self, managed: Managed) -> None:

@@ -11,7 +11,7 @@ from lab.paths import StatePaths
 from lab.provision import APP_PASSWORD, OPS_PASSWORD
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
-from lab.services import build_specs, clusters
+from lab.services import endpoints
 
 _PASSWORD_FILES = {"target-db": APP_PASSWORD, "ops-db": OPS_PASSWORD}
 
@@ -19,34 +19,33 @@ _PASSWORD_FILES = {"target-db": APP_PASSWORD, "ops-db": OPS_PASSWORD}
 def collect_status(settings: LabSettings, *, show_secrets: bool) -> dict[str, Any]:
     """`{"services": {name: {pid, port, url, health, uptime_s[, dsn]}}}`, stable for scripts."""
     paths = StatePaths.at(settings.state_dir)
-    specs = build_specs(settings=settings, paths=paths, dbs=clusters(settings, paths), hooks={})
     live = {}
     try:
         runtime = LocalRuntime.from_state_dir(paths)
+    except SupervisorNotRunningError:
+        pass  # not running: every service is reported stopped
+    else:
         try:
             live = {s.name: s for s in runtime.list()}
         finally:
             runtime.close()
-    except SupervisorNotRunningError:
-        pass
     services: dict[str, Any] = {}
-    for spec in specs:
-        current = live.get(spec.name)
+    for name, end in endpoints(settings).items():
+        current = live.get(name)
         entry: dict[str, Any] = {
             "pid": current.pid if current else None,
-            "port": spec.port,
-            "url": spec.url,
+            "port": end.port,
+            "url": end.url,
             "health": current.health if current else "stopped",
             "uptime_s": current.uptime_s if current else None,
         }
-        if spec.cluster is not None:
+        if end.db_role is not None:
             password = None
-            secret = paths.secret(_PASSWORD_FILES[spec.name])
+            secret = paths.secret(_PASSWORD_FILES[name])
             if show_secrets and secret.exists():
                 password = read_secret(secret)
-            dsn = spec.dsn(password) or ""
-            entry["dsn"] = dsn.replace("postgresql+psycopg2://", "postgresql://", 1)
-        services[spec.name] = entry
+            entry["dsn"] = end.dsn(password)
+        services[name] = entry
     return {"services": services}
 
 

@@ -1,5 +1,6 @@
 """The supervisor's control endpoint: the `local` runtime backend, on loopback, token-guarded."""
 
+import asyncio
 import secrets
 from typing import Annotated
 
@@ -84,7 +85,7 @@ def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
     @api.get("/services/{name}/stats")
     async def stats(name: str) -> ProcessStats:
         """CPU, RSS, threads and open files of the service's process tree."""
-        result = supervisor.stats(name)
+        result = await asyncio.to_thread(supervisor.stats, name)
         if result is None:
             raise NotRunning(f"{name} is not running")
         return result
@@ -92,7 +93,7 @@ def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
     @api.get("/services/{name}/logs")
     async def logs(name: str, lines: Annotated[int, Query(ge=1, le=5000)] = 100) -> LogTail:
         """The last lines of the service's log."""
-        return LogTail(service=name, lines=supervisor.logs(name, lines))
+        return LogTail(service=name, lines=await asyncio.to_thread(supervisor.logs, name, lines))
 
     app.include_router(api)
     return app

@@ -12,6 +12,12 @@ from lab.runtime.models import LogTail, ProcessStats, ServiceStatus, SignalName
 from lab.secrets import read_secret
 
 
+class ControlUnreachableError(LabError):
+    """The supervisor runs but its control endpoint does not answer."""
+
+    code = "control_unreachable"
+
+
 class RuntimeCallError(LabError):
     """The control endpoint refused or failed a call."""
 
@@ -44,7 +50,9 @@ class LocalRuntime:
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise SupervisorNotRunningError(f"control endpoint unreachable: {exc}") from exc
+            raise ControlUnreachableError(
+                f"supervisor control endpoint unreachable: {exc}"
+            ) from exc
         if response.status_code == 404:
             raise UnknownServiceError(response.json().get("detail", path))
         if response.status_code >= 400:

@@ -103,8 +103,10 @@ def test_victim_is_not_restarted_but_can_be_started(lab: Lab, runtime: LocalRunt
     assert runtime.status("target").health == "stopped"
     runtime.start("target")
     _wait_healthy(runtime, "target")
+    fallback_pid = runtime.status("upstream-fallback").pid
     restarted = runtime.restart("upstream-fallback")
-    assert restarted.pid not in (None, runtime.status("target").pid)
+    assert restarted.pid is not None and restarted.pid != fallback_pid
+    assert fallback_pid is not None and not psutil.pid_exists(fallback_pid)
     _wait_healthy(runtime, "upstream-fallback")
 
 

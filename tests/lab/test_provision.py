@@ -41,3 +41,19 @@ def test_sync_keeps_operator_choices_and_versions_the_old_file(tmp_path: Path) -
     versions = sorted((paths.env / "versions").iterdir())
     assert len(versions) == 2
     assert "TARGET_PRICING_ROUTE=fallback" in versions[-1].read_text()
+
+
+def test_operator_env_overrides_tunables_but_not_lab_owned_keys(tmp_path: Path) -> None:
+    settings = LabSettings(state_dir=tmp_path / "state")
+    paths = StatePaths.at(settings.state_dir)
+    operator = tmp_path / ".env"
+    operator.write_text(
+        "TARGET_DB_POOL_SIZE=12\nTARGET_DATABASE_URL=postgresql://evil@elsewhere/x\n"
+        "BREAKFIX_TARGET_PORT=9999\n"
+    )
+    prepare_state(settings=settings, paths=paths)
+    sync_target_env(settings=settings, paths=paths, operator_env=operator)
+    env = read_env(paths.target_env)
+    assert env["TARGET_DB_POOL_SIZE"] == "12"
+    assert "evil" not in env["TARGET_DATABASE_URL"]
+    assert "BREAKFIX_TARGET_PORT" not in env

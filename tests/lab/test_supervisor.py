@@ -159,3 +159,85 @@ def test_unknown_service_is_refused(tmp_path: Path) -> None:
 
 async def _healthy(sup: Supervisor, name: str) -> bool:
     return (await sup.status(name)).health == "healthy"
+
+
+def test_no_restart_after_shutdown_or_explicit_stop(tmp_path: Path) -> None:
+    sup = make_supervisor(tmp_path, [http_service("agent", restart=True)])
+    sup.settings.restart_backoff_s = 1.0
+
+    async def scenario() -> None:
+        await sup.start_all()
+        stopping = asyncio.Event()
+        watcher = asyncio.create_task(sup.watch(stopping))
+        pid = (await sup.status("agent")).pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.3)  # the exit is noticed, a restart is pending (1 s backoff)
+        stopping.set()
+        await watcher
+        await sup.stop_all()
+        await asyncio.sleep(1.5)  # past the backoff: nothing may have come back
+        assert (await sup.status("agent")).health == "stopped"
+        assert "agent" not in sup.run_state.children
+
+    run(scenario)
+
+
+def test_stats_measure_cpu_of_child_processes(tmp_path: Path) -> None:
+    busy = "import os, time\nif os.fork() == 0:\n    while True: pass\ntime.sleep(60)\n"
+    spec = http_service("tree", restart=False)
+    spec.command = Command(argv=[sys.executable, "-c", busy])
+    spec.health = _always_healthy
+    sup = make_supervisor(tmp_path, [spec])
+
+    async def scenario() -> None:
+        await sup.start_all()
+        try:
+            await asyncio.sleep(0.5)  # let the parent fork its busy child
+            sup.stats("tree")  # first look: psutil needs a reference point per process
+            await asyncio.sleep(1.0)
+            stats = sup.stats("tree")
+            assert stats is not None and stats.processes == 2
+            assert stats.cpu_percent > 5  # the busy child (0.0 if its CPU went unmeasured)
+        finally:
+            await sup.stop_all()
+
+    run(scenario)
+
+
+async def _always_healthy() -> bool:
+    return True
+
+
+def test_service_env_prefixes_are_not_inherited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.process import spawn
+
+    monkeypatch.setenv("TARGET_DATABASE_URL", "postgresql://from-the-shell")
+    monkeypatch.setenv("KEPT_VARIABLE", "yes")
+    script = "import os; print(os.environ.get('TARGET_DATABASE_URL'), os.environ['KEPT_VARIABLE'])"
+    command = Command(argv=[sys.executable, "-c", script], drop_env_prefixes=("TARGET_",))
+    log = tmp_path / "out.log"
+    assert spawn(command, log_path=log).wait(timeout=10) == 0
+    assert log.read_text().strip() == "None yes"
+
+
+def test_stopping_a_service_kills_what_it_forked(tmp_path: Path) -> None:
+    from lab.process import spawn, stop
+
+    script = (
+        "import os, signal, time\n"
+        "if os.fork() == 0:\n"
+        "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "    time.sleep(60)\n"
+        "time.sleep(60)\n"
+    )
+    proc = spawn(Command(argv=[sys.executable, "-c", script]), log_path=tmp_path / "out.log")
+    deadline = time.monotonic() + 5
+    while not psutil.Process(proc.pid).children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = psutil.Process(proc.pid).children()[0]
+    stop(proc, sig=signal.SIGTERM, timeout=5)
+    child.wait(timeout=5)
+    assert not child.is_running()
