@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "TARGET_"
 ENV_FILE_VAR = "TARGET_ENV_FILE"
@@ -62,6 +64,24 @@ class Settings(BaseSettings):
         environment = info.data.get("environment", Environment.development)
         if PLACEHOLDER in value.get_secret_value() and environment != Environment.development:
             raise ValueError(f"placeholder '{PLACEHOLDER}' is refused in {environment}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: SecretStr) -> SecretStr:
+        # Messages name the problem only: make_url's own text can echo the whole URL.
+        try:
+            url = make_url(value.get_secret_value())
+        except (ArgumentError, ValueError):
+            raise ValueError("not a valid SQLAlchemy URL (check the scheme and port)") from None
+        if url.get_backend_name() != "postgresql":
+            raise ValueError(f"needs a postgresql driver, not '{url.drivername}'")
+        try:
+            url.get_dialect().import_dbapi()
+        except (ArgumentError, ImportError):
+            raise ValueError(
+                f"no usable driver for '{url.drivername}' (try postgresql+psycopg2)"
+            ) from None
         return value
 
     @field_validator("pricing_primary_url", "pricing_fallback_url")

@@ -3,11 +3,12 @@
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from target_server.pricing import PricingClient
 from target_server.runtime import Runtime
+from target_server.schemas import INT4_MAX
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -30,3 +31,5 @@ def get_pricing(runtime: Annotated[Runtime, Depends(get_runtime)]) -> PricingCli
 SessionDep = Annotated[Session, Depends(get_session)]
 PricingDep = Annotated[PricingClient, Depends(get_pricing)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# Ids are int4 serials: a larger path value is a 422, never a DataError from the driver.
+IdPath = Annotated[int, Path(ge=1, le=INT4_MAX)]

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,13 @@ class OrderNotCancellableError(ConflictError):
     code = "order_not_cancellable"
 
 
+class OrderTooLargeError(TargetError):
+    """The order's total does not fit the orders table."""
+
+    status_code = 422
+    code = "order_too_large"
+
+
 class DatabaseUnavailableError(TargetError):
     """The database cannot be reached or the pool has no free connection."""
 
@@ -62,6 +70,7 @@ class UpstreamUnavailableError(TargetError):
 
 
 INTERNAL_ERROR_BODY = {"detail": "internal server error", "code": "internal_error"}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 async def _target_error(request: Request, exc: Exception) -> JSONResponse:
@@ -81,6 +90,15 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _target_error(request, DatabaseUnavailableError("database unavailable"))
 
 
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # Routing errors (unknown path, wrong method) keep the same body shape as ours.
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        {"detail": exc.detail, "code": code}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
@@ -91,6 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the one handler for TargetError, plus the mappings onto it."""
     app.add_exception_handler(TargetError, _target_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     # A dropped connection mid-query and an exhausted pool mean the same to a client.
     app.add_exception_handler(sa_exc.OperationalError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)

@@ -47,7 +47,11 @@ class PricingClient:
         self.cache = cache
         self.metrics = metrics
         self.route = settings.pricing_route.value
-        self._http = httpx.Client(timeout=settings.pricing_timeout_s, follow_redirects=False)
+        # trust_env=False: a proxy from HTTP_PROXY & co. would resolve and route lab names
+        # itself, bypassing the resolver (and the faults the lab injects through it).
+        self._http = httpx.Client(
+            timeout=settings.pricing_timeout_s, follow_redirects=False, trust_env=False
+        )
 
     def price(self, sku: str) -> PriceResult:
         """A fresh cached quote, else the upstream's, else a stale one; raises when none."""

@@ -1,6 +1,6 @@
 """Product service: list, read, create, update, delete."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,29 @@ def get_product(*, session: Session, product_id: int) -> Product:
     return product
 
 
+def skus_by_id(*, session: Session, product_ids: Iterable[int]) -> dict[int, str]:
+    """The SKUs of the products that exist, read in a transaction ended before returning.
+
+    Callers go on to the pricing upstream; ending the transaction hands the connection back
+    to the pool, so a slow upstream cannot starve every other request of connections.
+    """
+    try:
+        rows = session.execute(
+            select(Product.id, Product.sku).where(Product.id.in_(list(product_ids)))
+        ).all()
+    finally:
+        session.rollback()
+    return {row.id: row.sku for row in rows}
+
+
+def get_sku(*, session: Session, product_id: int) -> str:
+    """One product's SKU, with the transaction ended; NotFoundError when the id is unknown."""
+    sku = skus_by_id(session=session, product_ids=[product_id]).get(product_id)
+    if sku is None:
+        raise NotFoundError(f"product {product_id} not found")
+    return sku
+
+
 def create_product(*, session: Session, data: ProductCreate) -> Product:
     """Insert a product and its inventory row in one transaction."""
     product = Product(
@@ -54,8 +77,6 @@ def update_product(*, session: Session, product_id: int, data: ProductUpdate) ->
     """Change the fields present in `data`."""
     product = get_product(session=session, product_id=product_id)
     for field, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
-            continue
         setattr(product, field, value)
     session.commit()
     return product

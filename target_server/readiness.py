@@ -23,7 +23,7 @@ def check_db(runtime: Runtime) -> str:
 
 def check_migrations(runtime: Runtime) -> str:
     """The database's Alembic revision equals the package's head."""
-    head = migrations.head_revision()
+    head = runtime.head_revision()
     with runtime.engine.connect() as conn:
         current = migrations.current_revision_of(conn)
     if current != head:

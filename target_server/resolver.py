@@ -1,4 +1,4 @@
-"""Host name resolution: the lab hosts file first (re-read when it changes), then the system."""
+"""Host name resolution: lab names from the lab hosts file only, other names from the system."""
 
 import ipaddress
 import logging
@@ -10,6 +10,10 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SystemLookup = Callable[[str, int], str]
+
+# The lab's own zone: these names exist only in the hosts file, and a query for one must never
+# leave the machine (it would leak the lab's names to whatever DNS server is configured).
+LAB_SUFFIX = ".breakfix.lab"
 
 
 class NameResolutionError(Exception):
@@ -38,8 +42,14 @@ def parse_hosts(text: str) -> dict[str, str]:
     return table
 
 
+def is_lab_name(name: str) -> bool:
+    """Whether `name` belongs to the lab's zone (resolved from the hosts file only)."""
+    name = name.lower().rstrip(".")
+    return name == LAB_SUFFIX[1:] or name.endswith(LAB_SUFFIX)
+
+
 class Resolver:
-    """Resolve names the way the lab's upstream-dns fault expects: hosts file, then system."""
+    """Resolve names the way the lab's upstream-dns fault expects: lab names from the file."""
 
     def __init__(self, *, hosts_file: Path | None, lookup: SystemLookup = system_lookup) -> None:
         self.hosts_file = hosts_file
@@ -54,9 +64,15 @@ class Resolver:
             return str(ipaddress.ip_address(host))
         except ValueError:
             pass
-        address = self._hosts_table().get(host.lower())
+        name = host.lower().rstrip(".")
+        address = self._hosts_table().get(name)
         if address is not None:
             return address
+        if is_lab_name(name):
+            log.warning(
+                "name resolution failure", extra={"host": host, "error": "not in the hosts file"}
+            )
+            raise NameResolutionError(f"name resolution failure for {host}")
         try:
             return self.lookup(host, port)
         except (OSError, UnicodeError) as exc:
@@ -70,7 +86,7 @@ class Resolver:
             try:
                 st = self.hosts_file.stat()
             except OSError:
-                # A missing file is an empty table: every name falls through to the system.
+                # A missing file is an empty table: lab names fail, others go to the system.
                 self._stamp, self._table = None, {}
                 return self._table
             # mtime alone can repeat within one clock tick; size and inode catch a rewrite.

@@ -1,11 +1,12 @@
 """What one app instance owns (engine, cache, pricing client, metrics), built from settings."""
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from target_server import migrations
 from target_server.cache import PriceCache
 from target_server.config import Settings
 from target_server.db import build_engine, build_session_factory
@@ -26,6 +27,14 @@ class Runtime:
     pricing: PricingClient
     metrics: Metrics
     checks: ThreadPoolExecutor
+    _head_revision: str | None = field(default=None, init=False, repr=False)
+
+    def head_revision(self) -> str:
+        """The migration tree's head, parsed on first use: the tree cannot change under us."""
+        # Unlocked: two concurrent first calls both parse and store the same value.
+        if self._head_revision is None:
+            self._head_revision = migrations.head_revision()
+        return self._head_revision
 
     def close(self) -> None:
         """Release connections and threads at shutdown."""

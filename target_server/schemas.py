@@ -3,7 +3,10 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Postgres `integer` (int4): anything larger must be a 422 here, not a DataError later.
+INT4_MAX = 2**31 - 1
 
 Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Category = Annotated[str, Field(min_length=1, max_length=64)]
@@ -18,7 +21,7 @@ class ProductCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     category: Category = "general"
-    quantity: int = Field(0, ge=0)
+    quantity: int = Field(0, ge=0, le=INT4_MAX)
 
 
 class ProductUpdate(BaseModel):
@@ -29,6 +32,14 @@ class ProductUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     category: Category | None = None
+
+    @field_validator("name", "description", "category", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Omitting a field keeps it; an explicit null would violate NOT NULL, so refuse it.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
 
 
 class ProductOut(BaseModel):
@@ -61,7 +72,7 @@ class InventoryUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(ge=0)
+    quantity: int = Field(ge=0, le=INT4_MAX)
 
 
 class InventoryOut(BaseModel):
@@ -79,7 +90,7 @@ class OrderItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    product_id: int = Field(ge=1)
+    product_id: int = Field(ge=1, le=INT4_MAX)
     quantity: int = Field(ge=1, le=10_000)
 
 

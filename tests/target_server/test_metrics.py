@@ -1,45 +1,91 @@
-"""/metrics: the contract's metric names and per-route-template counting."""
+"""/metrics: the contract's metrics, read as parsed samples and their values."""
+
+from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.target_server.helpers import AppFactory, TestClient
+from tests.target_server.helpers import AppFactory, TestClient, write_hosts
 
-NAMES = (
-    "breakfix_http_requests_total",
-    "breakfix_http_request_duration_seconds_bucket",
-    "breakfix_db_pool_connections_in_use",
-    "breakfix_db_pool_overflow_connections",
-    "breakfix_db_pool_size_connections",
-    "breakfix_cache_size_bytes",
-    "breakfix_upstream_requests_total",
-    "breakfix_upstream_errors_total",
-)
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+ROUTE = "/products/{product_id}"
 
 
-def test_metric_names_and_route_templates(client: TestClient) -> None:
-    client.get("/products/1")
-    client.get("/products/2")
-    client.get("/products/999999")
-    client.get("/products/1/price")
-    client.get("/no/such/path")
-    text = client.get("/metrics").text
-    for name in NAMES:
-        assert name in text, name
+def scrape(client: TestClient) -> Samples:
+    """Every sample of /metrics by name and labels (HELP and TYPE lines are not samples)."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value; 0 when the series does not exist (yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def names(samples: Samples) -> set[str]:
+    return {name for name, _ in samples}
+
+
+def test_request_counters_count_per_route_template(client: TestClient) -> None:
+    before = scrape(client)
+    for pid in (1, 2, 3):
+        assert client.get(f"/products/{pid}").status_code == 200
+    assert client.get("/products/999999").status_code == 404
+    assert client.get("/no/such/path").status_code == 404
+    after = scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    requests = "breakfix_http_requests_total"
+    assert delta(requests, method="GET", route=ROUTE, status="200") == 3
+    assert delta(requests, method="GET", route=ROUTE, status="404") == 1
+    assert delta(requests, method="GET", route="<unmatched>", status="404") == 1
+    count = "breakfix_http_request_duration_seconds_count"
+    assert delta(count, method="GET", route=ROUTE) == 4
     assert (
-        'breakfix_http_requests_total{method="GET",route="/products/{product_id}",status="200"} 2.0'
-        in text
+        delta("breakfix_http_request_duration_seconds_bucket", method="GET", route=ROUTE, le="+Inf")
+        == 4
     )
-    assert (
-        'breakfix_http_requests_total{method="GET",route="/products/{product_id}",status="404"} 1.0'
-        in text
-    )
-    assert 'route="/products/1"' not in text
-    assert 'route="<unmatched>",status="404"' in text
-    assert (
-        'breakfix_upstream_requests_total{dependency="pricing",outcome="success",route="primary"}'
-        in text
-    )
-    assert "breakfix_db_pool_size_connections 5.0" in text
+    assert not any(dict(labels).get("route", "").startswith("/products/1") for _, labels in after)
+
+
+def test_pool_and_cache_gauges_have_values(client: TestClient) -> None:
+    samples = scrape(client)
+    assert value(samples, "breakfix_db_pool_size_connections") == 5
+    assert value(samples, "breakfix_db_pool_connections_in_use") >= 0
+    assert {
+        "breakfix_db_pool_connections_in_use",
+        "breakfix_db_pool_overflow_connections",
+        "breakfix_cache_size_bytes",
+    } <= names(samples)
+    pid = client.get("/products", params={"category": "tea"}).json()[0]["id"]
+    assert client.get(f"/products/{pid}/price").status_code == 200
+    assert value(scrape(client), "breakfix_cache_size_bytes") > 0
+
+
+def test_upstream_success_and_error_counters(client: TestClient, hosts_file: Path) -> None:
+    coffee = client.get("/products", params={"category": "coffee"}).json()
+    assert client.get(f"/products/{coffee[0]['id']}/price").status_code == 200
+    samples = scrape(client)
+    upstream = "breakfix_upstream_requests_total"
+    errors = "breakfix_upstream_errors_total"
+    labels = {"dependency": "pricing", "route": "primary"}
+    assert value(samples, upstream, outcome="success", **labels) == 1
+    assert errors not in names(samples)
+
+    write_hosts(hosts_file, {})
+    assert client.get(f"/products/{coffee[1]['id']}/price").status_code == 503
+    samples = scrape(client)
+    assert value(samples, errors, **labels) == 1
+    assert value(samples, upstream, outcome="name_resolution", **labels) == 1
+    assert value(samples, upstream, outcome="success", **labels) == 1
 
 
 def test_registry_is_per_app(make_app: AppFactory, app: FastAPI) -> None:

@@ -2,10 +2,14 @@
 
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, text
+import pytest
+from sqlalchemy import Connection, Engine, event, select, text
+from sqlalchemy.orm import Mapper
 
+from target_server.models import Inventory, OrderLine
 from target_server.upstream_stub.app import price_cents
 from tests.target_server.helpers import TestClient
 from tests.target_server.test_products import new_product
@@ -142,3 +146,65 @@ def test_product_with_orders_cannot_be_deleted(client: TestClient) -> None:
     response = client.delete(f"/products/{product['id']}")
     assert response.status_code == 409
     assert client.get(f"/products/{product['id']}").status_code == 200
+
+
+@pytest.fixture
+def committed_product(committed_client: TestClient, db_engine: Engine) -> Iterator[int]:
+    """A product with 5 units, committed for real, deleted (with its orders) afterwards."""
+    sku = f"RB-{uuid.uuid4().hex[:8]}"
+    created = committed_client.post("/products", json={"sku": sku, "name": "Rb", "quantity": 5})
+    assert created.status_code == 201
+    pid: int = created.json()["id"]
+    yield pid
+    with db_engine.begin() as conn:
+        conn.execute(
+            text(
+                "DELETE FROM orders WHERE id IN "
+                "(SELECT order_id FROM order_lines WHERE product_id = :p)"
+            ),
+            {"p": pid},
+        )
+        conn.execute(text("DELETE FROM products WHERE id = :p"), {"p": pid})
+
+
+def test_failure_after_the_decrement_rolls_everything_back(
+    committed_client: TestClient, committed_product: int, db_engine: Engine
+) -> None:
+    pid = committed_product
+    seen_in_transaction: list[int] = []
+
+    def fail_line_insert(mapper: Mapper[Any], connection: Connection, target: OrderLine) -> None:
+        # Inside the order's transaction: the decrement has reached the database already.
+        quantity = connection.execute(
+            select(Inventory.quantity).where(Inventory.product_id == pid)
+        ).scalar_one()
+        seen_in_transaction.append(quantity)
+        raise RuntimeError("order line insert failed")
+
+    with db_engine.connect() as conn:
+        orders_before = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
+    event.listen(OrderLine, "before_insert", fail_line_insert)
+    try:
+        response = committed_client.post(
+            "/orders", json={"items": [{"product_id": pid, "quantity": 2}]}
+        )
+    finally:
+        event.remove(OrderLine, "before_insert", fail_line_insert)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error", "code": "internal_error"}
+    assert seen_in_transaction == [3]
+    with db_engine.connect() as conn:
+        left = conn.execute(
+            text("SELECT quantity FROM inventory WHERE product_id = :p"), {"p": pid}
+        ).scalar_one()
+        orders_after = conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
+        lines = conn.execute(
+            text("SELECT count(*) FROM order_lines WHERE product_id = :p"), {"p": pid}
+        ).scalar_one()
+    assert left == 5
+    assert orders_after == orders_before
+    assert lines == 0
+    # The pooled connection came back clean: the next order goes through.
+    ok = committed_client.post("/orders", json={"items": [{"product_id": pid, "quantity": 2}]})
+    assert ok.status_code == 201
+    assert stock(committed_client, pid) == 3

@@ -117,3 +117,20 @@ def test_schema_drift_fails_migrations_check(
     # The column 0003 added is gone, so the listing query really fails.
     assert listing.status_code == 500
     assert listing.json() == {"detail": "internal server error", "code": "internal_error"}
+
+
+def test_head_revision_parsed_once_per_app(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[None] = []
+    parse = migrations.head_revision
+
+    def counting() -> str:
+        calls.append(None)
+        return parse()
+
+    monkeypatch.setattr(migrations, "head_revision", counting)
+    with TestClient(make_app()) as client:
+        statuses = [client.get("/ready").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    assert len(calls) == 1

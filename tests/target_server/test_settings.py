@@ -100,3 +100,45 @@ def test_invalid_value_names_the_variable(isolated_env: pytest.MonkeyPatch) -> N
     assert "TARGET_DB_POOL_SIZE" in message
     assert "TARGET_PRICING_ROUTE" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg2://app:s3cretpw@127.0.0.1:notaport/shop",
+        "mysql://app:s3cretpw@127.0.0.1/shop",
+        "not a url s3cretpw",
+    ],
+)
+def test_malformed_database_url_is_a_configuration_error(
+    isolated_env: pytest.MonkeyPatch, url: str
+) -> None:
+    isolated_env.setenv("TARGET_DATABASE_URL", url)
+    isolated_env.setenv("TARGET_CACHE_DIR", "/tmp/c")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith("TARGET_DATABASE_URL: ")
+    assert "s3cretpw" not in message
+
+
+def test_driver_must_be_installed(isolated_env: pytest.MonkeyPatch) -> None:
+    # Plain postgresql:// means psycopg 3 in SQLAlchemy 2.1, which is not a dependency.
+    isolated_env.setenv("TARGET_DATABASE_URL", "postgresql+nosuchdriver://a:b@h/db")
+    isolated_env.setenv("TARGET_CACHE_DIR", "/tmp/c")
+    with pytest.raises(ConfigurationError, match="TARGET_DATABASE_URL: .*driver"):
+        load_settings()
+
+
+def test_malformed_database_url_exits_2_without_traceback(tmp_path: Path) -> None:
+    result = run_target(
+        clean_env(
+            TARGET_CACHE_DIR=str(tmp_path),
+            TARGET_DATABASE_URL="postgresql+psycopg2://app:s3cretpw@127.0.0.1:notaport/shop",
+        )
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: TARGET_DATABASE_URL: ")
+    assert len(result.stderr.splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert "s3cretpw" not in result.stderr
