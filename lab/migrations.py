@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -53,3 +53,18 @@ class AlembicTree:
 def current_revision_of(connection: Connection) -> str | None:
     """The revision recorded in the database behind an open connection."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def run_online_migrations() -> None:
+    """The body of a tree's env.py: migrate on the URL handed over by `AlembicTree`."""
+    database_url = context.config.attributes.get("database_url")
+    if not database_url:
+        raise RuntimeError(f"{context.config.get_main_option('script_location')}: no database_url")
+    engine = create_engine(database_url, poolclass=NullPool, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, transaction_per_migration=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine, text
 from starlette.exceptions import StarletteDeprecationWarning
 
 from target_server.config import Settings
@@ -23,6 +24,7 @@ __all__ = [
     "AppFactory",
     "SettingsFactory",
     "TestClient",
+    "delete_product_with_orders",
     "ThreadedServer",
     "refuse_lookup",
     "write_hosts",
@@ -69,3 +71,16 @@ def write_hosts(path: Path, entries: dict[str, str]) -> None:
     """Rewrite an /etc/hosts-style file with `name -> address` entries."""
     lines = ["# breakfix lab hosts", *(f"{addr} {name}" for name, addr in entries.items())]
     path.write_text("\n".join(lines) + "\n")
+
+
+def delete_product_with_orders(engine: Engine, product_id: int) -> None:
+    """Remove a product committed by a test, and every order that names it."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "DELETE FROM orders WHERE id IN "
+                "(SELECT order_id FROM order_lines WHERE product_id = :p)"
+            ),
+            {"p": product_id},
+        )
+        conn.execute(text("DELETE FROM products WHERE id = :p"), {"p": product_id})

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapper
 
 from target_server.models import Inventory, OrderLine
 from target_server.upstream_stub.app import price_cents
-from tests.target_server.helpers import TestClient
+from tests.target_server.helpers import TestClient, delete_product_with_orders
 from tests.target_server.test_products import new_product
 
 
@@ -129,15 +129,7 @@ def test_concurrent_orders_for_the_last_unit(
         assert left == 0
         assert orders == 1
     finally:
-        with db_engine.begin() as conn:
-            conn.execute(
-                text(
-                    "DELETE FROM orders WHERE id IN "
-                    "(SELECT order_id FROM order_lines WHERE product_id = :p)"
-                ),
-                {"p": pid},
-            )
-            conn.execute(text("DELETE FROM products WHERE id = :p"), {"p": pid})
+        delete_product_with_orders(db_engine, pid)
 
 
 def test_product_with_orders_cannot_be_deleted(client: TestClient) -> None:
@@ -156,15 +148,7 @@ def committed_product(committed_client: TestClient, db_engine: Engine) -> Iterat
     assert created.status_code == 201
     pid: int = created.json()["id"]
     yield pid
-    with db_engine.begin() as conn:
-        conn.execute(
-            text(
-                "DELETE FROM orders WHERE id IN "
-                "(SELECT order_id FROM order_lines WHERE product_id = :p)"
-            ),
-            {"p": pid},
-        )
-        conn.execute(text("DELETE FROM products WHERE id = :p"), {"p": pid})
+    delete_product_with_orders(db_engine, pid)
 
 
 def test_failure_after_the_decrement_rolls_everything_back(

@@ -10,11 +10,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from target_server.upstream_stub.app import price_cents
 from tests.support.ports import free_port
-from tests.target_server.helpers import AppFactory, TestClient, ThreadedServer
+from tests.target_server.helpers import (
+    AppFactory,
+    TestClient,
+    ThreadedServer,
+    delete_product_with_orders,
+)
 
 UPSTREAM_DELAY_S = 1.5
 
@@ -115,12 +120,4 @@ def test_listing_served_while_an_order_waits_on_the_upstream(
         assert result["response"].status_code == 201, result["response"].text
         assert client.get(f"/inventory/{pid}").json()["quantity"] == 1
     finally:
-        with db_engine.begin() as conn:
-            conn.execute(
-                text(
-                    "DELETE FROM orders WHERE id IN "
-                    "(SELECT order_id FROM order_lines WHERE product_id = :p)"
-                ),
-                {"p": pid},
-            )
-            conn.execute(text("DELETE FROM products WHERE id = :p"), {"p": pid})
+        delete_product_with_orders(db_engine, pid)
