@@ -1,6 +1,7 @@
 """Embedded Postgres clusters: find the server binaries, initdb, run as a child, provision."""
 
 import hashlib
+import importlib.util
 import os
 import pwd
 import re
@@ -39,12 +40,9 @@ def find_bindir(explicit: Path | None = None) -> Path:
         reverse=True,
     )
     candidates.extend(versions)
-    try:
-        import pgserver
-
-        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
-    except ImportError:
-        pass
+    bundled = pgserver_bindir()
+    if bundled is not None:
+        candidates.append(bundled)
     for bindir in candidates:
         if all((bindir / tool).is_file() for tool in _TOOLS):
             return bindir
@@ -52,6 +50,14 @@ def find_bindir(explicit: Path | None = None) -> Path:
         "no PostgreSQL server binaries found: install the postgresql package, "
         "`pip install pgserver`, or set BREAKFIX_PG_BIN to a directory holding initdb"
     )
+
+
+def pgserver_bindir() -> Path | None:
+    """The binaries shipped by the `pgserver` package, found without importing it."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "pginstall" / "bin"
 
 
 def server_user() -> str | None:

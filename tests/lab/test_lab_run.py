@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,8 @@ import psutil
 import psycopg2
 import pytest
 
+from lab.background import BREAKFIX, lab_environment
 from lab.background import BackgroundLab as Lab
-from lab.background import lab_environment
 from lab.errors import UnknownServiceError
 from lab.paths import StatePaths
 from lab.postgres import Cluster, find_bindir, server_user
@@ -212,3 +213,33 @@ def _cluster(state_dir: Path, name: str) -> Cluster:
         bindir=find_bindir(),
         user=server_user(),
     )
+
+
+def test_logs_command_tails_follows_and_names_unknown_services(lab: Lab) -> None:
+    httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products")
+    lines = lab.cli("logs", "target", "-n", "3").stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith("{") for line in lines)  # JSON logs
+
+    unknown = lab.cli("logs", "nope", check=False)
+    assert unknown.returncode == 1 and "target-db" in unknown.stderr
+
+    follower = subprocess.Popen(
+        [BREAKFIX, "logs", "target", "-f", "-n", "0"],
+        env=lab.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)
+        httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products/1")
+        assert follower.stdout is not None
+        seen = follower.stdout.readline()
+        assert "/products" in seen
+    finally:
+        follower.terminate()
+        follower.communicate(timeout=10)
+
+
+def test_status_table_for_people(lab: Lab) -> None:
+    table = lab.cli("status").stdout
+    assert all(name in table for name in SERVICES) and "healthy" in table

@@ -7,8 +7,16 @@ import psycopg2
 import pytest
 
 from lab.errors import PostgresError
-from lab.postgres import Cluster, find_bindir, pg_home, searchable_by_others, server_user
+from lab.postgres import (
+    Cluster,
+    find_bindir,
+    pg_home,
+    pgserver_bindir,
+    searchable_by_others,
+    server_user,
+)
 from tests.support.pg import RunningCluster, make_state_dir, remove_state_dir, running_cluster
+from tests.support.ports import free_port
 
 
 def test_tcp_needs_the_password_and_socket_is_for_the_lab(target_pg: RunningCluster) -> None:
@@ -74,7 +82,7 @@ def test_long_state_paths_get_a_short_socket_dir(tmp_path: Path) -> None:
 def test_missing_binaries_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr("lab.postgres.Path.glob", lambda self, pattern: iter(()))
-    monkeypatch.setitem(__import__("sys").modules, "pgserver", None)
+    monkeypatch.setattr("lab.postgres.pgserver_bindir", lambda: None)
     with pytest.raises(PostgresError, match="BREAKFIX_PG_BIN"):
         find_bindir(tmp_path)
 
@@ -104,3 +112,29 @@ def test_private_state_dir_keeps_data_where_postgres_can_reach_it(tmp_path: Path
     finally:
         remove_state_dir(public)
     shutil.rmtree(home.parent, ignore_errors=True)
+
+
+def test_the_pgserver_fallback_runs_a_real_cluster() -> None:
+    bindir = pgserver_bindir()
+    assert bindir is not None, "pgserver is a dev dependency: the fallback must be testable"
+    state_dir = make_state_dir()
+    try:
+        cluster = Cluster(
+            name="pgserver",
+            data_dir=state_dir / "pg" / "pgserver",
+            port=free_port(),
+            bindir=bindir,
+            user=server_user(),
+        )
+        cluster.init()
+        running = RunningCluster(cluster, state_dir / "logs" / "pgserver.log")
+        running.start()
+        try:
+            conn = cluster.connect()
+            assert conn.server_version >= 160000  # pgserver ships PostgreSQL 16
+            conn.close()
+        finally:
+            running.stop()
+        assert cluster.state() == "shut down"
+    finally:
+        remove_state_dir(state_dir)
