@@ -1,1 +1,1 @@
-"""action_server package."""
+"""The action server: the only way anything in Breakfix changes the running lab to fix it."""

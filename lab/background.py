@@ -39,6 +39,7 @@ PORT_VARS = (
     "TARGET_DB_PORT",
     "OPS_DB_PORT",
     "CONTROL_PORT",
+    "ACTION_PORT",
 )
 
 

@@ -23,11 +23,21 @@ class LabSettings(BaseSettings):
     target_db_port: Port = Field(5433, ge=1, le=65535)
     ops_db_port: Port = Field(5434, ge=1, le=65535)
     control_port: Port = Field(8099, ge=1, le=65535)
+    action_port: Port = Field(9000, ge=1, le=65535)
     target_db_max_connections: int = Field(100, ge=10)
     health_timeout_s: float = Field(60.0, gt=0)
     stop_timeout_s: float = Field(20.0, gt=0)
     restart_backoff_s: float = Field(1.0, ge=0)
     poll_interval_s: float = Field(0.25, gt=0)
+
+
+def as_environment(settings: LabSettings) -> dict[str, str]:
+    """The BREAKFIX_* variables that describe `settings`, for the lab's own child services."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"BREAKFIX_{name.upper()}"] = str(value)
+    return env
 
 
 @lru_cache

@@ -45,6 +45,11 @@ class StatePaths:
         return self.env / "target.env"
 
     @property
+    def action_env(self) -> Path:
+        """The action server's env file (its ops-db credentials)."""
+        return self.env / "action.env"
+
+    @property
     def run(self) -> Path:
         return self.root / "run"
 

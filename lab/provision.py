@@ -33,18 +33,32 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
         f"{settings.host} {PRIMARY_HOST}\n{settings.host} {FALLBACK_HOST}\n",
     )
     sync_target_env(settings=settings, paths=paths)
+    sync_action_env(settings=settings, paths=paths)
+
+
+def _sync_env(
+    path: Path,
+    *,
+    prefix: str,
+    managed: dict[str, str],
+    defaults: dict[str, str],
+    operator_env: Path,
+) -> None:
+    """Set the lab-owned keys of a service's env file; keep every other key as it is.
+
+    `prefix` keys of the operator's `.env` are copied in, but never over the lab's own keys.
+    """
+    current = read_env(path)
+    overrides = {k: v for k, v in read_env(operator_env).items() if k.startswith(prefix)}
+    wanted = {**defaults, **current, **overrides, **managed}
+    if wanted != current:
+        write_env(path, wanted)
 
 
 def sync_target_env(
     *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
 ) -> None:
-    """Set the lab-derived keys of the target's env file; keep every other key as it is.
-
-    `TARGET_*` keys of the operator's `.env` are copied in (pool sizes, timeouts, ...), but
-    never over the keys the lab owns: the database URL, paths and upstream addresses.
-    """
-    current = read_env(paths.target_env)
-    overrides = {k: v for k, v in read_env(operator_env).items() if k.startswith("TARGET_")}
+    """The target's env file: DB URL, paths and upstream addresses are the lab's."""
     password = read_secret(paths.secret(APP_PASSWORD))
     managed = {
         "TARGET_ENVIRONMENT": "lab",
@@ -58,9 +72,31 @@ def sync_target_env(
         "TARGET_PRICING_FALLBACK_URL": f"http://{FALLBACK_HOST}:{settings.upstream_fallback_port}",
     }
     defaults = {"TARGET_PRICING_ROUTE": "primary", "TARGET_CACHE_MAX_BYTES": str(64 * 2**20)}
-    wanted = {**defaults, **current, **overrides, **managed}
-    if wanted != current:
-        write_env(paths.target_env, wanted)
+    _sync_env(
+        paths.target_env,
+        prefix="TARGET_",
+        managed=managed,
+        defaults=defaults,
+        operator_env=operator_env,
+    )
+
+
+def sync_action_env(
+    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
+) -> None:
+    """The action server's env file: its ops-db URL (with password) and address."""
+    password = read_secret(paths.secret(OPS_PASSWORD))
+    managed = {
+        "ACTION_OPS_DB_URL": (
+            f"postgresql+psycopg2://{OPS_ROLE}:{password}"
+            f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
+        ),
+        "ACTION_HOST": settings.host,
+        "ACTION_PORT": str(settings.action_port),
+    }
+    _sync_env(
+        paths.action_env, prefix="ACTION_", managed=managed, defaults={}, operator_env=operator_env
+    )
 
 
 def database_hooks(

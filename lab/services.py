@@ -4,7 +4,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab.config import LabSettings
+from lab.config import LabSettings, as_environment
 from lab.health import HealthCheck, http_check, postgres_check
 from lab.paths import StatePaths
 from lab.postgres import Cluster, find_bindir, pg_home, server_user
@@ -61,6 +61,7 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
             http("upstream-primary", settings.upstream_primary_port),
             http("upstream-fallback", settings.upstream_fallback_port),
             http("target", settings.target_port),
+            http("action", settings.action_port),
         )
     }
 
@@ -185,5 +186,22 @@ def build_specs(
             health=http_check(f"{target.url}/ready"),
             restart=False,
             depends_on=("target-db", "upstream-primary", "upstream-fallback"),
+        ),
+        ServiceSpec(
+            name="action",
+            kind="http",
+            command=Command(
+                argv=[sys.executable, "-m", "action_server"],
+                env={
+                    "ACTION_ENV_FILE": str(paths.action_env),
+                    **as_environment(settings),
+                    "BREAKFIX_STATE_DIR": str(paths.root),
+                },
+            ),
+            port=ends["action"].port,
+            url=ends["action"].url,
+            health=http_check(f"{ends['action'].url}/healthz"),
+            restart=True,
+            depends_on=("ops-db", "target-db", "target"),
         ),
     ]

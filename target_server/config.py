@@ -1,14 +1,15 @@
 """Target API settings (env prefix TARGET_), read once and validated before start-up."""
 
-import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from lab.settings_loading import ConfigurationError, load_with_env_file
 
 ENV_PREFIX = "TARGET_"
 ENV_FILE_VAR = "TARGET_ENV_FILE"
@@ -99,30 +100,15 @@ class Settings(BaseSettings):
         return self.pricing_primary_url
 
 
-class ConfigurationError(Exception):
-    """Settings are missing or invalid; the message names each variable, never a value."""
-
-
 def load_settings() -> Settings:
     """Build settings from the process env and, when TARGET_ENV_FILE is set, that file."""
-    env_file = os.environ.get(ENV_FILE_VAR) or None
-    try:
-        # Process env beats the file: pydantic-settings ranks env vars above dotenv.
-        return Settings(_env_file=env_file)
-    except ValidationError as exc:
-        raise ConfigurationError(describe_errors(exc)) from None
-
-
-def describe_errors(exc: ValidationError) -> str:
-    """One line per setting: `TARGET_NAME: message` (values are left out: they may be secret)."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False):
-        field = str(error["loc"][0]) if error["loc"] else "settings"
-        parts.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
-    return "; ".join(parts)
+    return load_with_env_file(Settings, ENV_FILE_VAR)
 
 
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings, built on first use."""
     return load_settings()
+
+
+__all__ = ["ConfigurationError", "Settings", "get_settings", "load_settings"]

@@ -51,11 +51,19 @@ def run() -> None:
     settings = get_settings()
 
     def ready(supervisor: Supervisor, took_s: float) -> None:
-        logging.getLogger("breakfix.run").info(
+        log = logging.getLogger("breakfix.run")
+        log.info(
             "lab ready in %.1fs; state dir %s; `breakfix status` for details, Ctrl-C to stop",
             took_s,
             supervisor.paths.root,
         )
+        action = supervisor.services.get("action")
+        if action is not None:
+            log.info(
+                "action server at %s (GET /actions); get a key with: "
+                ".venv/bin/breakfix keys create --scope act --name <you>",
+                action.spec.url,
+            )
 
     try:
         code = run_lab(settings, ready)

@@ -2,7 +2,8 @@
 
 import typer
 
-from lab.cli import lab_commands
+from lab.cli import act_command, lab_commands
+from lab.cli.keys_commands import keys_app
 
 app = typer.Typer(
     name="breakfix",
@@ -11,3 +12,5 @@ app = typer.Typer(
     add_completion=False,
 )
 lab_commands.register(app)
+app.add_typer(keys_app, name="keys")
+act_command.register(app)

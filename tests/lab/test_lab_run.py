@@ -21,7 +21,7 @@ from lab.runtime.local import LocalRuntime, RuntimeCallError
 from lab.secrets import read_secret
 from tests.support.pg import make_state_dir, remove_state_dir
 
-SERVICES = {"ops-db", "target-db", "upstream-primary", "upstream-fallback", "target"}
+SERVICES = {"ops-db", "target-db", "upstream-primary", "upstream-fallback", "target", "action"}
 pytestmark = pytest.mark.slow
 
 

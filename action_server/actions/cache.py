@@ -1,0 +1,84 @@
+"""clear-cache: empty the target's cache directory, and nothing outside it."""
+
+import os
+import shutil
+from pathlib import Path
+
+from action_server.catalogue import ActionSpec, NoParams, Risk
+from action_server.context import ActionContext, ActionFailed, Outcome, Plan, PreconditionFailed
+
+
+def _cache_dir(ctx: ActionContext) -> Path:
+    raw = ctx.target_env().get("TARGET_CACHE_DIR")
+    if not raw:
+        raise PreconditionFailed("the target's env file names no TARGET_CACHE_DIR")
+    path = Path(raw)
+    if path.is_symlink():
+        raise PreconditionFailed(f"{path} is a symlink; refusing to clear through it")
+    if not path.is_dir():
+        raise PreconditionFailed(f"{path} is not a directory")
+    state = ctx.paths.root.resolve()
+    if not path.resolve().is_relative_to(state):
+        raise PreconditionFailed(f"{path} is outside the lab's state dir {state}; refusing")
+    return path
+
+
+def _entries(path: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(path) as it:
+        return list(it)
+
+
+def _size(entry: os.DirEntry[str]) -> int:
+    if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+        return 0
+    return entry.stat(follow_symlinks=False).st_size
+
+
+def plan(ctx: ActionContext, params: NoParams) -> Plan:
+    """List what would be removed."""
+    path = _cache_dir(ctx)
+    entries = _entries(path)
+    total = sum(_size(e) for e in entries)
+    return Plan(
+        summary=f"remove {len(entries)} entries ({total} bytes) from {path}",
+        changes=[f"delete {path / e.name}" for e in entries[:50]],
+        details={"cache_dir": str(path), "entries": len(entries), "bytes": total},
+    )
+
+
+def execute(ctx: ActionContext, params: NoParams) -> Outcome:
+    """Remove every entry; links are removed as links, never followed."""
+    path = _cache_dir(ctx)
+    removed = freed = 0
+    for entry in _entries(path):
+        freed += _size(entry)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+        removed += 1
+    left = _entries(path)
+    if left:
+        raise ActionFailed(f"{len(left)} entries still in {path} after clearing")
+    probe = path / ".clear-cache-probe"
+    try:
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ActionFailed(f"{path} is empty but not writable: {exc.strerror}") from None
+    return Outcome(
+        summary=f"removed {removed} entries ({freed} bytes) from {path}",
+        details={"removed": removed, "bytes_freed": freed, "cache_dir": str(path)},
+    )
+
+
+CLEAR_CACHE = ActionSpec(
+    name="clear-cache",
+    summary="Empty the target's cache directory (only that directory).",
+    params=NoParams,
+    risk=Risk.low,
+    idempotent=True,
+    target="target",
+    plan=plan,
+    execute=execute,
+)

@@ -1,0 +1,123 @@
+"""Audit: one ops-db row for every request, refused ones included, with a correlation id."""
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp
+
+from action_server.keys import key_id_of
+from action_server.models import AuditEntry
+from action_server.redact import redact
+from action_server.store import Store
+
+log = logging.getLogger("action_server.audit")
+CORRELATION_HEADER = "X-Correlation-ID"
+UNAUDITED = ("/healthz", "/metrics")
+
+
+def _outcome(status: int) -> str:
+    return "ok" if status < 400 else "refused" if status < 500 else "error"
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return {"unparsed_body_bytes": len(raw)}
+
+
+class AuditMiddleware(BaseHTTPMiddleware):
+    """Times the request, sets the correlation id, and writes the audit row afterwards."""
+
+    def __init__(self, app: ASGIApp, *, store_of: Callable[[], Store]) -> None:
+        super().__init__(app)
+        self._store_of = store_of
+        self.failures = 0
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        given = request.headers.get(CORRELATION_HEADER, "")
+        correlation_id = given if 0 < len(given) <= 128 else uuid.uuid4().hex
+        request.state.correlation_id = correlation_id
+        started = time.perf_counter()
+        if request.method == "POST" and request.url.path.startswith("/action/"):
+            # Kept for the audit row even when the request is refused before the route runs.
+            request.state.audit_action = request.url.path.removeprefix("/action/")
+            request.state.raw_params = _json_or_none(await request.body())
+        response = await call_next(request)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        if request.url.path not in UNAUDITED:
+            entry = self._entry(request, response.status_code, time.perf_counter() - started)
+            try:
+                await run_in_threadpool(self._write, entry)
+            except Exception:  # an audit failure is reported and counted, never hidden
+                self.failures += 1
+                log.exception("audit row not written for %s", correlation_id)
+        return response
+
+    def _entry(self, request: Request, status: int, elapsed_s: float) -> AuditEntry:
+        state = request.state
+        presented = (
+            request.headers.get("x-api-key")
+            or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        )
+        params = getattr(state, "audit_params", None)
+        if params is None:
+            params = getattr(state, "raw_params", None)
+        return AuditEntry(
+            ts=datetime.now(UTC),
+            key_id=getattr(state, "key_id", None) or key_id_of(presented),
+            method=request.method,
+            path=request.url.path,
+            action=getattr(state, "audit_action", None),
+            params=redact(params) if params is not None else None,
+            dry_run=bool(getattr(state, "dry_run", False)),
+            outcome=getattr(state, "audit_outcome", None) or _outcome(status),
+            status_code=status,
+            error_code=getattr(state, "error_code", None),
+            run_id=getattr(state, "run_id", None),
+            duration_ms=round(elapsed_s * 1000, 3),
+            correlation_id=state.correlation_id,
+        )
+
+    def _write(self, entry: AuditEntry) -> None:
+        with self._store_of().session() as session:
+            session.add(entry)
+            session.commit()
+
+
+def query_audit(
+    *,
+    session: Session,
+    key_id: str | None,
+    action: str | None,
+    outcome: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[AuditEntry]:
+    """Audit rows, newest first, filtered."""
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if key_id:
+        stmt = stmt.where(AuditEntry.key_id == key_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if outcome:
+        stmt = stmt.where(AuditEntry.outcome == outcome)
+    if since:
+        stmt = stmt.where(AuditEntry.ts >= since)
+    if until:
+        stmt = stmt.where(AuditEntry.ts <= until)
+    return list(session.scalars(stmt))
+
+
+__all__ = ["CORRELATION_HEADER", "AuditMiddleware", "query_audit"]

@@ -1,0 +1,106 @@
+"""Admin access to target-db for the database actions: connections, row counts, sessions."""
+
+import os
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import Any
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import connection as PgConnection
+
+from lab.postgres import SUPERUSER, Cluster
+from lab.services import APP_DB
+
+ACTION_APP_NAME = "breakfix-action"
+TARGET_APP_NAME = "breakfix-target"
+TOOLING_PREFIXES = ("breakfix-lab", "breakfix-action")
+CLIENT_TIMEOUT_S = 300.0
+LOCK_TIMEOUT = "15s"  # a restore or migration behind a stuck lock fails instead of hanging
+
+
+@contextmanager
+def admin_connection(cluster: Cluster, dbname: str = APP_DB) -> Iterator[PgConnection]:
+    """A superuser connection over the Unix socket, named so blocker hunts leave it alone."""
+    conn = psycopg2.connect(
+        host=str(cluster.socket_dir),
+        port=cluster.port,
+        user=SUPERUSER,
+        dbname=dbname,
+        connect_timeout=3,
+        application_name=ACTION_APP_NAME,
+    )
+    conn.autocommit = True
+    with closing(conn):
+        yield conn
+
+
+def client_env(*, lock_timeout: str | None = None) -> dict[str, str]:
+    """Environment for pg_dump/pg_restore: our application_name, no inherited libpq auth."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["PGAPPNAME"] = ACTION_APP_NAME
+    env["PGCONNECT_TIMEOUT"] = "5"
+    if lock_timeout is not None:
+        env["PGOPTIONS"] = f"-c lock_timeout={lock_timeout}"
+    return env
+
+
+def client_args(cluster: Cluster) -> list[str]:
+    """libpq connection flags for the cluster's client tools (socket, port, superuser)."""
+    return ["-h", str(cluster.socket_dir), "-p", str(cluster.port), "-U", SUPERUSER]
+
+
+def row_counts(conn: PgConnection) -> dict[str, int]:
+    """Exact count(*) of every table in the public schema, by name."""
+    counts: dict[str, int] = {}
+    with conn.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        tables = [str(row[0]) for row in cur.fetchall()]
+        for table in tables:
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", table)))
+            row = cur.fetchone()
+            counts[table] = int(row[0]) if row else 0
+    return counts
+
+
+def alembic_revision(conn: PgConnection) -> str | None:
+    """The revision in public.alembic_version, or None when the table is absent or empty."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL")
+        row = cur.fetchone()
+        if not row or not row[0]:
+            return None
+        cur.execute("SELECT version_num FROM public.alembic_version LIMIT 1")
+        found = cur.fetchone()
+    return str(found[0]) if found else None
+
+
+def target_sessions(conn: PgConnection) -> list[int]:
+    """Pids of the target app's own sessions on the app database (never ours)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s"
+            " AND pid <> pg_backend_pid()",
+            (APP_DB, TARGET_APP_NAME),
+        )
+        return [int(row[0]) for row in cur.fetchall()]
+
+
+def terminate(conn: PgConnection, pids: list[int]) -> list[int]:
+    """pg_terminate_backend each pid except our own; return those the server signalled."""
+    done: list[int] = []
+    with conn.cursor() as cur:
+        for pid in pids:
+            cur.execute("SELECT pg_terminate_backend(%s) WHERE %s <> pg_backend_pid()", (pid, pid))
+            row = cur.fetchone()
+            if row and row[0]:
+                done.append(pid)
+    return done
+
+
+def database_size(conn: PgConnection) -> int:
+    """On-disk size of the app database in bytes."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_database_size(%s)", (APP_DB,))
+        row: Any = cur.fetchone()
+    return int(row[0])

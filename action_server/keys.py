@@ -1,0 +1,85 @@
+"""API keys: created once (shown once), stored hashed, scoped, revocable."""
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from action_server.models import ApiKey
+
+_FORMAT = re.compile(r"^bfx_([0-9a-f]{12})_([A-Za-z0-9_-]{32,64})$")
+
+
+class Scope(StrEnum):
+    """What a key may do; each scope includes the ones before it."""
+
+    read = "read"
+    act = "act"
+    admin = "admin"
+
+    def allows(self, needed: "Scope") -> bool:
+        order = list(Scope)
+        return order.index(self) >= order.index(needed)
+
+
+def _hash(key: str) -> str:
+    # Keys carry 256 random bits: a plain SHA-256 is enough (no password stretching needed).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_id_of(presented: str) -> str | None:
+    """The public id part of a presented key, without checking it (for the audit log)."""
+    match = _FORMAT.match(presented)
+    return match.group(1) if match else None
+
+
+def create_key(*, session: Session, name: str, scope: Scope) -> tuple[ApiKey, str]:
+    """A new key: the row (hash only) and the plaintext, which is never stored."""
+    key_id = secrets.token_hex(6)
+    plaintext = f"bfx_{key_id}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(
+        id=key_id,
+        name=name,
+        scope=scope.value,
+        key_hash=_hash(plaintext),
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    session.commit()
+    return row, plaintext
+
+
+def verify_key(*, session: Session, presented: str) -> ApiKey | None:
+    """The live key matching `presented`, or None (unknown, malformed, wrong or revoked)."""
+    key_id = key_id_of(presented)
+    if key_id is None:
+        return None
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    if not secrets.compare_digest(row.key_hash, _hash(presented)):
+        return None
+    session.execute(
+        update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC))
+    )
+    session.commit()
+    return row
+
+
+def list_keys(*, session: Session) -> list[ApiKey]:
+    """Every key, newest first (hashes included: callers must not print them)."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())))
+
+
+def revoke_key(*, session: Session, key_id: str) -> bool:
+    """Revoke a key; False when there is no live key with that id."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = datetime.now(UTC)
+    session.commit()
+    return True

@@ -1,0 +1,41 @@
+"""The last env under which the target was ready: what rollback-config goes back to."""
+
+import time
+from pathlib import Path
+
+from action_server.context import ActionContext
+from lab.envfile import read_env
+from lab.files import write_atomic
+
+
+def known_good_path(ctx: ActionContext) -> Path:
+    return ctx.paths.env / "known-good" / ctx.paths.target_env.name
+
+
+def record_if_ready(ctx: ActionContext) -> bool:
+    """Copy the current env to known-good when the target is ready under it; True if copied.
+
+    "Under it" matters: a file edited after the target started has not been loaded yet, so
+    the target's readiness says nothing about it.
+    """
+    current = ctx.paths.target_env
+    if not current.exists():
+        return False
+    status = ctx.runtime.status("target")
+    if status.health != "healthy" or status.uptime_s is None:
+        return False
+    loaded_at = time.time() - status.uptime_s
+    text = current.read_text()
+    if current.stat().st_mtime >= loaded_at:
+        return False
+    target = known_good_path(ctx)
+    if target.exists() and target.read_text() == text:
+        return False
+    write_atomic(target, text, mode=0o600)
+    return True
+
+
+def known_good(ctx: ActionContext) -> dict[str, str] | None:
+    """The last known good env, if one was recorded."""
+    path = known_good_path(ctx)
+    return read_env(path) if path.exists() else None

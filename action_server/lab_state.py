@@ -1,0 +1,64 @@
+"""The parts one action server app works with, built from its settings."""
+
+import logging
+from dataclasses import dataclass, field
+
+from action_server.catalogue import ActionSpec
+from action_server.config import Settings
+from action_server.context import ActionContext
+from action_server.metrics import ActionMetrics
+from action_server.ratelimit import RateLimits
+from action_server.store import Store
+from lab.config import LabSettings
+from lab.paths import StatePaths
+from lab.runtime.base import Runtime
+from lab.services import clusters, endpoints
+
+log = logging.getLogger("action_server")
+
+
+@dataclass
+class LabParts:
+    """Settings, ops-db store, the catalogue, limits, metrics and the lab context."""
+
+    settings: Settings
+    store: Store
+    catalogue: dict[str, ActionSpec]
+    limits: RateLimits
+    metrics: ActionMetrics
+    ctx: ActionContext
+    background: list[object] = field(default_factory=list)
+
+
+def build_runtime(settings: Settings, paths: StatePaths) -> Runtime:
+    """The configured runtime backend."""
+    if settings.runtime == "docker":
+        from lab.runtime.docker import DockerRuntime
+
+        return DockerRuntime(project=settings.docker_project)
+    from lab.runtime.local import LocalRuntime
+
+    return LocalRuntime.from_state_dir(paths)
+
+
+def build_context(
+    settings: Settings, lab: LabSettings, runtime: Runtime | None = None
+) -> ActionContext:
+    """The lab as actions see it; the lab's layout comes from BREAKFIX_* settings."""
+    paths = StatePaths.at(lab.state_dir)
+    webhooks = {
+        name: secret.get_secret_value()
+        for name, secret in (
+            ("slack", settings.slack_webhook_url),
+            ("discord", settings.discord_webhook_url),
+        )
+        if secret is not None
+    }
+    return ActionContext(
+        runtime=runtime or build_runtime(settings, paths),
+        paths=paths,
+        target_db=clusters(lab, paths)["target-db"],
+        target_url=endpoints(lab)["target"].url,
+        ready_timeout_s=settings.ready_timeout_s,
+        webhooks=webhooks,
+    )

@@ -1,0 +1,61 @@
+"""The action server app: `create_app()` wires settings, ops-db, catalogue, limits and routes."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from action_server.actions import CATALOGUE
+from action_server.audit import AuditMiddleware
+from action_server.background import start_jobs
+from action_server.config import Settings, get_settings
+from action_server.errors import install_handlers
+from action_server.lab_state import LabParts, build_context
+from action_server.metrics import ActionMetrics
+from action_server.ratelimit import RateLimits
+from action_server.routes import actions, health, runs
+from action_server.store import Store
+from lab.config import LabSettings
+from lab.runtime.base import Runtime
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    lab: LabSettings | None = None,
+    runtime: Runtime | None = None,
+    background: bool = True,
+) -> FastAPI:
+    """An action server for the lab described by `lab` (BREAKFIX_* settings by default)."""
+    settings = settings or get_settings()
+    parts = LabParts(
+        settings=settings,
+        store=Store(settings.ops_db_url.get_secret_value()),
+        catalogue=CATALOGUE,
+        limits=RateLimits(settings),
+        metrics=ActionMetrics(),
+        ctx=build_context(settings, lab or LabSettings(), runtime),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = start_jobs(settings=settings, ctx=parts.ctx) if background else None
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            parts.store.dispose()
+
+    app = FastAPI(
+        title="Breakfix action server",
+        version="0.1.0",
+        description="Authenticated, rate-limited, idempotent, audited remediation of the lab.",
+        lifespan=lifespan,
+    )
+    app.state.parts = parts
+    install_handlers(app)
+    app.add_middleware(AuditMiddleware, store_of=lambda: parts.store)
+    for module in (health, actions, runs):
+        app.include_router(module.router)
+    return app

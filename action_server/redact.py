@@ -1,0 +1,19 @@
+"""Removing secrets from anything that is logged, audited or answered."""
+
+import re
+from typing import Any
+
+_SECRET_KEYS = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|dsn|webhook", re.I)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+REDACTED = "[redacted]"
+
+
+def redact(value: Any) -> Any:
+    """A copy of `value` with secret-looking keys and URL passwords replaced."""
+    if isinstance(value, dict):
+        return {k: REDACTED if _SECRET_KEYS.search(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", value)
+    return value

@@ -1,0 +1,206 @@
+"""Running an action: preconditions, act, verify, undo on failure; every run recorded."""
+
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from action_server.catalogue import ActionSpec, NoParams
+from action_server.context import (
+    ActionContext,
+    ActionFailed,
+    Outcome,
+    Plan,
+    PreconditionFailed,
+    Unsupported,
+)
+from action_server.errors import NotFound, NotSupported, NotUndoable, PreconditionRefused
+from action_server.models import ActionRun
+from action_server.redact import redact
+from action_server.store import Store
+
+log = logging.getLogger("action_server.runs")
+
+SUCCEEDED, FAILED, ROLLED_BACK, DRY_RUN = "succeeded", "failed", "rolled_back", "dry_run"
+
+
+class Caller(BaseModel):
+    """Who asked, for the run record."""
+
+    key_id: str | None
+    correlation_id: str
+
+
+def execute(
+    *,
+    spec: ActionSpec,
+    params: BaseModel,
+    dry_run: bool,
+    ctx: ActionContext,
+    store: Store,
+    caller: Caller,
+) -> ActionRun:
+    """Plan (the whole of a dry run), then act and verify; revert when verification fails."""
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    try:
+        plan = spec.plan(ctx, params)
+    except Unsupported as exc:
+        raise NotSupported(f"{spec.name}: {exc}") from None
+    except PreconditionFailed as exc:
+        raise PreconditionRefused(f"{spec.name}: {exc}") from None
+    if dry_run:
+        return _record(
+            store,
+            spec.name,
+            params,
+            caller,
+            started,
+            clock,
+            status=DRY_RUN,
+            plan=plan,
+            outcome=None,
+            error=None,
+            dry_run=True,
+        )
+    try:
+        outcome = spec.execute(ctx, params)
+        status, error = SUCCEEDED, None
+    except PreconditionFailed as exc:
+        raise PreconditionRefused(f"{spec.name}: {exc}") from None
+    except ActionFailed as exc:
+        status, error, outcome = FAILED, str(exc), Outcome(summary=f"{spec.name} failed")
+        if spec.revert is not None and exc.undo is not None:
+            outcome = _try_revert(spec, ctx, exc.undo, outcome)
+            status = ROLLED_BACK if outcome.verified else FAILED
+    return _record(
+        store,
+        spec.name,
+        params,
+        caller,
+        started,
+        clock,
+        status=status,
+        plan=plan,
+        outcome=outcome,
+        error=error,
+        dry_run=False,
+    )
+
+
+def _try_revert(
+    spec: ActionSpec, ctx: ActionContext, undo: dict[str, Any], failed: Outcome
+) -> Outcome:
+    assert spec.revert is not None
+    try:
+        reverted = spec.revert(ctx, undo)
+    except (ActionFailed, PreconditionFailed) as exc:
+        log.error("undo of %s failed: %s", spec.name, exc)
+        return Outcome(summary=f"{failed.summary}; undo failed: {exc}", verified=False)
+    return Outcome(
+        summary=f"{failed.summary}; undone: {reverted.summary}",
+        details={"undo": reverted.details},
+        verified=reverted.verified,
+    )
+
+
+def undo(
+    *,
+    run_id: uuid.UUID,
+    catalogue: dict[str, ActionSpec],
+    ctx: ActionContext,
+    store: Store,
+    caller: Caller,
+) -> ActionRun:
+    """Revert a recorded run with its own undo data; the undo is a run of its own."""
+    original = get(store=store, run_id=run_id)
+    spec = catalogue.get(original.action)
+    if spec is None or spec.revert is None:
+        raise NotUndoable(f"{original.action} has no undo")
+    if original.dry_run or original.undo is None:
+        raise NotUndoable("this run changed nothing that can be undone")
+    if original.undone_by is not None:
+        raise NotUndoable(f"already undone by run {original.undone_by}")
+    started, clock = datetime.now(UTC), time.perf_counter()
+    try:
+        outcome, status, error = spec.revert(ctx, original.undo), SUCCEEDED, None
+    except PreconditionFailed as exc:
+        raise PreconditionRefused(f"undo {spec.name}: {exc}") from None
+    except ActionFailed as exc:
+        outcome, status, error = Outcome(summary=f"undo of {spec.name} failed"), FAILED, str(exc)
+    plan = Plan(summary=f"undo run {run_id}")
+    run = _record(
+        store,
+        f"undo:{spec.name}",
+        NoParams(),
+        caller,
+        started,
+        clock,
+        status=status,
+        plan=plan,
+        outcome=outcome,
+        error=error,
+        dry_run=False,
+        undo_of=run_id,
+    )
+    if status == SUCCEEDED:
+        with store.session() as session:
+            row = session.get(ActionRun, run_id)
+            assert row is not None
+            row.undone_by = run.id
+            session.commit()
+    return run
+
+
+def get(*, store: Store, run_id: uuid.UUID) -> ActionRun:
+    """A recorded run, or NotFound."""
+    with store.session() as session:
+        row = session.get(ActionRun, run_id)
+    if row is None:
+        raise NotFound(f"no run {run_id}")
+    return row
+
+
+def _record(
+    store: Store,
+    action: str,
+    params: BaseModel,
+    caller: Caller,
+    started: datetime,
+    clock: float,
+    *,
+    status: str,
+    plan: Plan,
+    outcome: Outcome | None,
+    error: str | None,
+    dry_run: bool,
+    undo_of: uuid.UUID | None = None,
+) -> ActionRun:
+    details: dict[str, Any] = {"plan": plan.details}
+    if outcome is not None:
+        details["result"] = outcome.details
+    run = ActionRun(
+        id=uuid.uuid4(),
+        action=action,
+        params=redact(params.model_dump(mode="json")),
+        dry_run=dry_run,
+        status=status,
+        summary=outcome.summary if outcome is not None else plan.summary,
+        changes=plan.changes,
+        details=redact(details),
+        undo=outcome.undo if outcome is not None and status == SUCCEEDED else None,
+        undo_of=undo_of,
+        error=redact(error),
+        key_id=caller.key_id,
+        correlation_id=caller.correlation_id,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        duration_ms=round((time.perf_counter() - clock) * 1000, 3),
+    )
+    with store.session() as session:
+        session.add(run)
+        session.commit()
+    return run

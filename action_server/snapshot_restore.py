@@ -1,0 +1,70 @@
+"""Restoring `shop` from a snapshot in one transaction, then checking its row counts."""
+
+from typing import Any
+
+import psycopg2
+
+from action_server.context import ActionContext, ActionFailed
+from action_server.db_admin import (
+    LOCK_TIMEOUT,
+    admin_connection,
+    client_args,
+    row_counts,
+    target_sessions,
+    terminate,
+)
+from action_server.snapshot_store import dump_path, run_client
+from lab.services import APP_DB
+
+
+def current_counts(ctx: ActionContext) -> dict[str, int]:
+    """Row counts of the public tables of `shop` as they are now."""
+    with admin_connection(ctx.target_db) as conn:
+        return row_counts(conn)
+
+
+def count_differences(expected: dict[str, int], actual: dict[str, int]) -> dict[str, Any]:
+    """Tables whose count differs from the manifest's: {table: {"expected", "actual"}}."""
+    return {
+        table: {"expected": want, "actual": actual.get(table)}
+        for table, want in expected.items()
+        if actual.get(table) != want
+    }
+
+
+def restore_snapshot(
+    ctx: ActionContext, *, manifest: dict[str, Any], undo: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Replace `shop` with the snapshot and verify its row counts; return what happened.
+
+    Raises ActionFailed: with no undo when pg_restore failed (its single transaction rolled
+    back, so nothing changed), with `undo` when the restore committed but counts differ.
+    """
+    name = str(manifest["name"])
+    try:
+        with admin_connection(ctx.target_db) as conn:
+            # The app's sessions hold locks on the tables the restore drops; its pool reconnects.
+            terminated = terminate(conn, target_sessions(conn))
+    except psycopg2.Error as exc:
+        raise ActionFailed(f"target-db unavailable for a restore: {exc.pgerror or exc}") from None
+    argv = [str(ctx.target_db.bindir / "pg_restore"), *client_args(ctx.target_db)]
+    argv += ["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]
+    argv += ["-d", APP_DB, str(dump_path(ctx, name))]
+    result = run_client(argv, lock_timeout=LOCK_TIMEOUT)
+    if result.returncode != 0:
+        raise ActionFailed(
+            f"pg_restore of {name} failed and was rolled back, shop is unchanged: "
+            f"{result.stderr.strip()[-500:]}"
+        )
+    after = current_counts(ctx)
+    differences = count_differences(manifest["row_counts"], after)
+    if differences:
+        raise ActionFailed(
+            f"restored {name} but row counts differ from its manifest: {differences}", undo=undo
+        )
+    return {
+        "snapshot": name,
+        "terminated_app_sessions": len(terminated),
+        "row_counts": after,
+        "alembic_revision": manifest.get("alembic_revision"),
+    }

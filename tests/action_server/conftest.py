@@ -1,0 +1,56 @@
+"""Fixtures for action_server: a real lab on free ports and an ActionContext pointing at it."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from action_server.context import ActionContext
+from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from lab.config import LabSettings
+from lab.paths import StatePaths
+from lab.runtime.local import LocalRuntime
+from lab.services import clusters
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[BackgroundLab]:
+    """`breakfix run` in the background on its own state dir, stopped after the module."""
+    state_dir = make_state_dir("breakfix-action-")
+    running = BackgroundLab(state_dir, lab_environment(state_dir))
+    try:
+        running.start()
+        yield running
+    finally:
+        if running.proc is not None and running.proc.poll() is None:
+            running.down()
+        remove_state_dir(state_dir)
+
+
+def lab_settings(lab: BackgroundLab) -> LabSettings:
+    """The lab's settings as its supervisor sees them, from the BREAKFIX_* environment."""
+    return LabSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        state_dir=lab.state_dir,
+        target_port=lab.port("TARGET"),
+        upstream_primary_port=lab.port("UPSTREAM_PRIMARY"),
+        upstream_fallback_port=lab.port("UPSTREAM_FALLBACK"),
+        target_db_port=lab.port("TARGET_DB"),
+        ops_db_port=lab.port("OPS_DB"),
+        control_port=lab.port("CONTROL"),
+    )
+
+
+@pytest.fixture(scope="module")
+def action_ctx(lab: BackgroundLab) -> Iterator[ActionContext]:
+    """What the action server hands each action, built for the running lab."""
+    paths = StatePaths.at(lab.state_dir)
+    runtime = LocalRuntime.from_state_dir(paths)
+    try:
+        yield ActionContext(
+            runtime=runtime,
+            paths=paths,
+            target_db=clusters(lab_settings(lab), paths)["target-db"],
+            target_url=f"http://127.0.0.1:{lab.port('TARGET')}",
+        )
+    finally:
+        runtime.close()

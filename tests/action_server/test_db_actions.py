@@ -1,0 +1,280 @@
+"""The database actions end to end against a running lab: real processes, real Postgres."""
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg2
+import pytest
+from pydantic import ValidationError
+
+from action_server.actions.blockers import TERMINATE_DB_BLOCKERS
+from action_server.actions.migrations import RUN_MIGRATIONS
+from action_server.actions.snapshots import RESTORE_DB, SNAPSHOT_DB, list_snapshots, take_snapshot
+from action_server.catalogue import NoParams
+from action_server.context import ActionContext, PreconditionFailed
+from lab.postgres import SUPERUSER
+from target_server import migrations
+
+pytestmark = pytest.mark.slow
+SEEDED = 20
+
+
+def counts(ctx: ActionContext) -> dict[str, int]:
+    conn = ctx.target_db.connect("shop")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            tables = [row[0] for row in cur.fetchall()]
+            found = {}
+            for table in tables:
+                cur.execute(f'SELECT count(*) FROM public."{table}"')
+                found[table] = cur.fetchone()[0]
+            return found
+    finally:
+        conn.close()
+
+
+def table_owners(ctx: ActionContext) -> set[str]:
+    conn = ctx.target_db.connect("shop")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def execute_sql(ctx: ActionContext, statement: str) -> None:
+    conn = ctx.target_db.connect("shop")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def products_served(ctx: ActionContext, expected: int) -> bool:
+    """Whether the target API lists `expected` products (its pool may need a retry)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"{ctx.target_url}/products?limit=200", timeout=5)
+            if response.status_code == 200 and len(response.json()) == expected:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def files(ctx: ActionContext) -> set[str]:
+    return {p.name for p in ctx.snapshots_dir.iterdir()} if ctx.snapshots_dir.exists() else set()
+
+
+def connect(ctx: ActionContext, app_name: str, **options: Any) -> Any:
+    conn = psycopg2.connect(
+        host=str(ctx.target_db.socket_dir),
+        port=ctx.target_db.port,
+        user=SUPERUSER,
+        dbname="shop",
+        application_name=app_name,
+        **options,
+    )
+    return conn
+
+
+def test_snapshot_writes_a_verified_dump_and_manifest(action_ctx: ActionContext) -> None:
+    before = files(action_ctx)
+    plan = SNAPSHOT_DB.plan(action_ctx, SNAPSHOT_DB.params(label="unit"))
+    assert plan.details["row_counts"]["products"] == SEEDED
+    assert files(action_ctx) == before  # the plan writes nothing
+
+    outcome = SNAPSHOT_DB.execute(action_ctx, SNAPSHOT_DB.params(label="unit"))
+    manifest = outcome.details
+    assert outcome.undo is None and manifest["verified"] is True
+    assert manifest["name"].endswith("-unit")
+    dump = action_ctx.snapshots_dir / f"{manifest['name']}.dump"
+    assert hashlib.sha256(dump.read_bytes()).hexdigest() == manifest["sha256"]
+    assert manifest["size_bytes"] == dump.stat().st_size
+    assert manifest["row_counts"] == counts(action_ctx)
+    assert manifest["alembic_revision"] == migrations.head_revision()
+    assert files(action_ctx) - before == {f"{manifest['name']}.dump", f"{manifest['name']}.json"}
+    assert list_snapshots(action_ctx)[0] == manifest
+
+    default = SNAPSHOT_DB.execute(action_ctx, SNAPSHOT_DB.params())
+    assert default.details["name"].endswith("-manual")
+    assert [m["name"] for m in list_snapshots(action_ctx)[:2]] == [
+        default.details["name"],
+        manifest["name"],
+    ]
+    for bad in ("Bad", "../x", "-x", "a" * 42):
+        with pytest.raises(ValidationError):
+            SNAPSHOT_DB.params(label=bad)
+    with pytest.raises(ValidationError):
+        SNAPSHOT_DB.params(label="ok", extra=1)
+
+
+def test_restore_brings_back_truncated_data_and_its_undo_goes_back(
+    action_ctx: ActionContext,
+) -> None:
+    good = take_snapshot(action_ctx, label="good")
+    execute_sql(action_ctx, "TRUNCATE products CASCADE")
+    assert counts(action_ctx)["products"] == 0
+
+    plan = RESTORE_DB.plan(action_ctx, RESTORE_DB.params())
+    assert plan.details["snapshot"] == good["name"]
+    assert plan.details["row_counts"]["products"] == {"snapshot": SEEDED, "current": 0}
+    assert counts(action_ctx)["products"] == 0  # the plan changed nothing
+
+    outcome = RESTORE_DB.execute(action_ctx, RESTORE_DB.params())
+    assert counts(action_ctx) == good["row_counts"]
+    assert table_owners(action_ctx) == {"breakfix_app"}
+    assert products_served(action_ctx, SEEDED)
+    assert outcome.undo is not None
+    pre = outcome.undo["snapshot"]
+    assert pre.endswith("-pre-restore") and outcome.details["pre_restore_snapshot"] == pre
+
+    assert RESTORE_DB.revert is not None
+    RESTORE_DB.revert(action_ctx, outcome.undo)
+    assert counts(action_ctx)["products"] == 0
+    assert products_served(action_ctx, 0)
+
+    # The default never picks a pre-restore snapshot: it restores `good` again.
+    assert RESTORE_DB.plan(action_ctx, RESTORE_DB.params()).details["snapshot"] == good["name"]
+    RESTORE_DB.execute(action_ctx, RESTORE_DB.params(snapshot=good["name"]))
+    assert counts(action_ctx) == good["row_counts"]
+    assert products_served(action_ctx, SEEDED)
+
+
+@pytest.mark.parametrize(
+    "name", ["../x", "a/b", "nope", "..", "", "20990101T000000000Z-missing", "/etc/passwd"]
+)
+def test_restore_refuses_bad_snapshot_names(action_ctx: ActionContext, name: str) -> None:
+    before_files, before_counts = files(action_ctx), counts(action_ctx)
+    params = RESTORE_DB.params(snapshot=name)
+    with pytest.raises(PreconditionFailed):
+        RESTORE_DB.plan(action_ctx, params)
+    with pytest.raises(PreconditionFailed):
+        RESTORE_DB.execute(action_ctx, params)
+    assert files(action_ctx) == before_files
+    assert counts(action_ctx) == before_counts
+
+
+def test_restore_refuses_a_corrupted_dump(action_ctx: ActionContext) -> None:
+    manifest = take_snapshot(action_ctx, label="corrupt")
+    dump = action_ctx.snapshots_dir / f"{manifest['name']}.dump"
+    data = bytearray(dump.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+    dump.write_bytes(bytes(data))
+    before_files, before_counts = files(action_ctx), counts(action_ctx)
+    for params in (RESTORE_DB.params(snapshot=manifest["name"]), RESTORE_DB.params()):
+        with pytest.raises(PreconditionFailed, match="checksum"):
+            RESTORE_DB.plan(action_ctx, params)
+        with pytest.raises(PreconditionFailed, match="checksum"):
+            RESTORE_DB.execute(action_ctx, params)
+    assert files(action_ctx) == before_files  # no pre-restore snapshot was taken
+    assert counts(action_ctx) == before_counts
+    for path in (dump, dump.with_suffix(".json")):
+        Path(path).unlink()
+
+
+def test_run_migrations_upgrades_to_head_and_reverts(action_ctx: ActionContext) -> None:
+    url, head = action_ctx.app_database_url(), migrations.head_revision()
+    migrations.downgrade(url, "-1")
+    previous = migrations.current_revision(url)
+    assert previous is not None and previous != head
+
+    plan = RUN_MIGRATIONS.plan(action_ctx, NoParams())
+    assert plan.details == {"from": previous, "to": head}
+    assert migrations.current_revision(url) == previous
+
+    outcome = RUN_MIGRATIONS.execute(action_ctx, NoParams())
+    assert outcome.details == {"from": previous, "to": head}
+    assert outcome.undo == {"revision": previous}
+    assert migrations.current_revision(url) == head
+    assert products_served(action_ctx, SEEDED)
+
+    assert RUN_MIGRATIONS.revert is not None
+    RUN_MIGRATIONS.revert(action_ctx, outcome.undo)
+    assert migrations.current_revision(url) == previous
+
+    RUN_MIGRATIONS.execute(action_ctx, NoParams())
+    assert "nothing to do" in RUN_MIGRATIONS.plan(action_ctx, NoParams()).summary
+    again = RUN_MIGRATIONS.execute(action_ctx, NoParams())
+    assert again.undo is None and again.details == {"from": head, "to": head}
+    assert migrations.current_revision(url) == head
+    assert "password" not in str(outcome.details) + outcome.summary
+
+
+def test_terminate_blockers_frees_a_locked_table(action_ctx: ActionContext) -> None:
+    assert products_served(action_ctx, SEEDED)  # the app has live sessions on shop
+    intruder = connect(action_ctx, "intruder")
+    with intruder.cursor() as cur:
+        cur.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+    intruder_pid = intruder.get_backend_pid()
+    waiter = connect(action_ctx, "breakfix-target", options="-c statement_timeout=30000")
+    waiter.autocommit = True
+    result: list[int] = []
+
+    def wait_for_products() -> None:
+        with waiter.cursor() as cur:
+            cur.execute("SELECT count(*) FROM products")
+            result.append(cur.fetchone()[0])
+
+    thread = threading.Thread(target=wait_for_products, daemon=True)
+    thread.start()
+    try:
+        plan = _plan_once_waiting(action_ctx, waiter.get_backend_pid())
+        pids = {c["pid"]: c for c in plan.details["candidates"]}
+        assert intruder_pid in pids
+        assert pids[intruder_pid]["blocks"] == [waiter.get_backend_pid()]
+        assert pids[intruder_pid]["application_name"] == "intruder"
+        assert "LOCK TABLE products" in pids[intruder_pid]["query"]
+        assert all(c["application_name"] != "breakfix-target" for c in pids.values())
+
+        outcome = TERMINATE_DB_BLOCKERS.execute(action_ctx, NoParams())
+        assert intruder_pid in {s["pid"] for s in outcome.details["terminated"]}
+        thread.join(timeout=10)
+        assert result == [SEEDED]
+        with pytest.raises(psycopg2.OperationalError), intruder.cursor() as cur:
+            cur.execute("SELECT 1")
+        assert products_served(action_ctx, SEEDED)
+    finally:
+        thread.join(timeout=30)
+        waiter.close()
+        intruder.close()
+
+
+def _plan_once_waiting(ctx: ActionContext, waiter_pid: int) -> Any:
+    deadline = time.monotonic() + 10
+    while True:
+        plan = TERMINATE_DB_BLOCKERS.plan(ctx, NoParams())
+        if any(waiter_pid in c["blocks"] for c in plan.details["candidates"]):
+            return plan
+        assert time.monotonic() < deadline, plan
+        time.sleep(0.1)
+
+
+def test_terminate_blockers_ends_idle_foreign_connections(action_ctx: ActionContext) -> None:
+    assert products_served(action_ctx, SEEDED)
+    idle = connect(action_ctx, "idle-intruder")
+    try:
+        plan = TERMINATE_DB_BLOCKERS.plan(action_ctx, NoParams())
+        listed = {c["pid"]: c for c in plan.details["candidates"]}
+        assert list(listed) == [idle.get_backend_pid()]
+        assert "not the app's connection" in listed[idle.get_backend_pid()]["reason"]
+
+        outcome = TERMINATE_DB_BLOCKERS.execute(action_ctx, NoParams())
+        assert [s["pid"] for s in outcome.details["terminated"]] == [idle.get_backend_pid()]
+        with pytest.raises(psycopg2.OperationalError), idle.cursor() as cur:
+            cur.execute("SELECT 1")
+        assert "nothing to do" in TERMINATE_DB_BLOCKERS.plan(action_ctx, NoParams()).summary
+        assert TERMINATE_DB_BLOCKERS.execute(action_ctx, NoParams()).details == {"terminated": []}
+        assert products_served(action_ctx, SEEDED)
+    finally:
+        idle.close()
