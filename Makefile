@@ -15,6 +15,7 @@ lint: setup
 
 bench: setup
 	@.venv/bin/python scripts/bench.py
+	@.venv/bin/python scripts/bench_actions.py
 
 status:
 	@.venv/bin/breakfix status

@@ -9,6 +9,7 @@ from action_server.context import ActionContext
 from action_server.known_good import record_if_ready
 
 log = logging.getLogger("action_server.background")
+SCHEDULED = "scheduled"
 
 
 def start_jobs(*, settings: Settings, ctx: ActionContext) -> BackgroundScheduler:
@@ -45,11 +46,13 @@ def _known_good(ctx: ActionContext) -> None:
         log.exception("known-good env check failed")
 
 
-def _snapshot(ctx: ActionContext) -> None:
-    from action_server.actions.snapshots import take_snapshot
+def _snapshot(ctx: ActionContext, keep: int) -> None:
+    from action_server.snapshot_store import prune, take_snapshot
 
     try:
-        manifest = take_snapshot(ctx, label="scheduled")
+        manifest = take_snapshot(ctx, label=SCHEDULED)
         log.info("scheduled snapshot %s written and verified", manifest.get("name"))
+        for name in prune(ctx, label=SCHEDULED, keep=keep):
+            log.info("pruned scheduled snapshot %s", name)
     except Exception:
         log.exception("scheduled snapshot failed")

@@ -76,6 +76,15 @@ def list_snapshots(ctx: ActionContext) -> list[dict[str, Any]]:
     return sorted(found, key=lambda m: (str(m.get("created_at", "")), m["name"]), reverse=True)
 
 
+def prune(ctx: ActionContext, *, label: str, keep: int) -> list[str]:
+    """Delete the oldest snapshots carrying `label` beyond the newest `keep`; their names."""
+    doomed = [m["name"] for m in list_snapshots(ctx) if m.get("label") == label][keep:]
+    for name in doomed:
+        dump_path(ctx, name).unlink(missing_ok=True)
+        (ctx.snapshots_dir / f"{name}.json").unlink(missing_ok=True)
+    return doomed
+
+
 def dump_path(ctx: ActionContext, name: str) -> Path:
     """Where the dump of snapshot `name` lives."""
     return ctx.snapshots_dir / f"{name}.dump"

@@ -310,3 +310,14 @@ def test_clear_cache_never_follows_links_out(
     run = admin.act("clear-cache")
     assert run.status == "succeeded" and run.details["result"]["removed"] >= 2
     assert list(cache.iterdir()) == [] and outside.read_text() == "keep me"
+
+
+def test_act_command_line(lab: BackgroundLab) -> None:
+    planned = lab.cli("act", "clear-cache", "--dry-run")
+    assert '"status": "dry_run"' in planned.stdout
+    switched = lab.cli("act", "switch-to-fallback", "--param", "route=primary")
+    assert '"status": "succeeded"' in switched.stdout
+    refused = lab.cli("act", "scale-out", "--param", "replicas=3", check=False)
+    assert refused.returncode == 1 and "not_supported" in refused.stderr
+    bad = lab.cli("act", "clear-cache", "--param", "oops", check=False)
+    assert bad.returncode == 2
