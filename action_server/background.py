@@ -29,7 +29,7 @@ def start_jobs(*, settings: Settings, ctx: ActionContext) -> BackgroundScheduler
             _snapshot,
             "interval",
             seconds=settings.snapshot_interval_s,
-            args=[ctx],
+            args=[ctx, settings.snapshot_keep],
             id="snapshot",
             max_instances=1,
             coalesce=True,
