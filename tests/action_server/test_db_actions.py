@@ -278,3 +278,15 @@ def test_terminate_blockers_ends_idle_foreign_connections(action_ctx: ActionCont
         assert products_served(action_ctx, SEEDED)
     finally:
         idle.close()
+
+
+def test_pruning_keeps_the_newest_scheduled_snapshots_only(action_ctx: ActionContext) -> None:
+    from action_server.snapshot_store import prune
+
+    manual = take_snapshot(action_ctx, label="keepme")
+    scheduled = [take_snapshot(action_ctx, label="scheduled")["name"] for _ in range(3)]
+    removed = prune(action_ctx, label="scheduled", keep=1)
+    assert sorted(removed) == sorted(scheduled[:2])
+    names = {m["name"] for m in list_snapshots(action_ctx)}
+    assert scheduled[2] in names and manual["name"] in names
+    assert not (action_ctx.snapshots_dir / f"{scheduled[0]}.dump").exists()
