@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -53,7 +54,12 @@ class AuditMiddleware(BaseHTTPMiddleware):
             # Kept for the audit row even when the request is refused before the route runs.
             request.state.audit_action = request.url.path.removeprefix("/action/")
             request.state.raw_params = _json_or_none(await request.body())
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # answered here so that the crash is audited like any request
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            request.state.error_code = "internal_error"
+            response = JSONResponse({"detail": "internal error", "code": "internal_error"}, 500)
         response.headers[CORRELATION_HEADER] = correlation_id
         if request.url.path not in UNAUDITED:
             entry = self._entry(request, response.status_code, time.perf_counter() - started)

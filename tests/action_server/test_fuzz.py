@@ -61,3 +61,32 @@ def test_generated_requests_find_no_server_error(
         no_server_error()
         checked.append(operation.label)
     assert {"POST /action/{name}", "GET /actions", "GET /audit"} <= set(checked)
+
+
+def test_an_unexpected_error_is_a_fixed_500_and_is_audited(
+    fuzz_app: FastAPI, fuzz_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from action_server.catalogue import ActionSpec
+    from action_server.models import AuditEntry
+    from tests.target_server.helpers import TestClient
+
+    catalogue = fuzz_app.state.parts.catalogue
+    broken = catalogue["clear-cache"]
+
+    def explode(ctx: object, params: object) -> None:
+        raise RuntimeError("postgresql://u:hunter2@h/db exploded")
+
+    monkeypatch.setitem(
+        catalogue, "clear-cache", ActionSpec(**{**broken.__dict__, "plan": explode})
+    )
+    with TestClient(fuzz_app, raise_server_exceptions=False) as client:
+        response = client.post(
+            "/action/clear-cache",
+            params={"dry_run": "true"},
+            headers={"X-API-Key": fuzz_key, "X-Correlation-ID": "boom-1"},
+        )
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error", "code": "internal_error"}
+    with fuzz_app.state.parts.store.session() as session:
+        row = session.query(AuditEntry).filter_by(correlation_id="boom-1").one()
+    assert row.status_code == 500 and row.error_code == "internal_error"
