@@ -104,7 +104,7 @@ build_image() {
 # One run at a time: two concurrent callers would start two daemons or debootstrap twice.
 # (dockerd is started with fd 9 closed, or the daemon would hold this lock for its lifetime.)
 lock=/var/lock/breakfix-docker-engine.lock
-[ -w "$(dirname "$lock")" ] || lock="${TMPDIR:-/tmp}/breakfix-docker-engine.lock"
+[ "$(id -u)" -eq 0 ] || lock="${TMPDIR:-/tmp}/breakfix-docker-engine.$(id -u).lock"
 exec 9>"$lock"
 flock 9
 
