@@ -3,21 +3,13 @@
 import logging
 import sys
 
-import uvicorn
+from fastapi import FastAPI
 
-from action_server.config import get_settings
-from lab.settings_loading import ConfigurationError
-
-EXIT_CONFIG = 2
+from action_server.config import Settings, get_settings
+from lab.serve import serve
 
 
-def main() -> int:
-    """Run the action server; exit code 2 with a one-line message when settings are invalid."""
-    try:
-        settings = get_settings()
-    except ConfigurationError as exc:
-        sys.stderr.write(f"configuration error: {exc}\n")
-        return EXIT_CONFIG
+def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         stream=sys.stdout,
@@ -25,17 +17,13 @@ def main() -> int:
     )
     for noisy in ("httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _app(settings: Settings) -> FastAPI:
     from action_server.main import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-    )
-    return 0
+    return create_app(settings)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(load=get_settings, configure_logging=_logging, build_app=_app))
