@@ -20,6 +20,7 @@ class ActionContext:
     target_url: str  # base URL of the target API, e.g. http://127.0.0.1:8000
     ready_timeout_s: float = 60.0
     webhooks: dict[str, str] = field(default_factory=dict)  # receiver name -> URL (secret)
+    db_route_ports: dict[str, int] = field(default_factory=dict)  # primary: db-proxy, fallback
 
     @property
     def snapshots_dir(self) -> Path:

@@ -61,4 +61,5 @@ def build_context(
         target_url=endpoints(lab)["target"].url,
         ready_timeout_s=settings.ready_timeout_s,
         webhooks=webhooks,
+        db_route_ports={"primary": lab.db_proxy_port, "fallback": lab.target_db_port},
     )

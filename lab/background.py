@@ -40,6 +40,7 @@ PORT_VARS = (
     "OPS_DB_PORT",
     "CONTROL_PORT",
     "ACTION_PORT",
+    "DB_PROXY_PORT",
 )
 
 
@@ -74,7 +75,9 @@ class BackgroundLab:
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"breakfix run exited early:\n{self.output.read_text()}")
-            report = self.status()
+            result = self.cli("status", "--json", check=False)
+            # Non-zero while the supervisor runs but its control endpoint is not up yet.
+            report = json.loads(result.stdout) if result.returncode == 0 else {"services": {}}
             if report["services"] and all(
                 s["health"] == "healthy" for s in report["services"].values()
             ):

@@ -24,6 +24,20 @@ def http_check(url: str, *, timeout: float = 2.0) -> HealthCheck:
     return check
 
 
+def tcp_check(host: str, port: int, *, timeout: float = 1.0) -> HealthCheck:
+    """Healthy when host:port accepts a TCP connection."""
+
+    async def check() -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    return check
+
+
 def postgres_check(cluster: Cluster) -> HealthCheck:
     """Healthy when the cluster accepts a superuser connection on its socket."""
 

@@ -58,20 +58,29 @@ def _sync_env(
 def sync_target_env(
     *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
 ) -> None:
-    """The target's env file: DB URL, paths and upstream addresses are the lab's."""
+    """The target's env file: DB URL, paths and upstream addresses are the lab's.
+
+    The DB URL goes through db-proxy (route `primary`) or straight to target-db (`fallback`),
+    as TARGET_DB_ROUTE says; switch-to-fallback flips it.
+    """
     password = read_secret(paths.secret(APP_PASSWORD))
+    route = read_env(paths.target_env).get("TARGET_DB_ROUTE", "primary")
+    db_port = settings.target_db_port if route == "fallback" else settings.db_proxy_port
     managed = {
         "TARGET_ENVIRONMENT": "lab",
         "TARGET_DATABASE_URL": (
-            f"postgresql+psycopg2://{APP_ROLE}:{password}"
-            f"@{settings.host}:{settings.target_db_port}/{APP_DB}"
+            f"postgresql+psycopg2://{APP_ROLE}:{password}@{settings.host}:{db_port}/{APP_DB}"
         ),
         "TARGET_CACHE_DIR": str(paths.target_cache),
         "TARGET_HOSTS_FILE": str(paths.hosts_file),
         "TARGET_PRICING_PRIMARY_URL": f"http://{PRIMARY_HOST}:{settings.upstream_primary_port}",
         "TARGET_PRICING_FALLBACK_URL": f"http://{FALLBACK_HOST}:{settings.upstream_fallback_port}",
     }
-    defaults = {"TARGET_PRICING_ROUTE": "primary", "TARGET_CACHE_MAX_BYTES": str(64 * 2**20)}
+    defaults = {
+        "TARGET_PRICING_ROUTE": "primary",
+        "TARGET_DB_ROUTE": "primary",
+        "TARGET_CACHE_MAX_BYTES": str(64 * 2**20),
+    }
     _sync_env(
         paths.target_env,
         prefix="TARGET_",

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lab.config import LabSettings, as_environment
-from lab.health import HealthCheck, http_check, postgres_check
+from lab.health import HealthCheck, http_check, postgres_check, tcp_check
 from lab.paths import StatePaths
 from lab.postgres import Cluster, find_bindir, pg_home, server_user
 from lab.process import Command
@@ -58,6 +58,13 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
         for e in (
             pg("ops-db", settings.ops_db_port, OPS_ROLE, OPS_DB),
             pg("target-db", settings.target_db_port, APP_ROLE, APP_DB),
+            Endpoint(
+                name="db-proxy",
+                kind="tcp",
+                host=host,
+                port=settings.db_proxy_port,
+                url=f"tcp://{host}:{settings.db_proxy_port}",
+            ),
             http("upstream-primary", settings.upstream_primary_port),
             http("upstream-fallback", settings.upstream_fallback_port),
             http("target", settings.target_port),
@@ -167,6 +174,24 @@ def build_specs(
     return [
         database("ops-db", restart=True),
         database("target-db", restart=False),
+        ServiceSpec(
+            name="db-proxy",
+            kind="tcp",
+            command=Command(
+                argv=[sys.executable, "-m", "chaos_server.db_proxy"],
+                env={
+                    "DBPROXY_HOST": host,
+                    "DBPROXY_LISTEN_PORT": str(ends["db-proxy"].port),
+                    "DBPROXY_UPSTREAM_HOST": host,
+                    "DBPROXY_UPSTREAM_PORT": str(ends["target-db"].port),
+                },
+            ),
+            port=ends["db-proxy"].port,
+            url=ends["db-proxy"].url,
+            health=tcp_check(host, ends["db-proxy"].port),
+            restart=False,
+            depends_on=("target-db",),
+        ),
         stub("primary"),
         stub("fallback"),
         ServiceSpec(
@@ -185,7 +210,7 @@ def build_specs(
             url=target.url,
             health=http_check(f"{target.url}/ready"),
             restart=False,
-            depends_on=("target-db", "upstream-primary", "upstream-fallback"),
+            depends_on=("db-proxy", "upstream-primary", "upstream-fallback"),
         ),
         ServiceSpec(
             name="action",

@@ -1,14 +1,20 @@
-"""switch-to-fallback: flip a dependency's route and make the target use it."""
+"""switch-to-fallback: flip a dependency's route and make the target use it.
+
+pricing: primary or fallback pricing service (TARGET_PRICING_ROUTE).
+db: through db-proxy (primary) or straight to target-db (fallback), TARGET_DB_ROUTE plus the
+port of TARGET_DATABASE_URL.
+"""
 
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import make_url
 
 from action_server.catalogue import ActionSpec, Risk
 from action_server.context import ActionContext, Outcome, Plan, PreconditionFailed
 from action_server.env_writes import apply_and_restart, restore_version
 
-ROUTE_KEYS = {"pricing": "TARGET_PRICING_ROUTE"}
+ROUTE_KEYS = {"pricing": "TARGET_PRICING_ROUTE", "db": "TARGET_DB_ROUTE"}
 
 
 class SwitchParams(BaseModel):
@@ -21,40 +27,55 @@ class SwitchParams(BaseModel):
 
 
 def _current(ctx: ActionContext, params: SwitchParams) -> str:
-    if params.dependency == "db":
-        names = {s.name for s in ctx.runtime.list()}
-        if "db-proxy" not in names:
-            raise PreconditionFailed(
-                "the db route is switched at db-proxy, which this lab does not run"
-            )
-        raise PreconditionFailed("db route switching is not available on this lab yet")
     return ctx.target_env().get(ROUTE_KEYS[params.dependency], "primary")
+
+
+def _check_route(ctx: ActionContext, params: SwitchParams) -> None:
+    if params.dependency != "db":
+        return
+    if params.route not in ctx.db_route_ports:
+        raise PreconditionFailed(f"no port known for the db route {params.route!r}")
+    if params.route == "primary":
+        proxy = {s.name: s.health for s in ctx.runtime.list()}.get("db-proxy", "stopped")
+        if proxy == "stopped":
+            raise PreconditionFailed("the primary db route goes through db-proxy, which is stopped")
+
+
+def _env_for(ctx: ActionContext, params: SwitchParams) -> dict[str, str]:
+    env = ctx.target_env()
+    env[ROUTE_KEYS[params.dependency]] = params.route
+    if params.dependency == "db":
+        url = make_url(env["TARGET_DATABASE_URL"]).set(port=ctx.db_route_ports[params.route])
+        env["TARGET_DATABASE_URL"] = url.render_as_string(hide_password=False)
+    return env
 
 
 def plan(ctx: ActionContext, params: SwitchParams) -> Plan:
     """Describe the flip (or that nothing needs to change)."""
+    _check_route(ctx, params)
     current = _current(ctx, params)
     if current == params.route:
         return Plan(
             summary=f"{params.dependency} already routed to {params.route}",
             details={"from": current, "to": params.route},
         )
-    key = ROUTE_KEYS[params.dependency]
+    changes = [f"{ROUTE_KEYS[params.dependency]}={params.route} in {ctx.paths.target_env}"]
+    if params.dependency == "db":
+        changes.append(f"TARGET_DATABASE_URL port -> {ctx.db_route_ports[params.route]}")
     return Plan(
         summary=f"route {params.dependency} from {current} to {params.route}",
-        changes=[f"{key}={params.route} in {ctx.paths.target_env}", "target: restarted"],
+        changes=[*changes, "target: restarted"],
         details={"from": current, "to": params.route},
     )
 
 
 def execute(ctx: ActionContext, params: SwitchParams) -> Outcome:
-    """Flip the route, restart, verify /ready (which checks the selected upstream)."""
+    """Flip the route, restart, verify /ready (which checks the DB and selected upstream)."""
+    _check_route(ctx, params)
     current = _current(ctx, params)
     if current == params.route:
         return Outcome(summary=f"{params.dependency} already routed to {params.route}")
-    env = ctx.target_env()
-    env[ROUTE_KEYS[params.dependency]] = params.route
-    _, took = apply_and_restart(ctx, env)
+    _, took = apply_and_restart(ctx, _env_for(ctx, params))
     return Outcome(
         summary=f"{params.dependency} routed to {params.route}; target ready in {took}s",
         details={"from": current, "to": params.route, "ready_after_s": took},

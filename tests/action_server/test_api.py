@@ -286,6 +286,11 @@ def test_rollback_config_restores_the_last_ready_env(
     with pytest.raises(ActionClientError) as nothing:
         admin.act("rollback-config", dry_run=True)
     assert nothing.value.code == "precondition_failed"
+    undone = admin.undo(run.id)  # back to the broken env, as the undo promises...
+    assert undone.status == "failed"  # ...which the target cannot start under, and says so
+    assert read_env(paths.target_env)["TARGET_DB_POOL_TIMEOUT_S"] == "not-a-number"
+    assert admin.act("rollback-config").status == "succeeded"
+    assert read_env(paths.target_env) == good
 
 
 def test_restart_db_waits_for_readiness(lab: BackgroundLab, admin: ActionClient) -> None:
@@ -321,3 +326,33 @@ def test_act_command_line(lab: BackgroundLab) -> None:
     assert refused.returncode == 1 and "not_supported" in refused.stderr
     bad = lab.cli("act", "clear-cache", "--param", "oops", check=False)
     assert bad.returncode == 2
+
+
+def test_switch_db_route_bypasses_db_proxy_and_back(
+    lab: BackgroundLab, admin: ActionClient
+) -> None:
+    paths = StatePaths.at(lab.state_dir)
+    assert f":{lab.port('DB_PROXY')}/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
+    run = admin.act("switch-to-fallback", {"dependency": "db", "route": "fallback"})
+    assert run.status == "succeeded", run
+    env = read_env(paths.target_env)
+    assert env["TARGET_DB_ROUTE"] == "fallback"
+    assert f":{lab.port('TARGET_DB')}/shop" in env["TARGET_DATABASE_URL"]
+    runtime = LocalRuntime.from_state_dir(paths)
+    try:
+        runtime.stop("db-proxy")  # the direct route must not need the proxy any more
+        assert httpx.get(f"{target(lab)}/products").status_code == 200
+        with pytest.raises(ActionClientError) as refused:
+            admin.undo(run.id)  # back to primary needs db-proxy running
+        assert refused.value.code == "precondition_failed"
+        runtime.start("db-proxy")
+        deadline = time.monotonic() + 10
+        while runtime.status("db-proxy").health != "healthy":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        runtime.close()
+    undone = admin.undo(run.id)
+    assert undone.status == "succeeded"
+    assert f":{lab.port('DB_PROXY')}/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
+    assert httpx.get(f"{target(lab)}/ready").status_code == 200

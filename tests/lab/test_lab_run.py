@@ -21,7 +21,15 @@ from lab.runtime.local import LocalRuntime, RuntimeCallError
 from lab.secrets import read_secret
 from tests.support.pg import make_state_dir, remove_state_dir
 
-SERVICES = {"ops-db", "target-db", "upstream-primary", "upstream-fallback", "target", "action"}
+SERVICES = {
+    "ops-db",
+    "target-db",
+    "db-proxy",
+    "upstream-primary",
+    "upstream-fallback",
+    "target",
+    "action",
+}
 pytestmark = pytest.mark.slow
 
 

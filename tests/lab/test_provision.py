@@ -11,7 +11,7 @@ from lab.secrets import read_secret
 
 
 def test_prepare_state_is_idempotent_and_private(tmp_path: Path) -> None:
-    settings = LabSettings(state_dir=tmp_path, target_db_port=6000)
+    settings = LabSettings(state_dir=tmp_path, db_proxy_port=6000)
     paths = StatePaths.at(tmp_path)
     prepare_state(settings=settings, paths=paths)
     password = read_secret(paths.secret(APP_PASSWORD))
@@ -34,7 +34,7 @@ def test_sync_keeps_operator_choices_and_versions_the_old_file(tmp_path: Path) -
     prepare_state(settings=settings, paths=paths)
     env = read_env(paths.target_env)
     write_env(paths.target_env, {**env, "TARGET_PRICING_ROUTE": "fallback"})
-    sync_target_env(settings=LabSettings(state_dir=tmp_path, target_db_port=7000), paths=paths)
+    sync_target_env(settings=LabSettings(state_dir=tmp_path, db_proxy_port=7000), paths=paths)
     env = read_env(paths.target_env)
     assert env["TARGET_PRICING_ROUTE"] == "fallback"
     assert ":7000/" in env["TARGET_DATABASE_URL"]
@@ -57,3 +57,13 @@ def test_operator_env_overrides_tunables_but_not_lab_owned_keys(tmp_path: Path) 
     assert env["TARGET_DB_POOL_SIZE"] == "12"
     assert "evil" not in env["TARGET_DATABASE_URL"]
     assert "BREAKFIX_TARGET_PORT" not in env
+
+
+def test_db_route_decides_whether_the_target_goes_through_db_proxy(tmp_path: Path) -> None:
+    settings = LabSettings(state_dir=tmp_path, db_proxy_port=6433, target_db_port=5433)
+    paths = StatePaths.at(tmp_path)
+    prepare_state(settings=settings, paths=paths)
+    assert ":6433/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
+    write_env(paths.target_env, {**read_env(paths.target_env), "TARGET_DB_ROUTE": "fallback"})
+    sync_target_env(settings=settings, paths=paths)
+    assert ":5433/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]

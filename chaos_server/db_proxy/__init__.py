@@ -1,0 +1,1 @@
+"""db-proxy: the TCP proxy between the target and target-db, where network faults happen."""
