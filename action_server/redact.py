@@ -1,5 +1,6 @@
 """Removing secrets from anything that is logged, audited or answered."""
 
+import logging
 import re
 from typing import Any
 
@@ -17,3 +18,10 @@ def redact(value: Any) -> Any:
     if isinstance(value, str):
         return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", value)
     return value
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter that strips URL passwords from the whole line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return str(redact(super().format(record)))
