@@ -18,16 +18,21 @@ from starlette.types import ASGIApp
 
 from action_server.keys import key_id_of
 from action_server.models import AuditEntry
-from action_server.redact import redact
+from action_server.redact import clean_text, redact
 from action_server.store import Store
 
 log = logging.getLogger("action_server.audit")
 CORRELATION_HEADER = "X-Correlation-ID"
 UNAUDITED = ("/healthz", "/metrics")
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _outcome(status: int) -> str:
     return "ok" if status < 400 else "refused" if status < 500 else "error"
+
+
+def _clean_or_none(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
 
 
 def _json_or_none(raw: bytes) -> Any:
@@ -50,16 +55,24 @@ class AuditMiddleware(BaseHTTPMiddleware):
         correlation_id = given if 0 < len(given) <= 128 else uuid.uuid4().hex
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
+        declared = request.headers.get("content-length", "0")
+        too_large = not declared.isdigit() or int(declared) > MAX_BODY_BYTES
         if request.method == "POST" and request.url.path.startswith("/action/"):
             # Kept for the audit row even when the request is refused before the route runs.
             request.state.audit_action = request.url.path.removeprefix("/action/")
-            request.state.raw_params = _json_or_none(await request.body())
-        try:
-            response = await call_next(request)
-        except Exception:  # answered here so that the crash is audited like any request
-            log.exception("unexpected error on %s %s", request.method, request.url.path)
-            request.state.error_code = "internal_error"
-            response = JSONResponse({"detail": "internal error", "code": "internal_error"}, 500)
+            if not too_large:
+                request.state.raw_params = _json_or_none(await request.body())
+        if too_large:
+            request.state.error_code = "payload_too_large"
+            response: Response = JSONResponse(
+                {
+                    "detail": f"request bodies are limited to {MAX_BODY_BYTES} bytes",
+                    "code": "payload_too_large",
+                },
+                413,
+            )
+        else:
+            response = await self._call(request, call_next)
         response.headers[CORRELATION_HEADER] = correlation_id
         if request.url.path not in UNAUDITED:
             entry = self._entry(request, response.status_code, time.perf_counter() - started)
@@ -69,6 +82,14 @@ class AuditMiddleware(BaseHTTPMiddleware):
                 self.failures += 1
                 log.exception("audit row not written for %s", correlation_id)
         return response
+
+    async def _call(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        try:
+            return await call_next(request)
+        except Exception:  # answered here so that the crash is audited like any request
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            request.state.error_code = "internal_error"
+            return JSONResponse({"detail": "internal error", "code": "internal_error"}, 500)
 
     def _entry(self, request: Request, status: int, elapsed_s: float) -> AuditEntry:
         state = request.state
@@ -81,10 +102,11 @@ class AuditMiddleware(BaseHTTPMiddleware):
             params = getattr(state, "raw_params", None)
         return AuditEntry(
             ts=datetime.now(UTC),
-            key_id=getattr(state, "key_id", None) or key_id_of(presented),
+            key_id=getattr(state, "key_id", None),
+            claimed_key_id=None if getattr(state, "key_id", None) else key_id_of(presented),
             method=request.method,
-            path=request.url.path,
-            action=getattr(state, "audit_action", None),
+            path=clean_text(request.url.path),
+            action=_clean_or_none(getattr(state, "audit_action", None)),
             params=redact(params) if params is not None else None,
             dry_run=bool(getattr(state, "dry_run", False)),
             outcome=getattr(state, "audit_outcome", None) or _outcome(status),

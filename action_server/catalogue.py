@@ -50,6 +50,9 @@ class ActionSpec:
     revert: RevertFn | None = None
     undo_summary: str | None = None
     mutating: bool = True
+    durable: bool = True  # changes config or data that a later undo would overwrite
+    also_locks: tuple[str, ...] = ()  # other targets it touches, locked with `target`
+    backends: tuple[str, ...] = ("local",)  # runtime backends it knows how to act on
 
     def describe(self) -> dict[str, Any]:
         """The public catalogue entry (`GET /actions`)."""
@@ -62,4 +65,5 @@ class ActionSpec:
             "mutating": self.mutating,
             "target": self.target,
             "undo": self.undo_summary if self.revert is not None else None,
+            "backends": list(self.backends),
         }

@@ -21,6 +21,7 @@ class ActionContext:
     ready_timeout_s: float = 60.0
     webhooks: dict[str, str] = field(default_factory=dict)  # receiver name -> URL (secret)
     db_route_ports: dict[str, int] = field(default_factory=dict)  # primary: db-proxy, fallback
+    backend: str = "local"  # the runtime backend's name
 
     @property
     def snapshots_dir(self) -> Path:

@@ -14,7 +14,6 @@ from lab.services import APP_DB
 
 ACTION_APP_NAME = "breakfix-action"
 TARGET_APP_NAME = "breakfix-target"
-TOOLING_PREFIXES = ("breakfix-lab", "breakfix-action")
 CLIENT_TIMEOUT_S = 300.0
 LOCK_TIMEOUT = "15s"  # a restore or migration behind a stuck lock fails instead of hanging
 

@@ -6,8 +6,7 @@ from typing import Any
 
 from psycopg2.extensions import connection as PgConnection
 
-from action_server.db_admin import TARGET_APP_NAME, TOOLING_PREFIXES
-from lab.services import APP_DB
+from action_server.db_admin import TARGET_APP_NAME
 
 _SECRET_SQL = re.compile(r"password|passwd|secret", re.IGNORECASE)
 QUERY_CHARS = 120
@@ -15,9 +14,10 @@ QUERY_CHARS = 120
 
 @dataclass
 class DbSession:
-    """One client backend connected to `shop` (never our own)."""
+    """One client backend of target-db (never our own)."""
 
     pid: int
+    database: str | None
     usename: str | None
     application_name: str
     state: str | None
@@ -36,27 +36,24 @@ class DbSession:
         """The target app's own session (by application_name)."""
         return self.application_name == TARGET_APP_NAME
 
-    @property
-    def is_tooling(self) -> bool:
-        """A session of the lab's own tooling or of the action server."""
-        return self.application_name.startswith(TOOLING_PREFIXES)
-
 
 def sessions(conn: PgConnection) -> list[DbSession]:
-    """Every other client backend on `shop`, with its blockers and the sessions it blocks."""
+    """Every other client backend of the cluster (any database: idle hogs of another
+    database use up max_connections too), with its blockers and the sessions it blocks."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT pid, usename, coalesce(application_name, ''), state,"
-            " wait_event_type || ':' || wait_event, coalesce(query, ''), pg_blocking_pids(pid)"
+            " wait_event_type || ':' || wait_event, coalesce(query, ''), pg_blocking_pids(pid),"
+            " datname"
             " FROM pg_stat_activity"
-            " WHERE datname = %s AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
-            " ORDER BY pid",
-            (APP_DB,),
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            " ORDER BY pid"
         )
         rows = cur.fetchall()
     found = {
         int(r[0]): DbSession(
             pid=int(r[0]),
+            database=r[7],
             usename=r[1],
             application_name=str(r[2]),
             state=r[3],
@@ -78,10 +75,9 @@ def classify(all_sessions: list[DbSession]) -> tuple[list[DbSession], list[DbSes
     candidates: list[DbSession] = []
     protected: list[DbSession] = []
     for s in all_sessions:
-        if s.is_app or s.is_tooling:
+        if s.is_app:  # only the app is protected: a name is all we have to go on
             if s.blocks:
-                kind = "the target app's session" if s.is_app else "lab tooling"
-                s.reason = f"blocks {s.blocks} but is {kind}: never terminated"
+                s.reason = f"blocks {s.blocks} but is the target app's session: never terminated"
                 protected.append(s)
             continue
         if s.blocks:

@@ -62,4 +62,5 @@ def build_context(
         ready_timeout_s=settings.ready_timeout_s,
         webhooks=webhooks,
         db_route_ports={"primary": lab.db_proxy_port, "fallback": lab.target_db_port},
+        backend=settings.runtime,
     )

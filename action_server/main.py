@@ -39,7 +39,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = start_jobs(settings=settings, ctx=parts.ctx) if background else None
+        scheduler = (
+            start_jobs(settings=settings, ctx=parts.ctx, store=parts.store) if background else None
+        )
         try:
             yield
         finally:

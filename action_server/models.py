@@ -30,7 +30,8 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    key_id: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(Text)  # verified keys only
+    claimed_key_id: Mapped[str | None] = mapped_column(Text)  # the id a refused key claimed
     method: Mapped[str] = mapped_column(Text)
     path: Mapped[str] = mapped_column(Text)
     action: Mapped[str | None] = mapped_column(Text)

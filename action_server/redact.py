@@ -12,12 +12,20 @@ REDACTED = "[redacted]"
 def redact(value: Any) -> Any:
     """A copy of `value` with secret-looking keys and URL passwords replaced."""
     if isinstance(value, dict):
-        return {k: REDACTED if _SECRET_KEYS.search(str(k)) else redact(v) for k, v in value.items()}
+        return {
+            clean_text(str(k)): REDACTED if _SECRET_KEYS.search(str(k)) else redact(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", value)
+        return clean_text(_URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", value))
     return value
+
+
+def clean_text(value: str) -> str:
+    """Postgres text and jsonb cannot hold NUL: store U+FFFD in its place."""
+    return value.replace("\x00", "\ufffd")
 
 
 class RedactingFormatter(logging.Formatter):

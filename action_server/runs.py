@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from action_server.catalogue import ActionSpec, NoParams
 from action_server.context import (
@@ -46,6 +47,11 @@ def execute(
     """Plan (the whole of a dry run), then act and verify; revert when verification fails."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
+    if ctx.backend not in spec.backends:
+        raise NotSupported(
+            f"{spec.name} acts on the lab's local files and clusters; the {ctx.backend} "
+            f"backend supports {', '.join(sorted(n for n in spec.backends))} only"
+        )
     try:
         plan = spec.plan(ctx, params)
     except Unsupported as exc:
@@ -69,6 +75,8 @@ def execute(
     try:
         outcome = spec.execute(ctx, params)
         status, error = SUCCEEDED, None
+    except Unsupported as exc:
+        raise NotSupported(f"{spec.name}: {exc}") from None
     except PreconditionFailed as exc:
         raise PreconditionRefused(f"{spec.name}: {exc}") from None
     except ActionFailed as exc:
@@ -76,6 +84,10 @@ def execute(
         if spec.revert is not None and exc.undo is not None:
             outcome = _try_revert(spec, ctx, exc.undo, outcome)
             status = ROLLED_BACK if outcome.verified else FAILED
+    except Exception as exc:  # it may have acted: record the failure, never retry blindly
+        log.exception("%s failed unexpectedly", spec.name)
+        status, error = FAILED, f"unexpected {type(exc).__name__}: {exc}"
+        outcome = Outcome(summary=f"{spec.name} failed unexpectedly; check the lab state")
     return _record(
         store,
         spec.name,
@@ -124,6 +136,12 @@ def undo(
         raise NotUndoable("this run changed nothing that can be undone")
     if original.undone_by is not None:
         raise NotUndoable(f"already undone by run {original.undone_by}")
+    later = _later_change(store, original, catalogue)
+    if later is not None:
+        raise NotUndoable(
+            f"run {later.id} ({later.action}) changed {spec.target} since; undoing this one "
+            "would silently discard that change: undo the later run first"
+        )
     started, clock = datetime.now(UTC), time.perf_counter()
     try:
         outcome, status, error = spec.revert(ctx, original.undo), SUCCEEDED, None
@@ -131,6 +149,8 @@ def undo(
         raise PreconditionRefused(f"undo {spec.name}: {exc}") from None
     except ActionFailed as exc:
         outcome, status, error = Outcome(summary=f"undo of {spec.name} failed"), FAILED, str(exc)
+        if exc.undo is not None:  # the undo left things half-changed: put them back
+            outcome = _try_revert(spec, ctx, exc.undo, outcome)
     plan = Plan(summary=f"undo run {run_id}")
     run = _record(
         store,
@@ -153,6 +173,36 @@ def undo(
             row.undone_by = run.id
             session.commit()
     return run
+
+
+def _later_change(
+    store: Store, original: ActionRun, catalogue: dict[str, ActionSpec]
+) -> ActionRun | None:
+    """A later successful run that changed what undoing `original` would overwrite."""
+    target = catalogue[original.action].target
+    related = {n: s for n, s in catalogue.items() if target in (s.target, *s.also_locks)}
+    names = [*related, *(f"undo:{n}" for n in related)]
+    with store.session() as session:
+        later = session.scalars(
+            select(ActionRun)
+            .where(
+                ActionRun.action.in_(names),
+                ActionRun.dry_run.is_(False),
+                ActionRun.status == SUCCEEDED,
+                ActionRun.started_at > original.started_at,
+                ActionRun.undo_of.is_distinct_from(original.id),
+            )
+            .order_by(ActionRun.started_at.desc())
+        ).all()
+    later_ids = {run.id for run in later}
+    for run in later:
+        spec = related[run.action.removeprefix("undo:")]
+        if run.undone_by is not None or run.undo_of in later_ids:
+            continue  # a later change that was itself undone: nothing is left of it
+        changed = run.undo is not None or spec.revert is None or run.action.startswith("undo:")
+        if spec.durable and changed:
+            return run
+    return None
 
 
 def get(*, store: Store, run_id: uuid.UUID) -> ActionRun:

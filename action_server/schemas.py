@@ -39,6 +39,7 @@ class AuditOut(BaseModel):
     id: int
     ts: datetime
     key_id: str | None
+    claimed_key_id: str | None
     method: str
     path: str
     action: str | None

@@ -56,3 +56,5 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes one line per request; uvicorn's access line would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # /ready reads the Alembic revision on every probe; its INFO lines are noise, not signal.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

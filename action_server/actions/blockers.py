@@ -84,4 +84,5 @@ TERMINATE_DB_BLOCKERS = ActionSpec(
     target="target-db",
     plan=plan_blockers,
     execute=execute_blockers,
+    durable=False,
 )

@@ -9,17 +9,19 @@ from action_server.context import ActionContext, ActionFailed, Outcome, Plan, Pr
 
 
 def _cache_dir(ctx: ActionContext) -> Path:
-    raw = ctx.target_env().get("TARGET_CACHE_DIR")
-    if not raw:
-        raise PreconditionFailed("the target's env file names no TARGET_CACHE_DIR")
-    path = Path(raw)
-    if path.is_symlink():
-        raise PreconditionFailed(f"{path} is a symlink; refusing to clear through it")
+    """The lab's cache dir for the target, and only that: the env file is not trusted for it
+    (a drifted TARGET_CACHE_DIR could name the Postgres data or the secrets)."""
+    path = ctx.paths.target_cache
+    named = ctx.target_env().get("TARGET_CACHE_DIR")
+    if named is None or Path(named) != path:
+        raise PreconditionFailed(
+            f"the target's TARGET_CACHE_DIR is {named!r}, not the lab's cache dir {path}; "
+            "refusing to clear anything else (rollback-config first)"
+        )
+    if path.resolve() != path:  # the state dir is resolved: any difference is a link
+        raise PreconditionFailed(f"{path} goes through a symlink; refusing to clear through it")
     if not path.is_dir():
         raise PreconditionFailed(f"{path} is not a directory")
-    state = ctx.paths.root.resolve()
-    if not path.resolve().is_relative_to(state):
-        raise PreconditionFailed(f"{path} is outside the lab's state dir {state}; refusing")
     return path
 
 
@@ -87,4 +89,5 @@ CLEAR_CACHE = ActionSpec(
     target="target",
     plan=plan,
     execute=execute,
+    durable=False,
 )

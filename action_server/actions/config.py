@@ -96,6 +96,7 @@ REGENERATE_ENV = ActionSpec(
     target="target",
     plan=plan_regenerate,
     execute=execute_regenerate,
+    also_locks=("target-db",),
 )
 ROLLBACK_CONFIG = ActionSpec(
     name="rollback-config",

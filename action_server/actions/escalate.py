@@ -6,7 +6,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from action_server.catalogue import ActionSpec, Risk
-from action_server.context import ActionContext, ActionFailed, Outcome, Plan
+from action_server.context import ActionContext, ActionFailed, Outcome, Plan, PreconditionFailed
 
 _COLOURS = {"info": 0x3498DB, "warning": 0xF1C40F, "critical": 0xE74C3C}
 
@@ -58,10 +58,14 @@ _FORMATS = {"slack": slack_payload, "discord": discord_payload}
 
 
 def plan(ctx: ActionContext, params: EscalateParams) -> Plan:
-    """Name the receivers (never their URLs)."""
+    """Name the receivers (never their URLs); refuse when there is nobody to page."""
     receivers = sorted(ctx.webhooks)
+    if not receivers:
+        raise PreconditionFailed(
+            "no receiver configured: set ACTION_SLACK_WEBHOOK_URL or ACTION_DISCORD_WEBHOOK_URL"
+        )
     return Plan(
-        summary=f"notify {', '.join(receivers) or 'no receiver (none configured)'}",
+        summary=f"notify {', '.join(receivers)}",
         changes=[f"POST to the {name} webhook" for name in receivers],
         details={"receivers": receivers},
     )
@@ -97,4 +101,6 @@ ESCALATE = ActionSpec(
     plan=plan,
     execute=execute,
     mutating=False,
+    durable=False,
+    backends=("local", "docker"),
 )

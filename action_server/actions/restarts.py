@@ -71,6 +71,8 @@ RESTART_API = ActionSpec(
     target="target",
     plan=plan_api,
     execute=execute_api,
+    durable=False,
+    backends=("local", "docker"),
 )
 RESTART_DB = ActionSpec(
     name="restart-db",
@@ -81,4 +83,5 @@ RESTART_DB = ActionSpec(
     target="target-db",
     plan=plan_db,
     execute=execute_db,
+    durable=False,
 )

@@ -18,7 +18,8 @@ class ScaleParams(BaseModel):
 
 def _scaler(ctx: ActionContext) -> object:
     scale = getattr(ctx.runtime, "scale", None)
-    if scale is None:
+    can_scale = getattr(ctx.runtime, "can_scale", None)
+    if scale is None or can_scale is None or not can_scale():
         raise Unsupported(
             f"the {type(ctx.runtime).__name__} backend runs one process per service and cannot "
             "scale out; use the docker or kubernetes backend"
@@ -54,4 +55,5 @@ SCALE_OUT = ActionSpec(
     target="target",
     plan=plan,
     execute=execute,
+    backends=("local", "docker"),
 )

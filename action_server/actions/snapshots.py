@@ -125,6 +125,7 @@ SNAPSHOT_DB = ActionSpec(
     target="target-db",
     plan=plan_snapshot,
     execute=execute_snapshot,
+    durable=False,
 )
 
 RESTORE_DB = ActionSpec(
@@ -138,4 +139,5 @@ RESTORE_DB = ActionSpec(
     execute=execute_restore,
     revert=revert_restore,
     undo_summary="restore the snapshot taken just before the restore",
+    also_locks=("target",),
 )

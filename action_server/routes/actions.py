@@ -14,8 +14,6 @@ from action_server.deps import Caller, Parts, require_scope
 from action_server.errors import (
     ActionServerError,
     NotFound,
-    NotSupported,
-    PreconditionRefused,
     RateLimited,
     TargetBusy,
 )
@@ -24,7 +22,6 @@ from action_server.locks import target_lock
 from action_server.schemas import run_out
 
 router = APIRouter()
-_FINAL_REFUSALS = (PreconditionRefused, NotSupported)  # definitive answers a replay must repeat
 
 
 @router.get("/actions")
@@ -91,24 +88,13 @@ def run_action(
             parts=parts,
             key_id=key.id,
         )
-    except _FINAL_REFUSALS as exc:
+    except ActionServerError as exc:
+        # A refusal changed nothing (precondition, busy target, ...): a retry may act.
         if claimed:
-            body_out = {"detail": str(exc), "code": exc.code}
-            idempotency.complete(
-                store=parts.store,
-                key_id=key.id,
-                key=idempotency_key or "",
-                status_code=exc.status_code,
-                body=body_out,
-            )
+            idempotency.release(store=parts.store, key_id=key.id, key=idempotency_key or "")
         parts.metrics.refusals.labels(exc.code).inc()
         raise
-    except BaseException as exc:
-        if claimed:  # nothing was done (busy, limited) or we do not know: let a retry act
-            idempotency.release(store=parts.store, key_id=key.id, key=idempotency_key or "")
-        if isinstance(exc, ActionServerError):
-            parts.metrics.refusals.labels(exc.code).inc()
-        raise
+    # Anything else may have happened after acting: the claim stays, so no retry acts twice.
     if claimed:
         idempotency.complete(
             store=parts.store,
@@ -134,7 +120,7 @@ def _run(
     lock = (
         target_lock(
             store=parts.store,
-            target=spec.target,
+            targets=(spec.target, *spec.also_locks),
             wait_s=parts.settings.lock_wait_s if wait else 0.0,
         )
         if spec.mutating and not dry_run

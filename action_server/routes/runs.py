@@ -1,7 +1,7 @@
 """`GET /runs/{id}`, `POST /runs/{id}/undo` and `GET /audit`."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -39,7 +39,7 @@ def undo_run(run_id: uuid.UUID, request: Request, parts: Parts, key: Caller) -> 
         raise NotUndoable(f"{original.action} has no undo")
     parts.limits.hit(key_id=key.id, action_class=spec.risk.value)
     caller = runs.Caller(key_id=key.id, correlation_id=request.state.correlation_id)
-    with target_lock(store=parts.store, target=spec.target, wait_s=0.0):
+    with target_lock(store=parts.store, targets=(spec.target, *spec.also_locks), wait_s=0.0):
         run = runs.undo(
             run_id=run_id,
             catalogue=parts.catalogue,
@@ -51,18 +51,21 @@ def undo_run(run_id: uuid.UUID, request: Request, parts: Parts, key: Caller) -> 
     return run_out(run, undoable=False)
 
 
+_FILTER = r"^[A-Za-z0-9:._-]{1,200}$"
+
+
 @router.get("/audit")
 def audit(
     parts: Parts,
     key: Caller,
-    key_id: str | None = None,
-    action: str | None = None,
-    outcome: str | None = None,
+    key_id: Annotated[str | None, Query(pattern=_FILTER)] = None,
+    action: Annotated[str | None, Query(pattern=_FILTER)] = None,
+    outcome: Annotated[str | None, Query(pattern=_FILTER)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
-    """Audit rows, newest first; admin scope."""
+    """Audit rows, newest first; admin scope. Times without a zone are taken as UTC."""
     require_scope(key, Scope.admin)
     parts.limits.hit(key_id=key.id, action_class="read")
     with parts.store.session() as session:
@@ -71,8 +74,15 @@ def audit(
             key_id=key_id,
             action=action,
             outcome=outcome,
-            since=since,
-            until=until,
+            since=_utc(since),
+            until=_utc(until),
             limit=limit,
         )
         return [AuditOut.model_validate(row) for row in rows]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Any offset Python accepts, as UTC (Postgres refuses offsets past 15:59)."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

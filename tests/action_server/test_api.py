@@ -72,7 +72,7 @@ def test_keys_are_shown_once_scoped_and_revocable(lab: BackgroundLab) -> None:
     assert key.startswith("bfx_") and created.stdout.strip() == key  # alone on its line
     key_id = key.split("_")[1]
     listing = lab.cli("keys", "list").stdout
-    assert key_id in listing and key.split("_")[2] not in listing
+    assert key_id in listing and key.split("_", 2)[2] not in listing
     with ActionClient(url(lab), key) as reader:
         assert {a["name"] for a in reader.actions()} >= {"restart-api", "restore-db"}
         assert reader.act("restart-api", dry_run=True).status == "dry_run"
@@ -154,17 +154,22 @@ def test_idempotency_key_replays_and_acts_once(lab: BackgroundLab, admin: Action
     assert reused.value.status == 422 and reused.value.code == "idempotency_key_reused"
 
     shared = f"idem-{uuid.uuid4()}"
+    correlations = [f"{shared}-{n}" for n in range(6)]
     with ThreadPoolExecutor(6) as pool:
         runs = list(
             pool.map(
-                lambda _: admin.act("restart-api", idempotency_key=shared, wait=True), range(6)
+                lambda c: admin.act(
+                    "restart-api", idempotency_key=shared, wait=True, correlation_id=c
+                ),
+                correlations,
             )
         )
     assert len({r.id for r in runs}) == 1 and runs[0].status == "succeeded"
-    audit = admin.audit(action="restart-api", limit=50)
-    acted = {row.run_id for row in audit if row.run_id is not None and row.outcome != "replayed"}
-    assert runs[0].id in acted
-    assert sum(1 for row in audit if row.outcome == "replayed") >= 5
+    rows = [
+        r for r in admin.audit(action="restart-api", limit=100) if r.correlation_id in correlations
+    ]
+    assert len(rows) == 6
+    assert [r.outcome for r in rows].count("replayed") == 5  # exactly one acted
 
 
 def test_one_mutating_action_per_target(lab: BackgroundLab, admin: ActionClient) -> None:
@@ -194,6 +199,10 @@ def test_rate_limit_per_key_and_class(lab: BackgroundLab) -> None:
         code, retry_after = codes[3]
         assert code == "rate_limited" and retry_after is not None and 0 < retry_after <= 60
         assert client.act("restart-api", dry_run=True).status == "dry_run"  # other classes open
+    with ActionClient(url(lab), new_key(lab, "act")) as other:  # limits are per key
+        with pytest.raises(ActionClientError) as fresh:
+            other.act("scale-out", {"replicas": 2})
+        assert fresh.value.code == "not_supported"
 
 
 def test_escalate_posts_slack_and_discord_payloads(
@@ -211,7 +220,10 @@ def test_escalate_posts_slack_and_discord_payloads(
     slack, discord = hooks.received["/slack"][-1], hooks.received["/discord"][-1]
     assert "db partition" in slack["text"] and slack["blocks"][0]["type"] == "header"
     assert discord["embeds"][0]["description"] == "db partition, no safe fix"
-    assert run.params["details"] == "[redacted]" or "hunter2" not in str(run.params)
+    assert run.params["details"]["password"] == "[redacted]"
+    assert run.params["details"]["signal"] == "probe 503"
+    records = str([r.model_dump() for r in admin.audit(limit=50)]) + run.model_dump_json()
+    assert "hunter2" not in records and hooks.url("") not in records  # webhook URLs are secret
     hooks.fail_paths.add("/discord")
     try:
         failed = admin.act("escalate", {"summary": "second page"})
@@ -233,7 +245,8 @@ def test_audit_records_refusals_with_redacted_params(
     rows = [r for r in admin.audit(action="escalate", limit=100) if r.correlation_id == marker]
     assert len(rows) == 1
     row = rows[0]
-    assert row.status_code == 401 and row.outcome == "refused" and row.key_id == "abcdefabcdef"
+    assert row.status_code == 401 and row.outcome == "refused"
+    assert row.key_id is None and row.claimed_key_id == "abcdefabcdef"  # claimed, not proven
     assert row.error_code == "unauthorized"
     assert "s3cret" not in str(row.params)
     with ActionClient(base, new_key(lab, "act")) as actor:
@@ -356,3 +369,38 @@ def test_switch_db_route_bypasses_db_proxy_and_back(
     assert undone.status == "succeeded"
     assert f":{lab.port('DB_PROXY')}/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
     assert httpx.get(f"{target(lab)}/ready").status_code == 200
+
+
+def test_an_oversized_body_is_refused_before_anything_reads_it(lab: BackgroundLab) -> None:
+    response = httpx.post(
+        f"{url(lab)}/action/escalate",
+        content=b"{" + b" " * 70_000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+
+
+def test_undo_refuses_to_discard_a_later_change(lab: BackgroundLab, admin: ActionClient) -> None:
+    first = admin.act("switch-to-fallback", {"dependency": "pricing"})
+    second = admin.act("switch-to-fallback", {"dependency": "db"})
+    assert first.status == second.status == "succeeded"
+    with pytest.raises(ActionClientError) as refused:
+        admin.undo(first.id)
+    assert refused.value.code == "not_undoable" and str(second.id) in str(refused.value.detail)
+    assert admin.undo(second.id).status == "succeeded"
+    assert admin.undo(first.id).status == "succeeded"
+    env = read_env(StatePaths.at(lab.state_dir).target_env)
+    assert env["TARGET_PRICING_ROUTE"] == env["TARGET_DB_ROUTE"] == "primary"
+
+
+def test_clear_cache_refuses_a_drifted_cache_dir(lab: BackgroundLab, admin: ActionClient) -> None:
+    paths = StatePaths.at(lab.state_dir)
+    good = read_env(paths.target_env)
+    write_env(paths.target_env, {**good, "TARGET_CACHE_DIR": str(paths.root / "pg")})
+    try:
+        with pytest.raises(ActionClientError) as refused:
+            admin.act("clear-cache")
+        assert refused.value.code == "precondition_failed"
+        assert (paths.root / "pg" / "target-db").exists()
+    finally:
+        write_env(paths.target_env, good)

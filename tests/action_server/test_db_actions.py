@@ -290,3 +290,23 @@ def test_pruning_keeps_the_newest_scheduled_snapshots_only(action_ctx: ActionCon
     names = {m["name"] for m in list_snapshots(action_ctx)}
     assert scheduled[2] in names and manual["name"] in names
     assert not (action_ctx.snapshots_dir / f"{scheduled[0]}.dump").exists()
+
+
+def test_terminate_blockers_finds_hogs_on_other_databases(action_ctx: ActionContext) -> None:
+    hog = psycopg2.connect(
+        host=str(action_ctx.target_db.socket_dir),
+        port=action_ctx.target_db.port,
+        user=SUPERUSER,
+        dbname="postgres",
+        application_name="hog-elsewhere",
+    )
+    try:
+        plan = TERMINATE_DB_BLOCKERS.plan(action_ctx, NoParams())
+        listed = {c["application_name"]: c for c in plan.details["candidates"]}
+        assert listed["hog-elsewhere"]["database"] == "postgres"
+        TERMINATE_DB_BLOCKERS.execute(action_ctx, NoParams())
+        with pytest.raises(psycopg2.OperationalError):
+            with hog.cursor() as cur:
+                cur.execute("SELECT 1")
+    finally:
+        hog.close()

@@ -5,6 +5,7 @@ generated requests can dry-run but never change the lab.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -42,23 +43,33 @@ def fuzz_schema(fuzz_app: FastAPI) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
 
 
+@pytest.fixture(scope="module")
+def admin_key(lab: BackgroundLab) -> str:
+    created = lab.cli("keys", "create", "--scope", "admin", "--name", "fuzz-admin")
+    return created.stdout.strip().splitlines()[-1]
+
+
+def _check(operation: Any, key: str) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
+    def no_server_error(case: schemathesis.Case) -> None:
+        case.call_and_validate(
+            headers={"X-API-Key": key}, checks=[schemathesis.checks.not_a_server_error]
+        )
+
+    no_server_error()
+
+
 def test_generated_requests_find_no_server_error(
-    fuzz_schema: schemathesis.BaseSchema, fuzz_key: str
+    fuzz_schema: schemathesis.BaseSchema, fuzz_key: str, admin_key: str
 ) -> None:
     checked = []
     for result in fuzz_schema.get_all_operations():
         operation = result.ok()
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
-        )
-        def no_server_error(case: schemathesis.Case) -> None:
-            case.call_and_validate(
-                headers={"X-API-Key": fuzz_key}, checks=[schemathesis.checks.not_a_server_error]
-            )
-
-        no_server_error()
+        # GETs change nothing: an admin key reaches /audit's filters; the rest stays `read`.
+        _check(operation, admin_key if operation.method.upper() == "GET" else fuzz_key)
         checked.append(operation.label)
     assert {"POST /action/{name}", "GET /actions", "GET /audit"} <= set(checked)
 
@@ -90,3 +101,26 @@ def test_an_unexpected_error_is_a_fixed_500_and_is_audited(
     with fuzz_app.state.parts.store.session() as session:
         row = session.query(AuditEntry).filter_by(correlation_id="boom-1").one()
     assert row.status_code == 500 and row.error_code == "internal_error"
+
+
+def test_escalate_without_a_receiver_and_file_actions_on_docker_are_refused(
+    fuzz_app: FastAPI, fuzz_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.target_server.helpers import TestClient
+
+    ctx = fuzz_app.state.parts.ctx
+    headers = {"X-API-Key": fuzz_key}
+    with TestClient(fuzz_app) as client:
+        assert not ctx.webhooks
+        escalate = client.post(
+            "/action/escalate",
+            params={"dry_run": "true"},
+            json={"summary": "page"},
+            headers=headers,
+        )
+        assert escalate.status_code == 409 and "no receiver" in escalate.json()["detail"]
+        monkeypatch.setattr(ctx, "backend", "docker")
+        cache = client.post("/action/clear-cache", params={"dry_run": "true"}, headers=headers)
+        assert cache.status_code == 409 and cache.json()["code"] == "not_supported"
+        restart = client.post("/action/restart-api", params={"dry_run": "true"}, headers=headers)
+        assert restart.status_code == 200  # restart-api works through any backend

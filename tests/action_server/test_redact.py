@@ -37,3 +37,7 @@ def test_log_lines_and_tracebacks_lose_their_passwords() -> None:
     line = RedactingFormatter("%(message)s").format(record)
     assert "hunter2" not in line and "s3cret" not in line
     assert "RuntimeError" in line and REDACTED in line
+
+
+def test_nul_characters_cannot_break_a_record() -> None:
+    assert redact({"a\x00b": ["x\x00y"]}) == {"a\ufffdb": ["x\ufffdy"]}

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
         sa.Column("ts", sa.DateTime(timezone=True), nullable=False, server_default=_now()),
         sa.Column("key_id", sa.Text),
+        sa.Column("claimed_key_id", sa.Text),
         sa.Column("method", sa.Text, nullable=False),
         sa.Column("path", sa.Text, nullable=False),
         sa.Column("action", sa.Text),
