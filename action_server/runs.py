@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from action_server.catalogue import ActionSpec, NoParams
 from action_server.context import (
@@ -19,13 +19,15 @@ from action_server.context import (
     Unsupported,
 )
 from action_server.errors import NotFound, NotSupported, NotUndoable, PreconditionRefused
-from action_server.models import ActionRun
+from action_server.idempotency import DONE, IN_PROGRESS
+from action_server.models import ActionRun, IdempotencyRecord
 from action_server.redact import redact
 from action_server.store import Store
 
 log = logging.getLogger("action_server.runs")
 
 SUCCEEDED, FAILED, ROLLED_BACK, DRY_RUN = "succeeded", "failed", "rolled_back", "dry_run"
+RUNNING, INTERRUPTED = "running", "interrupted"
 
 
 class Caller(BaseModel):
@@ -72,6 +74,20 @@ def execute(
             error=None,
             dry_run=True,
         )
+    # Written before acting: a crash mid-action leaves a `running` row for reconcile().
+    running = _record(
+        store,
+        spec.name,
+        params,
+        caller,
+        started,
+        clock,
+        status=RUNNING,
+        plan=plan,
+        outcome=None,
+        error=None,
+        dry_run=False,
+    )
     try:
         outcome = spec.execute(ctx, params)
         status, error = SUCCEEDED, None
@@ -100,6 +116,7 @@ def execute(
         outcome=outcome,
         error=error,
         dry_run=False,
+        run_id=running.id,
     )
 
 
@@ -143,6 +160,21 @@ def undo(
             "would silently discard that change: undo the later run first"
         )
     started, clock = datetime.now(UTC), time.perf_counter()
+    plan = Plan(summary=f"undo run {run_id}")
+    running = _record(
+        store,
+        f"undo:{spec.name}",
+        NoParams(),
+        caller,
+        started,
+        clock,
+        status=RUNNING,
+        plan=plan,
+        outcome=None,
+        error=None,
+        dry_run=False,
+        undo_of=run_id,
+    )
     try:
         outcome, status, error = spec.revert(ctx, original.undo), SUCCEEDED, None
     except PreconditionFailed as exc:
@@ -151,7 +183,6 @@ def undo(
         outcome, status, error = Outcome(summary=f"undo of {spec.name} failed"), FAILED, str(exc)
         if exc.undo is not None:  # the undo left things half-changed: put them back
             outcome = _try_revert(spec, ctx, exc.undo, outcome)
-    plan = Plan(summary=f"undo run {run_id}")
     run = _record(
         store,
         f"undo:{spec.name}",
@@ -165,6 +196,7 @@ def undo(
         error=error,
         dry_run=False,
         undo_of=run_id,
+        run_id=running.id,
     )
     if status == SUCCEEDED:
         with store.session() as session:
@@ -205,6 +237,37 @@ def _later_change(
     return None
 
 
+def reconcile(*, store: Store) -> int:
+    """At start-up: runs left `running` by a crash become `interrupted`; so do the
+    Idempotency-Key claims they held (a replay answers 409 instead of acting again)."""
+    with store.session() as session:
+        result = session.execute(
+            update(ActionRun)
+            .where(ActionRun.status == RUNNING)
+            .values(
+                status=INTERRUPTED,
+                error="the action server stopped during this run",
+                finished_at=datetime.now(UTC),
+            )
+        )
+        count = getattr(result, "rowcount", 0)
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.state == IN_PROGRESS)
+            .values(
+                state=DONE,
+                status_code=409,
+                body={
+                    "code": "interrupted",
+                    "detail": "the action server stopped while this request was acting; check "
+                    "GET /runs and the lab, then retry with a new Idempotency-Key",
+                },
+            )
+        )
+        session.commit()
+    return int(count or 0)
+
+
 def get(*, store: Store, run_id: uuid.UUID) -> ActionRun:
     """A recorded run, or NotFound."""
     with store.session() as session:
@@ -228,12 +291,13 @@ def _record(
     error: str | None,
     dry_run: bool,
     undo_of: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> ActionRun:
     details: dict[str, Any] = {"plan": plan.details}
     if outcome is not None:
         details["result"] = outcome.details
     run = ActionRun(
-        id=uuid.uuid4(),
+        id=run_id or uuid.uuid4(),
         action=action,
         params=redact(params.model_dump(mode="json")),
         dry_run=dry_run,
@@ -251,6 +315,6 @@ def _record(
         duration_ms=round((time.perf_counter() - clock) * 1000, 3),
     )
     with store.session() as session:
-        session.add(run)
+        session.merge(run)  # a `running` row written before acting is completed in place
         session.commit()
     return run

@@ -124,3 +124,57 @@ def test_escalate_without_a_receiver_and_file_actions_on_docker_are_refused(
         assert cache.status_code == 409 and cache.json()["code"] == "not_supported"
         restart = client.post("/action/restart-api", params={"dry_run": "true"}, headers=headers)
         assert restart.status_code == 200  # restart-api works through any backend
+
+
+def test_a_crash_mid_action_is_reconciled_and_never_replayed_as_success(
+    fuzz_app: FastAPI, fuzz_key: str
+) -> None:
+    import uuid
+    from datetime import UTC, datetime
+
+    from action_server import idempotency, runs
+    from action_server.models import ActionRun
+    from tests.target_server.helpers import TestClient
+
+    store = fuzz_app.state.parts.store
+    key_id = fuzz_key.split("_")[1]
+    now = datetime.now(UTC)
+    crashed = ActionRun(
+        id=uuid.uuid4(),
+        action="restart-api",
+        params={},
+        dry_run=False,
+        status=runs.RUNNING,
+        summary="restart",
+        changes=[],
+        details={},
+        correlation_id="crash-1",
+        started_at=now,
+        finished_at=now,
+        duration_ms=0.0,
+        key_id=key_id,
+    )
+    with store.session() as session:
+        session.add(crashed)
+        session.commit()
+    fingerprint = idempotency.request_hash(
+        method="POST",
+        path="/action/clear-cache",
+        query={"dry_run": "True", "wait": "False"},
+        body={},
+    )
+    assert (
+        idempotency.claim(
+            store=store, key_id=key_id, key="crash-key", fingerprint=fingerprint, wait_s=0
+        )
+        is None
+    )  # the crashed claim
+    assert runs.reconcile(store=store) >= 1
+    assert runs.get(store=store, run_id=crashed.id).status == "interrupted"
+    with TestClient(fuzz_app) as client:
+        replay = client.post(
+            "/action/clear-cache",
+            params={"dry_run": "true"},
+            headers={"X-API-Key": fuzz_key, "Idempotency-Key": "crash-key"},
+        )
+    assert replay.status_code == 409 and replay.json()["code"] == "interrupted"
