@@ -1,0 +1,52 @@
+"""Chaos server settings (env prefix CHAOS_), read once and validated before start-up."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lab.settings_loading import load_with_env_file
+
+
+class Settings(BaseSettings):
+    """Where the chaos server listens, which key it accepts and its blast radius."""
+
+    model_config = SettingsConfigDict(env_prefix="CHAOS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=1, le=65535)
+    ops_db_url: SecretStr
+    key_file: Path  # holds the chaos key; chaos clients alone read it
+    runtime: Literal["local", "docker"] = "local"
+    docker_project: str | None = None
+    allowlist: list[str] = ["target", "target-db"]
+    default_ttl_s: float = Field(300.0, gt=0)
+    max_ttl_s: float = Field(1800.0, gt=0)
+    max_concurrent: int = Field(3, ge=0)
+    max_per_target: int = Field(1, ge=0)
+    # "<fault>.<param>" -> maximum, overriding a fault's own default maximum
+    max_intensity: dict[str, float] = {}
+    watchdog_interval_s: float = Field(1.0, gt=0)
+    ready_timeout_s: float = Field(60.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("ops_db_url")
+    @classmethod
+    def _postgres(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("postgresql"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _ttls(self) -> "Settings":
+        if self.default_ttl_s > self.max_ttl_s:
+            raise ValueError("default_ttl_s must not exceed max_ttl_s")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings, from the environment and the file named by CHAOS_ENV_FILE."""
+    return load_with_env_file(Settings, "CHAOS_ENV_FILE")

@@ -1,0 +1,126 @@
+"""Fixtures for chaos_server: a real lab on free ports and chaos apps on its ops-db."""
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+
+from chaos_server.config import Settings
+from chaos_server.main import create_app
+from lab import ops_db
+from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from lab.envfile import read_env
+from lab.paths import StatePaths
+from lab.runtime.local import LocalRuntime
+from tests.action_server.conftest import lab_settings
+from tests.target_server.helpers import TestClient
+
+ALLOWLIST = ["target", "target-db", "upstream-primary", "upstream-fallback"]
+ChaosFactory = Callable[..., TestClient]
+
+
+@pytest.fixture(scope="package")
+def lab() -> Iterator[BackgroundLab]:
+    """`breakfix run` in the background on its own state dir, stopped after the package."""
+    state_dir = make_state_dir("breakfix-chaos-")
+    running = BackgroundLab(state_dir, lab_environment(state_dir))
+    try:
+        running.start()
+        yield running
+    finally:
+        if running.proc is not None and running.proc.poll() is None:
+            running.down()
+        remove_state_dir(state_dir)
+
+
+@pytest.fixture(scope="package")
+def ops_db_url(lab: BackgroundLab) -> str:
+    """ops-db of the lab, migrated to head (0003 included)."""
+    url = read_env(StatePaths.at(lab.state_dir).action_env)["ACTION_OPS_DB_URL"]
+    ops_db.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="package")
+def ops_engine(ops_db_url: str) -> Iterator[Any]:
+    engine = create_engine(ops_db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="package")
+def runtime(lab: BackgroundLab) -> Iterator[LocalRuntime]:
+    rt = LocalRuntime.from_state_dir(StatePaths.at(lab.state_dir))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="package")
+def chaos_key(lab: BackgroundLab) -> tuple[Path, str]:
+    key = secrets.token_urlsafe(24)
+    path = lab.state_dir / "secrets" / "chaos-test.key"
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return path, key
+
+
+@pytest.fixture
+def make_chaos(
+    lab: BackgroundLab, ops_db_url: str, runtime: LocalRuntime, chaos_key: tuple[Path, str]
+) -> Iterator[ChaosFactory]:
+    """Start chaos apps (lifespan run: lease, reconcile, watchdog); all closed afterwards."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        values: dict[str, Any] = {
+            "ops_db_url": ops_db_url,
+            "key_file": chaos_key[0],
+            "allowlist": ALLOWLIST,
+            "default_ttl_s": 120.0,
+            "max_ttl_s": 600.0,
+            "watchdog_interval_s": 0.2,
+            "ready_timeout_s": 60.0,
+            **overrides,
+        }
+        settings = Settings(_env_file=None, **values)
+        app = create_app(settings, lab=lab_settings(lab), runtime=runtime)
+        client = TestClient(app, headers={"X-Chaos-Key": chaos_key[1]})
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    if clients:  # leave nothing broken for the next test, and the latch released
+        clients[0].post("/kill")
+        clients[0].post("/kill/release")
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def chaos(make_chaos: ChaosFactory) -> TestClient:
+    return make_chaos()
+
+
+def target_url(lab: BackgroundLab, path: str = "") -> str:
+    return f"http://127.0.0.1:{lab.port('TARGET')}{path}"
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached in {timeout}s")
+        time.sleep(0.1)
+
+
+def products_ok(lab: BackgroundLab, timeout: float = 5.0) -> bool:
+    try:
+        return httpx.get(target_url(lab, "/products"), timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False

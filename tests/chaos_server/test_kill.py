@@ -1,0 +1,59 @@
+"""The kill switch: reverts every open fault, latches, and the latch survives a restart."""
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from lab.background import BackgroundLab
+from lab.runtime.local import LocalRuntime
+from tests.chaos_server.conftest import ChaosFactory, products_ok, target_url
+
+pytestmark = pytest.mark.slow
+
+
+def test_kill_reverts_three_faults_latches_and_survives_a_restart(
+    make_chaos: ChaosFactory, lab: BackgroundLab, runtime: LocalRuntime, ops_engine: Engine
+) -> None:
+    chaos = make_chaos()
+    ids = [
+        chaos.post("/break/api-hang", json={"target": "target"}).json()["id"],
+        chaos.post("/break/db-lock", json={"target": "target-db"}).json()["id"],
+        chaos.post("/break/api-crash", json={"target": "upstream-primary"}).json()["id"],
+    ]
+    assert len(chaos.get("/faults", params={"state": "active"}).json()) == 3
+
+    killed = chaos.post(
+        "/kill", json={"reason": "game day over"}, headers={"X-Correlation-ID": "k1"}
+    )
+    assert killed.status_code == 200, killed.text
+    assert sorted(killed.json()["reverted"]) == sorted(ids) and killed.json()["failed"] == []
+    assert chaos.get("/faults", params={"state": "active"}).json() == []
+    assert httpx.get(target_url(lab, "/ready"), timeout=5).status_code == 200
+    assert products_ok(lab)
+    assert runtime.status("upstream-primary").health == "healthy"
+
+    refused = chaos.post("/break/noop", json={})
+    assert refused.status_code == 409 and refused.json()["code"] == "kill_switch_engaged"
+
+    # A second chaos server on the same ops-db (a restart) still sees the latch.
+    restarted = make_chaos()
+    latch = restarted.get("/kill").json()
+    assert latch["engaged"] is True and latch["reason"] == "game day over"
+    assert restarted.post("/break/noop", json={}).json()["code"] == "kill_switch_engaged"
+
+    assert restarted.post("/kill/release").json()["engaged"] is False
+    assert chaos.post("/break/noop", json={}).status_code == 201
+
+    with ops_engine.connect() as conn:
+        kinds = (
+            conn.execute(text("SELECT kind FROM chaos_events WHERE correlation_id = 'k1'"))
+            .scalars()
+            .all()
+        )
+        reverts = conn.execute(
+            text(
+                "SELECT count(*) FROM chaos_events WHERE kind = 'revert'"
+                " AND data->>'kill_correlation_id' = 'k1'"
+            )
+        ).scalar_one()
+    assert kinds == ["kill"] and reverts == 3
