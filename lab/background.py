@@ -41,6 +41,7 @@ PORT_VARS = (
     "CONTROL_PORT",
     "ACTION_PORT",
     "DB_PROXY_PORT",
+    "CHAOS_PORT",
 )
 
 

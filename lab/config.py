@@ -25,6 +25,7 @@ class LabSettings(BaseSettings):
     control_port: Port = Field(8099, ge=1, le=65535)
     action_port: Port = Field(9000, ge=1, le=65535)
     db_proxy_port: Port = Field(6433, ge=1, le=65535)
+    chaos_port: Port = Field(8001, ge=1, le=65535)
     target_db_max_connections: int = Field(100, ge=10)
     health_timeout_s: float = Field(60.0, gt=0)
     stop_timeout_s: float = Field(20.0, gt=0)

@@ -50,6 +50,11 @@ class StatePaths:
         return self.env / "action.env"
 
     @property
+    def chaos_env(self) -> Path:
+        """The chaos server's env file (its ops-db credentials and key file)."""
+        return self.env / "chaos.env"
+
+    @property
     def run(self) -> Path:
         return self.root / "run"
 

@@ -15,6 +15,7 @@ from lab.services import APP_DB, APP_ROLE, FALLBACK_HOST, OPS_DB, OPS_ROLE, PRIM
 log = logging.getLogger("breakfix.provision")
 
 CONTROL_TOKEN = "control.token"
+CHAOS_KEY = "chaos.key"  # for chaos clients only: the agent never gets it
 APP_PASSWORD = "target-db-app.password"
 OPS_PASSWORD = "ops-db.password"
 
@@ -25,7 +26,7 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     paths.root.chmod(0o755)
     paths.secrets.mkdir(mode=0o700, exist_ok=True)
-    for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD):
+    for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD, CHAOS_KEY):
         ensure_secret(paths.secret(name))
     write_atomic(
         paths.hosts_file,
@@ -34,6 +35,7 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     )
     sync_target_env(settings=settings, paths=paths)
     sync_action_env(settings=settings, paths=paths)
+    sync_chaos_env(settings=settings, paths=paths)
 
 
 def _sync_env(
@@ -105,6 +107,25 @@ def sync_action_env(
     }
     _sync_env(
         paths.action_env, prefix="ACTION_", managed=managed, defaults={}, operator_env=operator_env
+    )
+
+
+def sync_chaos_env(
+    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
+) -> None:
+    """The chaos server's env file: its ops-db URL (with password), address and key file."""
+    password = read_secret(paths.secret(OPS_PASSWORD))
+    managed = {
+        "CHAOS_OPS_DB_URL": (
+            f"postgresql+psycopg2://{OPS_ROLE}:{password}"
+            f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
+        ),
+        "CHAOS_HOST": settings.host,
+        "CHAOS_PORT": str(settings.chaos_port),
+        "CHAOS_KEY_FILE": str(paths.secret(CHAOS_KEY)),
+    }
+    _sync_env(
+        paths.chaos_env, prefix="CHAOS_", managed=managed, defaults={}, operator_env=operator_env
     )
 
 

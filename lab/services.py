@@ -69,6 +69,7 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
             http("upstream-fallback", settings.upstream_fallback_port),
             http("target", settings.target_port),
             http("action", settings.action_port),
+            http("chaos", settings.chaos_port),
         )
     }
 
@@ -226,6 +227,23 @@ def build_specs(
             port=ends["action"].port,
             url=ends["action"].url,
             health=http_check(f"{ends['action'].url}/healthz"),
+            restart=True,
+            depends_on=("ops-db", "target-db", "target"),
+        ),
+        ServiceSpec(
+            name="chaos",
+            kind="http",
+            command=Command(
+                argv=[sys.executable, "-m", "chaos_server"],
+                env={
+                    "CHAOS_ENV_FILE": str(paths.chaos_env),
+                    **as_environment(settings),
+                    "BREAKFIX_STATE_DIR": str(paths.root),
+                },
+            ),
+            port=ends["chaos"].port,
+            url=ends["chaos"].url,
+            health=http_check(f"{ends['chaos'].url}/healthz"),
             restart=True,
             depends_on=("ops-db", "target-db", "target"),
         ),

@@ -29,6 +29,7 @@ SERVICES = {
     "upstream-fallback",
     "target",
     "action",
+    "chaos",
 }
 pytestmark = pytest.mark.slow
 
