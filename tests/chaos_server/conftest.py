@@ -31,6 +31,13 @@ def lab() -> Iterator[BackgroundLab]:
     running = BackgroundLab(state_dir, lab_environment(state_dir))
     try:
         running.start()
+        # The lab runs a chaos server of its own on the same ops-db; these tests run their
+        # own instances, so the lab's is stopped: one watchdog per test, no races between.
+        own = LocalRuntime.from_state_dir(StatePaths.at(state_dir))
+        try:
+            own.stop("chaos")
+        finally:
+            own.close()
         yield running
     finally:
         if running.proc is not None and running.proc.poll() is None:
