@@ -12,6 +12,7 @@ from action_server.store import Store
 from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.runtime.base import Runtime
+from lab.runtime.select import build_runtime
 from lab.services import clusters, endpoints
 
 log = logging.getLogger("action_server")
@@ -30,17 +31,6 @@ class LabParts:
     background: list[object] = field(default_factory=list)
 
 
-def build_runtime(settings: Settings, paths: StatePaths) -> Runtime:
-    """The configured runtime backend."""
-    if settings.runtime == "docker":
-        from lab.runtime.docker import DockerRuntime
-
-        return DockerRuntime(project=settings.docker_project)
-    from lab.runtime.local import LocalRuntime
-
-    return LocalRuntime.from_state_dir(paths)
-
-
 def build_context(
     settings: Settings, lab: LabSettings, runtime: Runtime | None = None
 ) -> ActionContext:
@@ -55,7 +45,8 @@ def build_context(
         if secret is not None
     }
     return ActionContext(
-        runtime=runtime or build_runtime(settings, paths),
+        runtime=runtime
+        or build_runtime(settings.runtime, paths=paths, docker_project=settings.docker_project),
         paths=paths,
         target_db=clusters(lab, paths)["target-db"],
         target_url=endpoints(lab)["target"].url,

@@ -1,39 +1,13 @@
 """The action server's connection to ops-db."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
-
 from action_server.errors import StoreUnavailable
+from lab.ops_store import OpsStore
 
 
-class Store:
-    """An engine and session factory on ops-db."""
+class Store(OpsStore):
+    """ops-db as the action server uses it (sessions named `breakfix-action`)."""
 
     def __init__(self, database_url: str) -> None:
-        self.engine: Engine = create_engine(
-            database_url,
-            pool_size=5,
-            max_overflow=10,
-            pool_pre_ping=True,
-            connect_args={"connect_timeout": 3, "application_name": "breakfix-action"},
+        super().__init__(
+            database_url, application_name="breakfix-action", unavailable=StoreUnavailable
         )
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session; an unreachable ops-db becomes a 503 `ops_db_unavailable`."""
-        session = self._sessions()
-        try:
-            yield session
-        except OperationalError as exc:
-            session.rollback()
-            raise StoreUnavailable("ops-db is unreachable; nothing was done") from exc
-        finally:
-            session.close()
-
-    def dispose(self) -> None:
-        self.engine.dispose()

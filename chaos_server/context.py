@@ -7,6 +7,7 @@ from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.runtime.base import Runtime
+from lab.runtime.select import build_runtime
 from lab.services import clusters, endpoints
 
 
@@ -21,24 +22,14 @@ class ChaosContext:
     ready_timeout_s: float = 60.0
 
 
-def build_runtime(settings: Settings, paths: StatePaths) -> Runtime:
-    """The configured runtime backend."""
-    if settings.runtime == "docker":
-        from lab.runtime.docker import DockerRuntime
-
-        return DockerRuntime(project=settings.docker_project)
-    from lab.runtime.local import LocalRuntime
-
-    return LocalRuntime.from_state_dir(paths)
-
-
 def build_context(
     settings: Settings, lab: LabSettings, runtime: Runtime | None = None
 ) -> ChaosContext:
     """The lab as faults see it; the lab's layout comes from BREAKFIX_* settings."""
     paths = StatePaths.at(lab.state_dir)
     return ChaosContext(
-        runtime=runtime or build_runtime(settings, paths),
+        runtime=runtime
+        or build_runtime(settings.runtime, paths=paths, docker_project=settings.docker_project),
         paths=paths,
         target_db=clusters(lab, paths)["target-db"],
         target_url=endpoints(lab)["target"].url,

@@ -3,6 +3,7 @@
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lab.config import LabSettings, as_environment
 from lab.health import HealthCheck, http_check, postgres_check, tcp_check
@@ -171,6 +172,28 @@ def build_specs(
             on_ready=hooks.get(name),
         )
 
+    def lab_server(name: str, module: str, env_file: Path) -> ServiceSpec:
+        """One of the lab's own servers: restarted if it dies, settings in its env file."""
+        end = ends[name]
+        prefix = name.upper()
+        return ServiceSpec(
+            name=name,
+            kind="http",
+            command=Command(
+                argv=[sys.executable, "-m", module],
+                env={
+                    f"{prefix}_ENV_FILE": str(env_file),
+                    **as_environment(settings),
+                    "BREAKFIX_STATE_DIR": str(paths.root),
+                },
+            ),
+            port=end.port,
+            url=end.url,
+            health=http_check(f"{end.url}/healthz"),
+            restart=True,
+            depends_on=("ops-db", "target-db", "target"),
+        )
+
     target = ends["target"]
     return [
         database("ops-db", restart=True),
@@ -213,38 +236,6 @@ def build_specs(
             restart=False,
             depends_on=("db-proxy", "upstream-primary", "upstream-fallback"),
         ),
-        ServiceSpec(
-            name="action",
-            kind="http",
-            command=Command(
-                argv=[sys.executable, "-m", "action_server"],
-                env={
-                    "ACTION_ENV_FILE": str(paths.action_env),
-                    **as_environment(settings),
-                    "BREAKFIX_STATE_DIR": str(paths.root),
-                },
-            ),
-            port=ends["action"].port,
-            url=ends["action"].url,
-            health=http_check(f"{ends['action'].url}/healthz"),
-            restart=True,
-            depends_on=("ops-db", "target-db", "target"),
-        ),
-        ServiceSpec(
-            name="chaos",
-            kind="http",
-            command=Command(
-                argv=[sys.executable, "-m", "chaos_server"],
-                env={
-                    "CHAOS_ENV_FILE": str(paths.chaos_env),
-                    **as_environment(settings),
-                    "BREAKFIX_STATE_DIR": str(paths.root),
-                },
-            ),
-            port=ends["chaos"].port,
-            url=ends["chaos"].url,
-            health=http_check(f"{ends['chaos'].url}/healthz"),
-            restart=True,
-            depends_on=("ops-db", "target-db", "target"),
-        ),
+        lab_server("action", "action_server", paths.action_env),
+        lab_server("chaos", "chaos_server", paths.chaos_env),
     ]
