@@ -14,8 +14,6 @@ from action_server.deps import Caller, Parts, require_scope
 from action_server.errors import (
     ActionServerError,
     NotFound,
-    RateLimited,
-    TargetBusy,
 )
 from action_server.keys import Scope
 from action_server.locks import target_lock
@@ -142,6 +140,3 @@ def _run(
     parts.metrics.duration.labels(spec.name).observe(run.duration_ms / 1000)
     body = run_out(run, undoable=spec.revert is not None).model_dump(mode="json")
     return JSONResponse(body, 200 if dry_run else 201, headers={"Location": f"/runs/{run.id}"})
-
-
-__all__ = ["RateLimited", "TargetBusy", "router"]
