@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
     app.command()(act)
 
 
-def _parse(pairs: list[str]) -> dict[str, Any]:
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; values that parse as JSON (numbers, booleans, objects) are typed."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -67,7 +68,7 @@ def act(
     url = endpoints(settings)["action"].url
     with ActionClient(url, _key(paths, key)) as client:
         try:
-            run = client.act(name, _parse(param or []), dry_run=dry_run, wait=wait)
+            run = client.act(name, parse_params(param or []), dry_run=dry_run, wait=wait)
         except ActionClientError as exc:
             err.print(f"[bold red]refused:[/] {exc.status} {exc.code}: {exc.detail}")
             raise typer.Exit(1) from None

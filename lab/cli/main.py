@@ -2,7 +2,7 @@
 
 import typer
 
-from lab.cli import act_command, lab_commands
+from lab.cli import act_command, chaos_commands, lab_commands
 from lab.cli.keys_commands import keys_app
 
 app = typer.Typer(
@@ -14,3 +14,4 @@ app = typer.Typer(
 lab_commands.register(app)
 app.add_typer(keys_app, name="keys")
 act_command.register(app)
+chaos_commands.register(app)

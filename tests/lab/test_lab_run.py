@@ -1,5 +1,6 @@
 """End to end: `breakfix run`, `status`, the control endpoint, `down`, as real processes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -255,3 +256,21 @@ def test_logs_command_tails_follows_and_names_unknown_services(lab: Lab) -> None
 def test_status_table_for_people(lab: Lab) -> None:
     table = lab.cli("status").stdout
     assert all(name in table for name in SERVICES) and "healthy" in table
+
+
+def test_chaos_commands_break_list_and_kill(lab: Lab) -> None:
+    target = f"http://127.0.0.1:{lab.port('TARGET')}"
+    fault = json.loads(lab.cli("break", "api-hang", "--ttl", "120").stdout)
+    with pytest.raises(httpx.TimeoutException):  # the symptom: a frozen API
+        httpx.get(f"{target}/ready", timeout=1.5)
+    active = json.loads(lab.cli("faults", "--state", "active").stdout)
+    assert fault["id"] in {f["id"] for f in active}
+
+    lab.cli("kill")
+    assert httpx.get(f"{target}/ready", timeout=10).status_code == 200
+    refused = lab.cli("break", "noop", check=False)
+    assert refused.returncode == 1 and "kill_switch_engaged" in refused.stderr
+    lab.cli("kill", "--release")
+    assert json.loads(lab.cli("break", "noop", "--ttl", "1").stdout)["fault_id"] == "noop"
+    unknown = lab.cli("break", "meteor-strike", check=False)
+    assert unknown.returncode == 1 and "404" in unknown.stderr
