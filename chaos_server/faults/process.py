@@ -38,16 +38,21 @@ def _healthy(status: ServiceStatus) -> bool:
     return status.health == "healthy"
 
 
-class ApiCrash(Fault):
-    """SIGKILL the target's process; the revert starts it again if it is still down."""
+class _ProcessFault(Fault):
+    """A fault on a running service's process: it must be running, and its pid is kept."""
 
-    id = "api-crash"
     fault_class = "api"
-    description = "kill the target API process (SIGKILL)"
     targets: ClassVar[tuple[str, ...]] = PROCESS_TARGETS
 
     def prepare(self, ctx: ChaosContext, target: str, params: BaseModel) -> RevertData:
         return {"service": target, "pid": _running(ctx, target).pid}
+
+
+class ApiCrash(_ProcessFault):
+    """SIGKILL the target's process; the revert starts it again if it is still down."""
+
+    id = "api-crash"
+    description = "kill the target API process (SIGKILL)"
 
     def inject(
         self, ctx: ChaosContext, target: str, params: BaseModel, fault_key: str
@@ -67,16 +72,11 @@ class ApiCrash(Fault):
         _wait(ctx, target, "healthy", _healthy, timeout=ctx.ready_timeout_s)
 
 
-class ApiHang(Fault):
+class ApiHang(_ProcessFault):
     """SIGSTOP the target's process; the revert sends SIGCONT to that same process."""
 
     id = "api-hang"
-    fault_class = "api"
     description = "freeze the target API (SIGSTOP)"
-    targets: ClassVar[tuple[str, ...]] = PROCESS_TARGETS
-
-    def prepare(self, ctx: ChaosContext, target: str, params: BaseModel) -> RevertData:
-        return {"service": target, "pid": _running(ctx, target).pid}
 
     def inject(
         self, ctx: ChaosContext, target: str, params: BaseModel, fault_key: str
