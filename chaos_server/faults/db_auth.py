@@ -1,0 +1,53 @@
+"""db-auth-failure: the app role's password is changed, so new app connections are refused."""
+
+import secrets
+from typing import ClassVar
+
+from psycopg2 import sql
+from pydantic import BaseModel
+
+from chaos_server.context import ChaosContext
+from chaos_server.faults.base import Fault, RevertData
+from lab.provision import APP_PASSWORD
+from lab.secrets import read_secret
+from lab.services import APP_ROLE
+
+
+def _set_password(ctx: ChaosContext, password: str) -> None:
+    conn = ctx.target_db.connect()
+    try:
+        with conn.cursor() as cur:
+            # The statement carries a password: keep it out of the server log.
+            cur.execute("SET log_min_error_statement = panic; SET log_statement = none")
+            cur.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(APP_ROLE)),
+                (password,),
+            )
+    finally:
+        conn.close()
+
+
+class DbAuthFailure(Fault):
+    """Re-password the app role at random; the revert sets the lab's secret again.
+
+    The secret file is what the target's env is built from, and regenerate-env rewrites
+    it, so the revert agrees with that fix. No password is ever kept in revert data.
+    """
+
+    id = "db-auth-failure"
+    fault_class = "db"
+    description = "change the app role's password: new target DB connections fail"
+    targets: ClassVar[tuple[str, ...]] = ("target-db",)
+
+    def prepare(self, ctx: ChaosContext, target: str, params: BaseModel) -> RevertData:
+        read_secret(ctx.paths.secret(APP_PASSWORD))  # the revert needs it: fail early
+        return {"role": APP_ROLE}
+
+    def inject(
+        self, ctx: ChaosContext, target: str, params: BaseModel, fault_key: str
+    ) -> RevertData:
+        _set_password(ctx, secrets.token_urlsafe(24))
+        return {"role": APP_ROLE}
+
+    def revert(self, ctx: ChaosContext, revert_data: RevertData) -> None:
+        _set_password(ctx, read_secret(ctx.paths.secret(APP_PASSWORD)))
