@@ -3,6 +3,7 @@
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from action_server.store import Store
 log = logging.getLogger("action_server.runs")
 
 SUCCEEDED, FAILED, ROLLED_BACK, DRY_RUN = "succeeded", "failed", "rolled_back", "dry_run"
-RUNNING, INTERRUPTED = "running", "interrupted"
+RUNNING, INTERRUPTED, REFUSED = "running", "interrupted", "refused"
 
 
 class Caller(BaseModel):
@@ -47,8 +48,9 @@ def execute(
     caller: Caller,
 ) -> ActionRun:
     """Plan (the whole of a dry run), then act and verify; revert when verification fails."""
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
+    writer = _RunWriter(
+        store=store, action=spec.name, params=params, caller=caller, dry_run=dry_run
+    )
     if ctx.backend not in spec.backends:
         raise NotSupported(
             f"{spec.name} acts on the lab's local files and clusters; the {ctx.backend} "
@@ -56,45 +58,19 @@ def execute(
         )
     try:
         plan = spec.plan(ctx, params)
-    except Unsupported as exc:
-        raise NotSupported(f"{spec.name}: {exc}") from None
     except PreconditionFailed as exc:
-        raise PreconditionRefused(f"{spec.name}: {exc}") from None
+        raise _refusal(spec.name, exc) from None
     if dry_run:
-        return _record(
-            store,
-            spec.name,
-            params,
-            caller,
-            started,
-            clock,
-            status=DRY_RUN,
-            plan=plan,
-            outcome=None,
-            error=None,
-            dry_run=True,
-        )
+        return writer.write(status=DRY_RUN, plan=plan)
     # Written before acting: a crash mid-action leaves a `running` row for reconcile().
-    running = _record(
-        store,
-        spec.name,
-        params,
-        caller,
-        started,
-        clock,
-        status=RUNNING,
-        plan=plan,
-        outcome=None,
-        error=None,
-        dry_run=False,
-    )
+    writer.write(status=RUNNING, plan=plan)
     try:
         outcome = spec.execute(ctx, params)
         status, error = SUCCEEDED, None
-    except Unsupported as exc:
-        raise NotSupported(f"{spec.name}: {exc}") from None
     except PreconditionFailed as exc:
-        raise PreconditionRefused(f"{spec.name}: {exc}") from None
+        refusal = _refusal(spec.name, exc)
+        writer.write(status=REFUSED, plan=plan, error=str(refusal))
+        raise refusal from None
     except ActionFailed as exc:
         status, error, outcome = FAILED, str(exc), Outcome(summary=f"{spec.name} failed")
         if spec.revert is not None and exc.undo is not None:
@@ -104,20 +80,14 @@ def execute(
         log.exception("%s failed unexpectedly", spec.name)
         status, error = FAILED, f"unexpected {type(exc).__name__}: {exc}"
         outcome = Outcome(summary=f"{spec.name} failed unexpectedly; check the lab state")
-    return _record(
-        store,
-        spec.name,
-        params,
-        caller,
-        started,
-        clock,
-        status=status,
-        plan=plan,
-        outcome=outcome,
-        error=error,
-        dry_run=False,
-        run_id=running.id,
-    )
+    return writer.write(status=status, plan=plan, outcome=outcome, error=error)
+
+
+def _refusal(name: str, exc: PreconditionFailed) -> NotSupported | PreconditionRefused:
+    """The HTTP refusal for an action that must not (or cannot) run."""
+    if isinstance(exc, Unsupported):
+        return NotSupported(f"{name}: {exc}")
+    return PreconditionRefused(f"{name}: {exc}")
 
 
 def _try_revert(
@@ -159,45 +129,27 @@ def undo(
             f"run {later.id} ({later.action}) changed {spec.target} since; undoing this one "
             "would silently discard that change: undo the later run first"
         )
-    started, clock = datetime.now(UTC), time.perf_counter()
-    plan = Plan(summary=f"undo run {run_id}")
-    running = _record(
-        store,
-        f"undo:{spec.name}",
-        NoParams(),
-        caller,
-        started,
-        clock,
-        status=RUNNING,
-        plan=plan,
-        outcome=None,
-        error=None,
+    writer = _RunWriter(
+        store=store,
+        action=f"undo:{spec.name}",
+        params=NoParams(),
+        caller=caller,
         dry_run=False,
         undo_of=run_id,
     )
+    plan = Plan(summary=f"undo run {run_id}")
+    writer.write(status=RUNNING, plan=plan)
     try:
         outcome, status, error = spec.revert(ctx, original.undo), SUCCEEDED, None
     except PreconditionFailed as exc:
-        raise PreconditionRefused(f"undo {spec.name}: {exc}") from None
+        refusal = _refusal(f"undo {spec.name}", exc)
+        writer.write(status=REFUSED, plan=plan, error=str(refusal))
+        raise refusal from None
     except ActionFailed as exc:
         outcome, status, error = Outcome(summary=f"undo of {spec.name} failed"), FAILED, str(exc)
         if exc.undo is not None:  # the undo left things half-changed: put them back
             outcome = _try_revert(spec, ctx, exc.undo, outcome)
-    run = _record(
-        store,
-        f"undo:{spec.name}",
-        NoParams(),
-        caller,
-        started,
-        clock,
-        status=status,
-        plan=plan,
-        outcome=outcome,
-        error=error,
-        dry_run=False,
-        undo_of=run_id,
-        run_id=running.id,
-    )
+    run = writer.write(status=status, plan=plan, outcome=outcome, error=error)
     if status == SUCCEEDED:
         with store.session() as session:
             row = session.get(ActionRun, run_id)
@@ -277,44 +229,46 @@ def get(*, store: Store, run_id: uuid.UUID) -> ActionRun:
     return row
 
 
-def _record(
-    store: Store,
-    action: str,
-    params: BaseModel,
-    caller: Caller,
-    started: datetime,
-    clock: float,
-    *,
-    status: str,
-    plan: Plan,
-    outcome: Outcome | None,
-    error: str | None,
-    dry_run: bool,
-    undo_of: uuid.UUID | None = None,
-    run_id: uuid.UUID | None = None,
-) -> ActionRun:
-    details: dict[str, Any] = {"plan": plan.details}
-    if outcome is not None:
-        details["result"] = outcome.details
-    run = ActionRun(
-        id=run_id or uuid.uuid4(),
-        action=action,
-        params=redact(params.model_dump(mode="json")),
-        dry_run=dry_run,
-        status=status,
-        summary=outcome.summary if outcome is not None else plan.summary,
-        changes=plan.changes,
-        details=redact(details),
-        undo=outcome.undo if outcome is not None and status == SUCCEEDED else None,
-        undo_of=undo_of,
-        error=redact(error),
-        key_id=caller.key_id,
-        correlation_id=caller.correlation_id,
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        duration_ms=round((time.perf_counter() - clock) * 1000, 3),
-    )
-    with store.session() as session:
-        session.merge(run)  # a `running` row written before acting is completed in place
-        session.commit()
-    return run
+@dataclass
+class _RunWriter:
+    """One run's row: written `running` before acting, completed in place afterwards."""
+
+    store: Store
+    action: str
+    params: BaseModel
+    caller: Caller
+    dry_run: bool
+    undo_of: uuid.UUID | None = None
+    run_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    clock: float = field(default_factory=time.perf_counter)
+
+    def write(
+        self, *, status: str, plan: Plan, outcome: Outcome | None = None, error: str | None = None
+    ) -> ActionRun:
+        """Insert or update the run's row."""
+        details: dict[str, Any] = {"plan": plan.details}
+        if outcome is not None:
+            details["result"] = outcome.details
+        run = ActionRun(
+            id=self.run_id,
+            action=self.action,
+            params=redact(self.params.model_dump(mode="json")),
+            dry_run=self.dry_run,
+            status=status,
+            summary=outcome.summary if outcome is not None else plan.summary,
+            changes=plan.changes,
+            details=redact(details),
+            undo=outcome.undo if outcome is not None and status == SUCCEEDED else None,
+            undo_of=self.undo_of,
+            error=redact(error),
+            key_id=self.caller.key_id,
+            correlation_id=self.caller.correlation_id,
+            started_at=self.started,
+            finished_at=datetime.now(UTC),
+            duration_ms=round((time.perf_counter() - self.clock) * 1000, 3),
+        )
+        with self.store.session() as session:
+            session.merge(run)
+            session.commit()
+        return run

@@ -9,17 +9,6 @@ from lab.stats import ProcessStats
 
 Health = Literal["healthy", "unhealthy", "stopped"]
 
-ALLOWED_SIGNALS = (
-    "SIGTERM",
-    "SIGKILL",
-    "SIGINT",
-    "SIGHUP",
-    "SIGSTOP",
-    "SIGCONT",
-    "SIGUSR1",
-    "SIGUSR2",
-    "SIGQUIT",
-)
 SignalName = Literal[
     "SIGTERM",
     "SIGKILL",
@@ -65,7 +54,6 @@ class LogTail(BaseModel):
 
 
 __all__ = [
-    "ALLOWED_SIGNALS",
     "Health",
     "LogTail",
     "ProcessStats",
