@@ -52,6 +52,6 @@ def build_context(
         target_url=endpoints(lab)["target"].url,
         ready_timeout_s=settings.ready_timeout_s,
         webhooks=webhooks,
-        db_route_ports={"primary": lab.db_proxy_port, "fallback": lab.target_db_port},
+        db_route_ports={"primary": lab.db_proxy_port, "fallback": lab.db_proxy_fallback_port},
         backend=settings.runtime,
     )

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     port: int = Field(8001, ge=1, le=65535)
     ops_db_url: SecretStr
     key_file: Path  # holds the chaos key; chaos clients alone read it
+    # the token the victims' fault hooks accept; the lab's secret file when unset
+    hooks_token_file: Path | None = None
     runtime: Literal["local", "docker"] = "local"
     docker_project: str | None = None
     allowlist: list[str] = ["target", "target-db"]

@@ -24,7 +24,9 @@ class LabSettings(BaseSettings):
     ops_db_port: Port = Field(5434, ge=1, le=65535)
     control_port: Port = Field(8099, ge=1, le=65535)
     action_port: Port = Field(9000, ge=1, le=65535)
-    db_proxy_port: Port = Field(6433, ge=1, le=65535)
+    db_proxy_port: Port = Field(6433, ge=1, le=65535)  # the target's primary DB route
+    db_proxy_fallback_port: Port = Field(6434, ge=1, le=65535)  # its fallback DB route
+    db_proxy_admin_port: Port = Field(6435, ge=1, le=65535)  # toxics API (hooks token)
     chaos_port: Port = Field(8001, ge=1, le=65535)
     target_db_max_connections: int = Field(100, ge=10)
     health_timeout_s: float = Field(60.0, gt=0)

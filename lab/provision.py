@@ -10,7 +10,15 @@ from lab.files import write_atomic
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.secrets import ensure_secret, read_secret
-from lab.services import APP_DB, APP_ROLE, FALLBACK_HOST, OPS_DB, OPS_ROLE, PRIMARY_HOST
+from lab.services import (
+    APP_DB,
+    APP_ROLE,
+    FALLBACK_HOST,
+    HOOKS_TOKEN,
+    OPS_DB,
+    OPS_ROLE,
+    PRIMARY_HOST,
+)
 
 log = logging.getLogger("breakfix.provision")
 
@@ -26,7 +34,7 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     paths.root.chmod(0o755)
     paths.secrets.mkdir(mode=0o700, exist_ok=True)
-    for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD, CHAOS_KEY):
+    for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD, CHAOS_KEY, HOOKS_TOKEN):
         ensure_secret(paths.secret(name))
     write_atomic(
         paths.hosts_file,
@@ -62,12 +70,13 @@ def sync_target_env(
 ) -> None:
     """The target's env file: DB URL, paths and upstream addresses are the lab's.
 
-    The DB URL goes through db-proxy (route `primary`) or straight to target-db (`fallback`),
-    as TARGET_DB_ROUTE says; switch-to-fallback flips it.
+    The DB URL goes through db-proxy's primary lane (route `primary`) or its fallback lane
+    (`fallback`), as TARGET_DB_ROUTE says; switch-to-fallback flips it. Both lanes are
+    network paths to target-db: a latency fault hits one, a partition both.
     """
     password = read_secret(paths.secret(APP_PASSWORD))
     route = read_env(paths.target_env).get("TARGET_DB_ROUTE", "primary")
-    db_port = settings.target_db_port if route == "fallback" else settings.db_proxy_port
+    db_port = settings.db_proxy_fallback_port if route == "fallback" else settings.db_proxy_port
     managed = {
         "TARGET_ENVIRONMENT": "lab",
         "TARGET_DATABASE_URL": (
@@ -75,6 +84,7 @@ def sync_target_env(
         ),
         "TARGET_CACHE_DIR": str(paths.target_cache),
         "TARGET_HOSTS_FILE": str(paths.hosts_file),
+        "TARGET_FAULT_HOOKS_TOKEN_FILE": str(paths.secret(HOOKS_TOKEN)),
         "TARGET_PRICING_PRIMARY_URL": f"http://{PRIMARY_HOST}:{settings.upstream_primary_port}",
         "TARGET_PRICING_FALLBACK_URL": f"http://{FALLBACK_HOST}:{settings.upstream_fallback_port}",
     }
@@ -123,6 +133,7 @@ def sync_chaos_env(
         "CHAOS_HOST": settings.host,
         "CHAOS_PORT": str(settings.chaos_port),
         "CHAOS_KEY_FILE": str(paths.secret(CHAOS_KEY)),
+        "CHAOS_HOOKS_TOKEN_FILE": str(paths.secret(HOOKS_TOKEN)),
     }
     _sync_env(
         paths.chaos_env, prefix="CHAOS_", managed=managed, defaults={}, operator_env=operator_env

@@ -14,6 +14,9 @@ from lab.process import Command
 APP_ROLE, APP_DB = "breakfix_app", "shop"
 OPS_ROLE, OPS_DB = "breakfix_ops", "breakfix_ops"
 PRIMARY_HOST, FALLBACK_HOST = "pricing-primary.breakfix.lab", "pricing-fallback.breakfix.lab"
+# Shared by the chaos server and the victims' fault hooks (target /_faults, stub controls,
+# db-proxy toxics); never given to the agent or the action server.
+HOOKS_TOKEN = "victim-hooks.token"
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,12 @@ def build_specs(
             kind=end.kind,
             command=Command(
                 argv=[sys.executable, "-m", "target_server.upstream_stub"],
-                env={"UPSTREAM_NAME": name, "UPSTREAM_HOST": host, "UPSTREAM_PORT": str(end.port)},
+                env={
+                    "UPSTREAM_NAME": name,
+                    "UPSTREAM_HOST": host,
+                    "UPSTREAM_PORT": str(end.port),
+                    "UPSTREAM_CONTROL_TOKEN_FILE": str(paths.secret(HOOKS_TOKEN)),
+                },
             ),
             port=end.port,
             url=end.url,
@@ -206,6 +214,9 @@ def build_specs(
                 env={
                     "DBPROXY_HOST": host,
                     "DBPROXY_LISTEN_PORT": str(ends["db-proxy"].port),
+                    "DBPROXY_FALLBACK_PORT": str(settings.db_proxy_fallback_port),
+                    "DBPROXY_ADMIN_PORT": str(settings.db_proxy_admin_port),
+                    "DBPROXY_ADMIN_TOKEN_FILE": str(paths.secret(HOOKS_TOKEN)),
                     "DBPROXY_UPSTREAM_HOST": host,
                     "DBPROXY_UPSTREAM_PORT": str(ends["target-db"].port),
                 },

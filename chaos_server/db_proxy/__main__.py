@@ -24,17 +24,19 @@ def main() -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     host = os.environ.get("DBPROXY_HOST", "127.0.0.1")
-    proxy = TcpProxy(
-        listen=(host, _port("DBPROXY_LISTEN_PORT", "6433")),
-        upstream=(
-            os.environ.get("DBPROXY_UPSTREAM_HOST", "127.0.0.1"),
-            _port("DBPROXY_UPSTREAM_PORT", "5433"),
-        ),
+    upstream = (
+        os.environ.get("DBPROXY_UPSTREAM_HOST", "127.0.0.1"),
+        _port("DBPROXY_UPSTREAM_PORT", "5433"),
     )
+    lanes = [
+        TcpProxy(listen=(host, _port("DBPROXY_LISTEN_PORT", "6433")), upstream=upstream),
+        TcpProxy(listen=(host, _port("DBPROXY_FALLBACK_PORT", "6434")), upstream=upstream),
+    ]
 
     async def run() -> None:
-        await proxy.start()
-        await proxy.serve_forever()
+        for lane in lanes:
+            await lane.start()
+        await asyncio.gather(*(lane.serve_forever() for lane in lanes))
 
     try:
         asyncio.run(run())
