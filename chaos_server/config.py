@@ -23,7 +23,13 @@ class Settings(BaseSettings):
     hooks_token_file: Path | None = None
     runtime: Literal["local", "docker"] = "local"
     docker_project: str | None = None
-    allowlist: list[str] = ["target", "target-db"]
+    allowlist: list[str] = [
+        "target",
+        "target-db",
+        "db-proxy",
+        "upstream-primary",
+        "upstream-fallback",
+    ]
     default_ttl_s: float = Field(300.0, gt=0)
     max_ttl_s: float = Field(1800.0, gt=0)
     max_concurrent: int = Field(3, ge=0)
@@ -33,6 +39,29 @@ class Settings(BaseSettings):
     watchdog_interval_s: float = Field(1.0, gt=0)
     ready_timeout_s: float = Field(60.0, gt=0)
     log_level: str = "INFO"
+    # Scenarios: the files in scenario_dir are listed; with the scheduler enabled, those with a
+    # cron `schedule` run by themselves (off by default: nothing breaks unless asked to).
+    scenario_dir: Path | None = None
+    scheduler_enabled: bool = False
+    # Chaos monkey, off by default and opt-in per target: random faults from monkey_faults on
+    # monkey_targets at random intervals, only inside the hours and days given (monkey_timezone).
+    monkey_enabled: bool = False
+    monkey_faults: list[str] = ["api-latency", "api-error-storm", "db-lock", "upstream-outage"]
+    monkey_targets: list[str] = []
+    monkey_hours: str = Field("09:00-17:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    monkey_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = [
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    ]
+    monkey_timezone: str = "UTC"
+    monkey_min_interval_s: float = Field(300.0, gt=0)
+    monkey_max_interval_s: float = Field(1800.0, gt=0)
+    monkey_min_gap_s: float = Field(600.0, ge=0)  # between two monkey injections
+    monkey_ttl_s: float = Field(120.0, gt=0)
+    monkey_seed: int | None = None
 
     @field_validator("ops_db_url")
     @classmethod
@@ -45,6 +74,10 @@ class Settings(BaseSettings):
     def _ttls(self) -> "Settings":
         if self.default_ttl_s > self.max_ttl_s:
             raise ValueError("default_ttl_s must not exceed max_ttl_s")
+        if self.monkey_min_interval_s > self.monkey_max_interval_s:
+            raise ValueError("monkey_min_interval_s must not exceed monkey_max_interval_s")
+        if self.monkey_ttl_s > self.max_ttl_s:
+            raise ValueError("monkey_ttl_s must not exceed max_ttl_s")
         return self
 
 

@@ -14,8 +14,10 @@ from chaos_server.context import build_context
 from chaos_server.errors import install_handlers
 from chaos_server.faults import build_catalogue
 from chaos_server.metrics import ChaosMetrics
+from chaos_server.monkey import Monkey
 from chaos_server.parts import ChaosParts
-from chaos_server.routes import faults, health, kill
+from chaos_server.routes import faults, health, kill, scenarios
+from chaos_server.scenarios.schedule import ScenarioBook
 from chaos_server.store import Store
 from chaos_server.store.lease import Lease
 from chaos_server.watchdog import run_watchdog, sweep
@@ -44,6 +46,7 @@ def create_app(
         metrics=ChaosMetrics(),
         ctx=build_context(settings, lab or LabSettings(), runtime),
     )
+    book = ScenarioBook(parts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,11 +54,16 @@ def create_app(
         # Reconcile before serving: faults of dead injectors and expired ones are reverted.
         reverted = await asyncio.to_thread(sweep, parts)
         log.info("reconciled the ledger at start: %d fault(s) reverted", reverted)
-        task = asyncio.create_task(run_watchdog(parts)) if watchdog else None
+        tasks = [asyncio.create_task(run_watchdog(parts))] if watchdog else []
+        if settings.monkey_enabled:
+            log.warning("chaos monkey enabled on %s", ", ".join(settings.monkey_targets) or "-")
+            tasks.append(asyncio.create_task(Monkey.for_parts(parts).run()))
+        await asyncio.to_thread(book.start)
         try:
             yield
         finally:
-            if task is not None:
+            await asyncio.to_thread(book.stop)
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -69,7 +77,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.parts = parts
+    app.state.scenarios = book
     install_handlers(app)
-    for module in (health, faults, kill):
+    for module in (health, faults, kill, scenarios):
         app.include_router(module.router)
     return app

@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+# The example scenarios shipped in the repository (an editable install runs from it).
+SHIPPED_SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
 
 @dataclass(frozen=True)
 class StatePaths:

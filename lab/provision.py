@@ -7,7 +7,7 @@ from pathlib import Path
 from lab.config import LabSettings
 from lab.envfile import read_env, write_env
 from lab.files import write_atomic
-from lab.paths import StatePaths
+from lab.paths import SHIPPED_SCENARIOS, StatePaths
 from lab.postgres import Cluster
 from lab.secrets import ensure_secret, read_secret
 from lab.services import (
@@ -135,8 +135,13 @@ def sync_chaos_env(
         "CHAOS_KEY_FILE": str(paths.secret(CHAOS_KEY)),
         "CHAOS_HOOKS_TOKEN_FILE": str(paths.secret(HOOKS_TOKEN)),
     }
+    defaults = {"CHAOS_SCENARIO_DIR": str(SHIPPED_SCENARIOS)}
     _sync_env(
-        paths.chaos_env, prefix="CHAOS_", managed=managed, defaults={}, operator_env=operator_env
+        paths.chaos_env,
+        prefix="CHAOS_",
+        managed=managed,
+        defaults=defaults,
+        operator_env=operator_env,
     )
 
 

@@ -12,7 +12,7 @@ from chaos_server.injector import break_fault
 from chaos_server.models import FaultRecord
 from chaos_server.reverter import revert_fault
 from chaos_server.schemas import BreakRequest, BreakResponse, FaultOut, StateName
-from chaos_server.store.ledger import search
+from chaos_server.store.ledger import open_faults, search
 
 router = APIRouter(dependencies=[Depends(require_chaos_key)])
 
@@ -60,6 +60,17 @@ def list_faults(
     with parts.store.session() as session:
         rows = search(session, state=state, fault_id=fault_id, limit=limit)
         return [FaultOut.model_validate(row) for row in rows]
+
+
+@router.delete("/faults")
+def revert_correlated(
+    parts: Parts, correlation_id: Annotated[str, Query(min_length=1, max_length=128)]
+) -> list[FaultOut]:
+    """Revert every open fault injected under `correlation_id` (e.g. a Chaos Toolkit rollback)."""
+    with parts.store.session() as session:
+        ids = [row.id for row in open_faults(session) if row.correlation_id == correlation_id]
+    rows = [revert_fault(parts=parts, fault=fault, reason="requested") for fault in ids]
+    return [FaultOut.model_validate(row) for row in rows if row is not None]
 
 
 @router.get("/faults/{fault}")

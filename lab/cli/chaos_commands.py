@@ -28,20 +28,25 @@ def register(app: typer.Typer) -> None:
     app.command()(kill)
 
 
-def _call(method: str, path: str, **kwargs: Any) -> Any:
-    settings = get_settings()
-    key_file = StatePaths.at(settings.state_dir).secret(CHAOS_KEY)
+def chaos_key() -> str:
+    """The chaos key from the state dir; exits with a hint when the lab never ran here."""
+    key_file = StatePaths.at(get_settings().state_dir).secret(CHAOS_KEY)
     if not key_file.exists():
         err.print("[bold red]error:[/] no chaos key in the state dir: run `make run` first")
         raise typer.Exit(1)
-    url = endpoints(settings)["chaos"].url
+    return read_secret(key_file)
+
+
+def _call(method: str, path: str, **kwargs: Any) -> Any:
+    key = chaos_key()
+    url = endpoints(get_settings())["chaos"].url
     try:
         response = httpx.request(
             method,
             f"{url}{path}",
             timeout=120,
             trust_env=False,
-            headers={"X-Chaos-Key": read_secret(key_file)},
+            headers={"X-Chaos-Key": key},
             **kwargs,
         )
     except httpx.HTTPError as exc:

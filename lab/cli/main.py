@@ -4,6 +4,7 @@ import typer
 
 from lab.cli import act_command, chaos_commands, lab_commands
 from lab.cli.keys_commands import keys_app
+from lab.cli.scenario_commands import chaos_app
 
 app = typer.Typer(
     name="breakfix",
@@ -15,3 +16,4 @@ lab_commands.register(app)
 app.add_typer(keys_app, name="keys")
 act_command.register(app)
 chaos_commands.register(app)
+app.add_typer(chaos_app, name="chaos")

@@ -1,0 +1,1 @@
+"""Chaos scenarios: YAML experiments of inject / wait / check / revert steps."""
