@@ -126,4 +126,9 @@ def export(
         else json.dumps(document, indent=2) + "\n"
     )
     file.write_text(text)
-    out.print(f"wrote {file} ({fmt}); run it with: BREAKFIX_CHAOS_KEY=... chaos run {file}")
+    out.print(
+        f"wrote {file} ({fmt}); run it with the chaos key in the environment:", soft_wrap=True
+    )
+    out.print(
+        f"  BREAKFIX_CHAOS_KEY=... chaos run --rollback-strategy always {file}", soft_wrap=True
+    )
