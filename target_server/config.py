@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     pricing_route: PricingRoute = PricingRoute.primary
     pricing_timeout_s: float = Field(2.0, gt=0)
 
+    # the token the chaos server's `/_faults/*` calls carry; hooks are disabled without one
+    fault_hooks_token_file: Path | None = None
+
     @field_validator("database_url")
     @classmethod
     def _refuse_placeholder(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from target_server.errors import INTERNAL_ERROR_BODY
+from target_server.fault_hooks.routes import PREFIX as HOOKS_PREFIX
 from target_server.logs import correlation_id
 from target_server.metrics import Metrics
 
@@ -69,8 +70,9 @@ class RequestContextMiddleware:
             duration = time.perf_counter() - begin
             route = route_template(scope)
             method = scope.get("method", "")
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
-            self.metrics.http_duration.labels(method, route).observe(duration)
+            if not route.startswith(HOOKS_PREFIX):  # chaos calls are not the shop's traffic
+                self.metrics.http_requests.labels(method, route, str(status)).inc()
+                self.metrics.http_duration.labels(method, route).observe(duration)
             log.info(
                 "request",
                 extra={

@@ -1,4 +1,4 @@
-"""What one app instance owns (engine, cache, pricing client, metrics), built from settings."""
+"""What one app instance owns (engine, cache, pricing, metrics, hooks), built from settings."""
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -10,6 +10,7 @@ from target_server import migrations
 from target_server.cache import PriceCache
 from target_server.config import Settings
 from target_server.db import build_engine, build_session_factory
+from target_server.fault_hooks.state import FaultHooks
 from target_server.metrics import Metrics, build_metrics
 from target_server.pricing import PricingClient
 from target_server.resolver import Resolver
@@ -27,6 +28,7 @@ class Runtime:
     pricing: PricingClient
     metrics: Metrics
     checks: ThreadPoolExecutor
+    fault_hooks: FaultHooks
     _head_revision: str | None = field(default=None, init=False, repr=False)
 
     def head_revision(self) -> str:
@@ -38,6 +40,7 @@ class Runtime:
 
     def close(self) -> None:
         """Release connections and threads at shutdown."""
+        self.fault_hooks.close()
         self.pricing.close()
         # A check stuck on a frozen peer must not block shutdown.
         self.checks.shutdown(wait=False, cancel_futures=True)
@@ -64,4 +67,5 @@ def build_runtime(settings: Settings) -> Runtime:
         pricing=pricing,
         metrics=metrics,
         checks=ThreadPoolExecutor(max_workers=8, thread_name_prefix="ready-check"),
+        fault_hooks=FaultHooks(),
     )
