@@ -17,6 +17,7 @@ from chaos_server.metrics import ChaosMetrics
 from chaos_server.monkey import Monkey
 from chaos_server.parts import ChaosParts
 from chaos_server.routes import faults, health, kill, scenarios
+from chaos_server.routes import proxy as proxy_routes
 from chaos_server.scenarios.schedule import ScenarioBook
 from chaos_server.store import Store
 from chaos_server.store.lease import Lease
@@ -81,4 +82,5 @@ def create_app(
     install_handlers(app)
     for module in (health, faults, kill, scenarios):
         app.include_router(module.router)
+    app.include_router(proxy_routes.router)
     return app

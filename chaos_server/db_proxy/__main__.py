@@ -1,10 +1,14 @@
-"""`python -m chaos_server.db_proxy`: run the proxy (DBPROXY_* variables)."""
+"""`python -m chaos_server.db_proxy`: run both lanes and the admin API (DBPROXY_* variables)."""
 
 import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
 
+import uvicorn
+
+from chaos_server.db_proxy.admin import create_admin_app
 from chaos_server.db_proxy.proxy import TcpProxy
 
 
@@ -28,15 +32,30 @@ def main() -> int:
         os.environ.get("DBPROXY_UPSTREAM_HOST", "127.0.0.1"),
         _port("DBPROXY_UPSTREAM_PORT", "5433"),
     )
-    lanes = [
-        TcpProxy(listen=(host, _port("DBPROXY_LISTEN_PORT", "6433")), upstream=upstream),
-        TcpProxy(listen=(host, _port("DBPROXY_FALLBACK_PORT", "6434")), upstream=upstream),
-    ]
+    lanes = {
+        name: TcpProxy(name=name, listen=(host, _port(var, default)), upstream=upstream)
+        for name, var, default in (
+            ("primary", "DBPROXY_LISTEN_PORT", "6433"),
+            ("fallback", "DBPROXY_FALLBACK_PORT", "6434"),
+        )
+    }
+    token = os.environ.get("DBPROXY_ADMIN_TOKEN_FILE")
+    admin = uvicorn.Server(
+        uvicorn.Config(
+            create_admin_app(lanes=lanes, token_file=Path(token) if token else None),
+            host=host,
+            port=_port("DBPROXY_ADMIN_PORT", "6435"),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
 
     async def run() -> None:
-        for lane in lanes:
+        for lane in lanes.values():
             await lane.start()
-        await asyncio.gather(*(lane.serve_forever() for lane in lanes))
+        # The admin server handles SIGTERM/SIGINT: it stops, then re-raises the signal.
+        await asyncio.gather(admin.serve(), *(lane.serve_forever() for lane in lanes.values()))
 
     try:
         asyncio.run(run())

@@ -1,0 +1,106 @@
+"""db-proxy's admin API: lanes, stats and toxics, behind the victims' fault-hooks token."""
+
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from chaos_server.db_proxy.proxy import TcpProxy, ToxicConflict
+from chaos_server.db_proxy.toxics import Toxic
+
+HOOKS_HEADER = "X-Fault-Hooks-Token"  # chaos_server.context.HOOKS_HEADER, without its imports
+
+
+class AdminError(Exception):
+    """An answer on purpose: HTTP status and a stable code."""
+
+    def __init__(self, status_code: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code, self.code = status_code, code
+
+
+def _read_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def create_admin_app(*, lanes: dict[str, TcpProxy], token_file: Path | None) -> FastAPI:
+    """The admin app; a missing or blank token file disables every call but /healthz."""
+
+    def require_token(
+        x_fault_hooks_token: Annotated[str | None, Header(max_length=512)] = None,
+    ) -> None:
+        expected = _read_token(token_file)  # read per call: a rotated token takes effect
+        if expected is None:
+            raise AdminError(403, "hooks_disabled", "db-proxy admin is disabled (no token)")
+        if not x_fault_hooks_token:
+            raise AdminError(401, "unauthorized", f"missing {HOOKS_HEADER}")
+        if not hmac.compare_digest(x_fault_hooks_token.encode(), expected.encode()):
+            raise AdminError(401, "unauthorized", f"invalid {HOOKS_HEADER}")
+
+    def lane_named(lane: str) -> TcpProxy:
+        if lane not in lanes:
+            raise AdminError(404, "unknown_lane", f"no lane {lane!r}; lanes: {', '.join(lanes)}")
+        return lanes[lane]
+
+    router = APIRouter(dependencies=[Depends(require_token)])
+
+    @router.get("/proxies")
+    async def proxies() -> dict[str, Any]:
+        """Every lane: listen and upstream addresses, stats and toxics."""
+        return {name: lane.snapshot() for name, lane in lanes.items()}
+
+    @router.post("/proxies/{lane}/toxics", status_code=201)
+    async def add_toxic(lane: str, toxic: Toxic, response: Response) -> dict[str, Any]:
+        """Add a toxic (201); the same toxic again is a no-op (200), another one 409."""
+        try:
+            created = lane_named(lane).add_toxic(toxic)
+        except ToxicConflict as exc:
+            raise AdminError(409, "toxic_conflict", str(exc)) from None
+        if not created:
+            response.status_code = 200
+        return toxic.model_dump()
+
+    @router.delete("/proxies/{lane}/toxics/{name}", status_code=204)
+    async def remove_toxic(lane: str, name: str) -> Response:
+        """Remove a toxic; 404 unknown_toxic when the lane has none of that name."""
+        target = lane_named(lane)
+        try:
+            target.remove_toxic(name)
+        except KeyError:
+            raise AdminError(404, "unknown_toxic", f"no toxic {name!r} on {lane}") from None
+        return Response(status_code=204)
+
+    app = FastAPI(title="db-proxy admin", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up (no token needed)."""
+        return {"status": "ok"}
+
+    app.include_router(router)
+
+    @app.exception_handler(AdminError)
+    async def _known(request: Request, exc: AdminError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "code": exc.code}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        body = any(e["loc"][:1] == ("body",) for e in exc.errors())
+        return JSONResponse({"detail": errors, "code": "invalid_toxic" if body else "invalid"}, 422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"detail": exc.detail, "code": code}, exc.status_code)
+
+    return app
