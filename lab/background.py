@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lab.cache_volume import unmount_all_under
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -27,7 +29,8 @@ def make_state_dir(prefix: str = "breakfix-") -> Path:
 
 
 def remove_state_dir(path: Path) -> None:
-    """Delete a temp state dir and everything in it."""
+    """Delete a temp state dir and everything in it (its cache tmpfs unmounted first)."""
+    unmount_all_under(path)
     shutil.rmtree(path, ignore_errors=True)
 
 

@@ -29,6 +29,7 @@ class LabSettings(BaseSettings):
     db_proxy_admin_port: Port = Field(6435, ge=1, le=65535)  # toxics API (hooks token)
     chaos_port: Port = Field(8001, ge=1, le=65535)
     target_db_max_connections: int = Field(100, ge=10)
+    cache_tmpfs: bool = True  # the target's cache dir on a size-limited tmpfs (root only)
     health_timeout_s: float = Field(60.0, gt=0)
     stop_timeout_s: float = Field(20.0, gt=0)
     restart_backoff_s: float = Field(1.0, ge=0)

@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from lab.cache_volume import cache_budget, mount_cache, unmount_cache
 from lab.config import LabSettings
 from lab.control.app import create_app
+from lab.envfile import read_env
 from lab.errors import LabError
 from lab.events import EventRecorder
 from lab.paths import StatePaths
@@ -100,8 +102,11 @@ def run_lab(settings: LabSettings, on_ready: Callable[[Supervisor, float], None]
         )
         save(paths.supervisor_state, supervisor.run_state)
         try:
+            budget = cache_budget(read_env(paths.target_env))
+            mount_cache(paths.target_cache, budget_bytes=budget, enabled=settings.cache_tmpfs)
             return asyncio.run(_serve(supervisor, settings, paths, on_ready))
         finally:
+            unmount_cache(paths.target_cache)
             paths.supervisor_state.unlink(missing_ok=True)
 
 

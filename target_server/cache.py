@@ -1,4 +1,4 @@
-"""Price cache on disk: one JSON file per SKU, atomic writes, a TTL and a byte budget."""
+"""Price cache on disk: one checksummed JSON file per SKU, atomic writes, a TTL, a budget."""
 
 import errno
 import hashlib
@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab.files import write_atomic
+from target_server.errors import CacheCorruptError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class Quote:
 
 
 class PriceCache:
-    """A directory of cached quotes; never raises on a bad entry or a full volume."""
+    """A directory of cached quotes; a full volume is logged, a corrupt entry raised."""
 
     def __init__(self, *, directory: Path, max_bytes: int, ttl_s: float) -> None:
         self.directory = directory
@@ -43,7 +44,11 @@ class PriceCache:
         return self.directory / f"price-{stem}.json"
 
     def get(self, sku: str) -> tuple[Quote, bool] | None:
-        """The cached quote and whether it is still fresh; None on a miss or a corrupt entry."""
+        """The cached quote and whether it is still fresh; None on a miss.
+
+        A corrupt entry raises CacheCorruptError: serving or silently replacing garbage
+        would hide a broken cache volume from everyone who watches the service.
+        """
         path = self.path_for(sku)
         try:
             raw = path.read_bytes()
@@ -53,35 +58,31 @@ class PriceCache:
             log.warning("cache read failed", extra={"sku": sku, "error": str(exc)})
             return None
         try:
-            data = json.loads(raw)
-            quote = Quote(
-                sku=str(data["sku"]),
-                price_cents=int(data["price_cents"]),
-                currency=str(data["currency"]),
-                source=str(data["source"]),
-                fetched_at=float(data["fetched_at"]),
-            )
-            if quote.sku != sku or quote.price_cents < 0:
-                raise ValueError("entry does not describe this sku")
+            quote = _decode(raw, sku)
         except (ValueError, KeyError, TypeError) as exc:
-            log.warning(
+            log.error(
                 "cache entry corrupt", extra={"sku": sku, "path": str(path), "error": str(exc)}
             )
+            raise CacheCorruptError(f"the cached price of {sku} is corrupt") from None
+        if quote is None:
             return None
         return quote, time.time() - quote.fetched_at < self.ttl_s
 
     def put(self, quote: Quote) -> bool:
         """Store `quote` atomically within the budget; False (and a log line) when it cannot."""
         path = self.path_for(quote.sku)
-        data = json.dumps(asdict(quote)).encode()
+        data = _encode(quote)
         try:
             replaced = path.stat().st_size if path.exists() else 0
-            if self.size_bytes() - replaced + len(data) > self.max_bytes:
-                raise OSError(errno.ENOSPC, "cache budget exceeded")
+            self._check_budget(len(data) - replaced)
             self._write_atomic(path, data)
         except OSError as exc:
-            msg = "no space left" if exc.errno == errno.ENOSPC else "cache write failed"
-            log.warning(msg, extra={"sku": quote.sku, "error": str(exc)})
+            msg = (
+                "cache write failed: no space left on device"
+                if exc.errno == errno.ENOSPC
+                else "cache write failed"
+            )
+            log.error(msg, extra={"sku": quote.sku, "error": str(exc)})
             return False
         return True
 
@@ -100,6 +101,7 @@ class PriceCache:
     def probe(self) -> None:
         """Write and delete a probe file; raises OSError when the cache is not writable."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._check_budget(len(b"ok"))
         path = self.directory / _PROBE_NAME
         self._write_atomic(path, b"ok")
         path.unlink()
@@ -107,3 +109,41 @@ class PriceCache:
     def _write_atomic(self, path: Path, data: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(path, data)
+
+    def _check_budget(self, extra: int) -> None:
+        if self.size_bytes() + extra > self.max_bytes:
+            raise OSError(
+                errno.ENOSPC,
+                f"No space left on device (cache budget of {self.max_bytes} bytes used)",
+            )
+
+
+def _checksum(fields: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _encode(quote: Quote) -> bytes:
+    fields: dict[str, object] = asdict(quote)
+    return json.dumps({**fields, "sha256": _checksum(fields)}).encode()
+
+
+def _decode(raw: bytes, sku: str) -> Quote | None:
+    """The entry's quote; None for an entry written before checksums (a miss, rewritten)."""
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("entry is not an object")
+    checksum = data.pop("sha256", None)
+    quote = Quote(
+        sku=str(data["sku"]),
+        price_cents=int(data["price_cents"]),
+        currency=str(data["currency"]),
+        source=str(data["source"]),
+        fetched_at=float(data["fetched_at"]),
+    )
+    if quote.sku != sku or quote.price_cents < 0:
+        raise ValueError("entry does not describe this sku")
+    if checksum is None:
+        return None
+    if checksum != _checksum(data):
+        raise ValueError("checksum mismatch")
+    return quote

@@ -69,6 +69,13 @@ class UpstreamUnavailableError(TargetError):
     code = "upstream_unavailable"
 
 
+class CacheCorruptError(TargetError):
+    """A cache entry holds bytes that are not the quote written there (parse or checksum)."""
+
+    status_code = 500
+    code = "cache_corrupt"
+
+
 INTERNAL_ERROR_BODY = {"detail": "internal server error", "code": "internal_error"}
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 

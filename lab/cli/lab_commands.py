@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from lab.cache_volume import unmount_cache
 from lab.cli.status_view import collect_status, render_status
 from lab.config import get_settings
 from lab.errors import LabError, PostgresError
@@ -112,6 +113,8 @@ def down() -> None:
     leftovers = reap(paths=paths, dbs=dbs, timeout=settings.stop_timeout_s)
     if leftovers:
         err.print(f"stopped leftovers: {', '.join(leftovers)}")
+    if unmount_cache(paths.target_cache):  # left mounted by a supervisor that died
+        err.print(f"unmounted the cache tmpfs at {paths.target_cache}")
     paths.supervisor_state.unlink(missing_ok=True)
     for name, cluster in dbs.items():
         if cluster.is_initialised():

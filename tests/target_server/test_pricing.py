@@ -84,7 +84,7 @@ def test_fallback_route(make_app: AppFactory) -> None:
     assert body["source"] == "fallback"
 
 
-def test_corrupt_cache_entry_is_a_miss(
+def test_corrupt_cache_entry_fails_the_request(
     client: TestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache_dir = tmp_path / "cache"
@@ -92,10 +92,10 @@ def test_corrupt_cache_entry_is_a_miss(
     entry = cache_dir / f"price-{SKU}.json"
     entry.write_bytes(b"\x00garbage{{{")
     response = client.get(f"/products/{product_id(client)}/price")
-    assert response.status_code == 200
-    assert response.json()["cached"] is False
+    assert response.status_code == 500
+    assert response.json()["code"] == "cache_corrupt"
     assert "cache entry corrupt" in caplog.text
-    assert json.loads(entry.read_text())["sku"] == SKU
+    assert entry.read_bytes() == b"\x00garbage{{{"  # left for clear-cache, not papered over
 
 
 def test_cache_budget_exceeded_still_serves(
