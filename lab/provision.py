@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.chaos_role import ensure_chaos_role
 from lab.config import LabSettings
 from lab.envfile import read_env, write_env
 from lab.files import write_atomic
@@ -158,6 +159,7 @@ def database_hooks(
         cluster.ensure_database(role=APP_ROLE, password=password, dbname=APP_DB)
         url = cluster.dsn(role=APP_ROLE, password=password, dbname=APP_DB)
         migrations.upgrade(url)
+        ensure_chaos_role(cluster, app_role=APP_ROLE, dbname=APP_DB)
         added = seed.seed(url)
         log.info("target-db provisioned: migrations at head, %d seed rows added", added)
 

@@ -4,24 +4,30 @@ import secrets
 from typing import ClassVar
 
 from psycopg2 import sql
+from psycopg2.extensions import encrypt_password
 from pydantic import BaseModel
 
 from chaos_server.context import ChaosContext
+from chaos_server.faults import chaos_db
 from chaos_server.faults.base import Fault, RevertData
 from lab.provision import APP_PASSWORD
 from lab.secrets import read_secret
 from lab.services import APP_ROLE
 
+APP_NAME = "breakfix-chaos"
+
 
 def _set_password(ctx: ChaosContext, password: str) -> None:
-    conn = ctx.target_db.connect()
+    # The chaos role (CREATEROLE) may re-password the non-superuser app role. Only a SCRAM
+    # verifier, computed here, reaches the server; the role's own settings keep its
+    # statements out of the server log (SET log_statement needs a superuser).
+    conn = chaos_db.connect(ctx.target_db, application_name=APP_NAME)
     try:
+        verifier = encrypt_password(password, APP_ROLE, conn, "scram-sha-256")
         with conn.cursor() as cur:
-            # The statement carries a password: keep it out of the server log.
-            cur.execute("SET log_min_error_statement = panic; SET log_statement = none")
             cur.execute(
                 sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(APP_ROLE)),
-                (password,),
+                (verifier,),
             )
     finally:
         conn.close()

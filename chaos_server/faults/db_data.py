@@ -3,13 +3,16 @@
 from typing import ClassVar, Literal
 
 from psycopg2 import sql
+from psycopg2.extensions import connection as PgConnection
 from psycopg2.extensions import cursor as PgCursor
 from pydantic import BaseModel, ConfigDict
 
 from chaos_server.context import ChaosContext
+from chaos_server.faults import chaos_db
 from chaos_server.faults.base import Fault, RevertData
-from chaos_server.faults.db_schema import CHAOS_SCHEMA
-from lab.services import APP_DB
+from lab.chaos_role import CHAOS_SCHEMA
+
+APP_NAME = "breakfix-chaos"
 
 # What a TRUNCATE ... CASCADE of each table empties too (parents first).
 _EMPTIED = {"orders": ["orders", "order_lines"], "order_lines": ["order_lines"]}
@@ -19,6 +22,12 @@ class DataLossParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     table: Literal["order_lines", "orders"] = "order_lines"
+
+
+def _connect(ctx: ChaosContext) -> PgConnection:
+    # The chaos role: SELECT, TRUNCATE and INSERT on the two tables, and it owns the
+    # schema the rows are kept in (provisioned with it: CREATE SCHEMA needs more).
+    return chaos_db.connect(ctx.target_db, application_name=APP_NAME, autocommit=False)
 
 
 def _saved_name(table: str, fault_key: str) -> str:
@@ -84,17 +93,11 @@ class DbDataLoss(Fault):
         assert isinstance(params, DataLossParams)
         emptied = _EMPTIED[params.table]
         saved = [[live, _saved_name(live, fault_key)] for live in emptied]
-        conn = ctx.target_db.connect(APP_DB)
-        conn.autocommit = False
+        conn = _connect(ctx)
         try:
             with conn, conn.cursor() as cur:  # one transaction: saved and truncated together
                 if not _exists(cur, saved[0][1]):  # already injected: change nothing
                     cur.execute("SET lock_timeout = '5s'")
-                    cur.execute(
-                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                            sql.Identifier(CHAOS_SCHEMA)
-                        )
-                    )
                     for live, name in saved:
                         cur.execute(
                             sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
@@ -110,8 +113,7 @@ class DbDataLoss(Fault):
         return {"saved": saved}
 
     def revert(self, ctx: ChaosContext, revert_data: RevertData) -> None:
-        conn = ctx.target_db.connect(APP_DB)
-        conn.autocommit = False
+        conn = _connect(ctx)
         try:
             with conn, conn.cursor() as cur:
                 for live, name in revert_data.get("saved", []):  # parents first

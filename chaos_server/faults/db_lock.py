@@ -10,12 +10,11 @@ from psycopg2.extensions import connection as PgConnection
 from pydantic import BaseModel, ConfigDict
 
 from chaos_server.context import ChaosContext
+from chaos_server.faults import chaos_db
 from chaos_server.faults.base import Fault, RevertData
-from lab.postgres import SUPERUSER
 
 log = logging.getLogger("chaos_server.faults")
 APP_NAME = "breakfix-chaos"
-DATABASE = "shop"
 
 
 class LockParams(BaseModel):
@@ -45,15 +44,8 @@ class DbLock(Fault):
             held = self._held.get(fault_key)
             if held is not None and not held.closed:
                 return {"backend_pid": held.get_backend_pid()}
-        cluster = ctx.target_db
-        conn = psycopg2.connect(
-            host=str(cluster.socket_dir),
-            port=cluster.port,
-            user=SUPERUSER,
-            dbname=DATABASE,
-            connect_timeout=3,
-            application_name=APP_NAME,
-        )
+        # The chaos role: TRUNCATE on the table is what LOCK ... ACCESS EXCLUSIVE needs.
+        conn = chaos_db.connect(ctx.target_db, application_name=APP_NAME, autocommit=False)
         try:
             with conn.cursor() as cur:  # psycopg2 opens the transaction; it stays open
                 cur.execute("SET lock_timeout = '5s'")
@@ -89,13 +81,8 @@ class DbLock(Fault):
             return
         # Held by a process that is gone or another chaos instance: end that backend, but
         # only if it is still our session (same pid, start time and application name).
-        admin = ctx.target_db.connect()
-        try:
-            with admin.cursor() as cur:
-                cur.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE pid = %s AND backend_start::text = %s AND application_name = %s",
-                    (pid, revert_data.get("backend_start"), APP_NAME),
-                )
-        finally:
-            admin.close()
+        chaos_db.end_sessions(
+            ctx.target_db,
+            sessions=[(pid, revert_data.get("backend_start"))],
+            application_name=APP_NAME,
+        )

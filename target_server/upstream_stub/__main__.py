@@ -1,7 +1,9 @@
-"""`python -m target_server.upstream_stub`: serve the stub (UPSTREAM_NAME/HOST/PORT)."""
+"""`python -m target_server.upstream_stub`: serve the stub (UPSTREAM_NAME/HOST/PORT,
+UPSTREAM_CONTROL_TOKEN_FILE for its fault controls)."""
 
 import os
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -17,8 +19,10 @@ def main() -> int:
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
         sys.stderr.write(f"configuration error: UPSTREAM_PORT: not a port number: {raw_port}\n")
         return 2
+    token_file = os.environ.get("UPSTREAM_CONTROL_TOKEN_FILE")  # unset: no controls
     configure_logging(os.environ.get("UPSTREAM_LOG_LEVEL", "INFO"))
-    uvicorn.run(create_app(name), host=host, port=int(raw_port), log_config=None)
+    app = create_app(name, Path(token_file) if token_file else None)
+    uvicorn.run(app, host=host, port=int(raw_port), log_config=None)
     return 0
 
 
