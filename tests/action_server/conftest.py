@@ -5,7 +5,13 @@ from collections.abc import Iterator
 import pytest
 
 from action_server.context import ActionContext
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from lab.background import (
+    PORT_VARS,
+    BackgroundLab,
+    lab_environment,
+    make_state_dir,
+    remove_state_dir,
+)
 from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
@@ -28,15 +34,11 @@ def lab() -> Iterator[BackgroundLab]:
 
 def lab_settings(lab: BackgroundLab) -> LabSettings:
     """The lab's settings as its supervisor sees them, from the BREAKFIX_* environment."""
+    ports = {f"{var.lower()}": lab.port(var.removesuffix("_PORT")) for var in PORT_VARS}
     return LabSettings(
         _env_file=None,  # type: ignore[call-arg]
         state_dir=lab.state_dir,
-        target_port=lab.port("TARGET"),
-        upstream_primary_port=lab.port("UPSTREAM_PRIMARY"),
-        upstream_fallback_port=lab.port("UPSTREAM_FALLBACK"),
-        target_db_port=lab.port("TARGET_DB"),
-        ops_db_port=lab.port("OPS_DB"),
-        control_port=lab.port("CONTROL"),
+        **ports,
     )
 
 

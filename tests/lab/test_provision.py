@@ -60,10 +60,13 @@ def test_operator_env_overrides_tunables_but_not_lab_owned_keys(tmp_path: Path) 
 
 
 def test_db_route_decides_whether_the_target_goes_through_db_proxy(tmp_path: Path) -> None:
-    settings = LabSettings(state_dir=tmp_path, db_proxy_port=6433, target_db_port=5433)
+    settings = LabSettings(
+        state_dir=tmp_path, db_proxy_port=6433, db_proxy_fallback_port=6434, target_db_port=5433
+    )
     paths = StatePaths.at(tmp_path)
     prepare_state(settings=settings, paths=paths)
     assert ":6433/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
     write_env(paths.target_env, {**read_env(paths.target_env), "TARGET_DB_ROUTE": "fallback"})
     sync_target_env(settings=settings, paths=paths)
-    assert ":5433/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
+    # The fallback lane of db-proxy: another network path, still not target-db's own port.
+    assert ":6434/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
