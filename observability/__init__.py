@@ -1,1 +1,1 @@
-"""observability package."""
+"""Observability: collectors, recent history, the detector and Alertmanager-format alerts."""
