@@ -47,13 +47,19 @@ PORT_VARS = (
     "DB_PROXY_FALLBACK_PORT",
     "DB_PROXY_ADMIN_PORT",
     "CHAOS_PORT",
+    "OBSERVABILITY_PORT",
 )
 
 
-def lab_environment(state_dir: Path) -> dict[str, str]:
-    """The process environment of a lab on its own state dir and free ports."""
+def lab_environment(state_dir: Path, *, observability: bool = False) -> dict[str, str]:
+    """The process environment of a lab on its own state dir and free ports.
+
+    Observability is off unless asked for: its synthetic orders and 1 Hz probes would
+    disturb tests that count rows or time things.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BREAKFIX_", "TARGET_"))}
     env["BREAKFIX_STATE_DIR"] = str(state_dir)
+    env["BREAKFIX_OBSERVABILITY_ENABLED"] = "true" if observability else "false"
     for var in PORT_VARS:
         env[f"BREAKFIX_{var}"] = str(free_port())
     return env

@@ -28,6 +28,10 @@ class LabSettings(BaseSettings):
     db_proxy_fallback_port: Port = Field(6434, ge=1, le=65535)  # its fallback DB route
     db_proxy_admin_port: Port = Field(6435, ge=1, le=65535)  # toxics API (hooks token)
     chaos_port: Port = Field(8001, ge=1, le=65535)
+    observability_port: Port = Field(9100, ge=1, le=65535)
+    # Observability samples every service each second (a synthetic order included); tests of
+    # other parts turn it off so it cannot disturb what they measure.
+    observability_enabled: bool = False  # flipped on once observability runs as a service
     target_db_max_connections: int = Field(100, ge=10)
     cache_tmpfs: bool = True  # the target's cache dir on a size-limited tmpfs (root only)
     health_timeout_s: float = Field(60.0, gt=0)

@@ -58,6 +58,16 @@ class StatePaths:
         return self.env / "chaos.env"
 
     @property
+    def observability_env(self) -> Path:
+        """Observability's env file (its ops-db credentials and receivers)."""
+        return self.env / "observability.env"
+
+    @property
+    def traces(self) -> Path:
+        """Where the target writes the trace ids of slow and failed requests."""
+        return self.root / "traces"
+
+    @property
     def run(self) -> Path:
         return self.root / "run"
 

@@ -31,7 +31,14 @@ OPS_PASSWORD = "ops-db.password"
 
 def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     """Create the state layout, the secrets, the hosts file and the target's env file."""
-    for directory in (paths.root, paths.logs, paths.run, paths.env, paths.target_cache):
+    for directory in (
+        paths.root,
+        paths.logs,
+        paths.run,
+        paths.env,
+        paths.target_cache,
+        paths.traces,
+    ):
         directory.mkdir(parents=True, exist_ok=True)
     paths.root.chmod(0o755)
     paths.secrets.mkdir(mode=0o700, exist_ok=True)
@@ -45,6 +52,7 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     sync_target_env(settings=settings, paths=paths)
     sync_action_env(settings=settings, paths=paths)
     sync_chaos_env(settings=settings, paths=paths)
+    sync_observability_env(settings=settings, paths=paths)
 
 
 def _sync_env(
@@ -86,6 +94,7 @@ def sync_target_env(
         "TARGET_CACHE_DIR": str(paths.target_cache),
         "TARGET_HOSTS_FILE": str(paths.hosts_file),
         "TARGET_FAULT_HOOKS_TOKEN_FILE": str(paths.secret(HOOKS_TOKEN)),
+        "TARGET_TRACE_MARKS_FILE": str(paths.traces / "target.jsonl"),
         "TARGET_PRICING_PRIMARY_URL": f"http://{PRIMARY_HOST}:{settings.upstream_primary_port}",
         "TARGET_PRICING_FALLBACK_URL": f"http://{FALLBACK_HOST}:{settings.upstream_fallback_port}",
     }
@@ -142,6 +151,28 @@ def sync_chaos_env(
         prefix="CHAOS_",
         managed=managed,
         defaults=defaults,
+        operator_env=operator_env,
+    )
+
+
+def sync_observability_env(
+    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
+) -> None:
+    """Observability's env file: its ops-db URL (with password) and address."""
+    password = read_secret(paths.secret(OPS_PASSWORD))
+    managed = {
+        "OBS_OPS_DB_URL": (
+            f"postgresql+psycopg2://{OPS_ROLE}:{password}"
+            f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
+        ),
+        "OBS_HOST": settings.host,
+        "OBS_PORT": str(settings.observability_port),
+    }
+    _sync_env(
+        paths.observability_env,
+        prefix="OBS_",
+        managed=managed,
+        defaults={},
         operator_env=operator_env,
     )
 

@@ -74,6 +74,7 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
             http("target", settings.target_port),
             http("action", settings.action_port),
             http("chaos", settings.chaos_port),
+            http("observability", settings.observability_port),
         )
     }
 
@@ -180,10 +181,12 @@ def build_specs(
             on_ready=hooks.get(name),
         )
 
-    def lab_server(name: str, module: str, env_file: Path) -> ServiceSpec:
+    def lab_server(
+        name: str, module: str, env_file: Path, prefix: str | None = None
+    ) -> ServiceSpec:
         """One of the lab's own servers: restarted if it dies, settings in its env file."""
         end = ends[name]
-        prefix = name.upper()
+        prefix = prefix or name.upper()
         return ServiceSpec(
             name=name,
             kind="http",
@@ -249,4 +252,9 @@ def build_specs(
         ),
         lab_server("action", "action_server", paths.action_env),
         lab_server("chaos", "chaos_server", paths.chaos_env),
+        *(
+            [lab_server("observability", "observability", paths.observability_env, "OBS")]
+            if settings.observability_enabled
+            else []
+        ),
     ]

@@ -108,6 +108,15 @@ class RingStore:
             marks = list(self._traces)
         return [m for m in marks if m.ts > since and (service is None or m.service == service)]
 
+    def between(self, since: float, until: float) -> dict[SeriesKey, list[Sample]]:
+        """Every series' samples with since <= ts < until (for downsampling)."""
+        with self._lock:
+            found = {
+                key: [s for s in ring if since <= s.ts < until]
+                for key, ring in self._series.items()
+            }
+        return {key: points for key, points in found.items() if points}
+
     def services(self) -> list[str]:
         with self._lock:
             return sorted({svc for svc, _, _ in self._series})

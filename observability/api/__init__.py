@@ -1,0 +1,1 @@
+"""Observability's HTTP API: snapshot, series, logs, evidence, alerts, /metrics."""

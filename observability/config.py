@@ -1,0 +1,53 @@
+"""Observability settings (env prefix OBS_), read once and validated before start-up."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lab.settings_loading import load_with_env_file
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Where observability listens, how often it samples, what it keeps, whom it alerts."""
+
+    model_config = SettingsConfigDict(env_prefix="OBS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(9100, ge=1, le=65535)
+    ops_db_url: SecretStr
+    runtime: str = "local"
+    docker_project: str | None = None
+    interval_s: float = Field(1.0, ge=0.1, le=60)  # collection and evaluation period
+    window_s: float = Field(900.0, ge=10)  # the in-memory recent window
+    downsample_s: float = Field(60.0, ge=1)  # bucket of the samples kept in ops-db
+    retention_h: float = Field(24.0, gt=0)  # ops-db rows older than this are deleted
+    rules_file: Path = PACKAGE / "rules.yaml"
+    signatures_file: Path = PACKAGE / "signatures.yaml"
+    receivers: list[str] = []  # Alertmanager-format webhook receivers (the agent's intake)
+    receiver_token_file: Path | None = None  # sent as a bearer token when set
+    log_level: str = "INFO"
+
+    @field_validator("ops_db_url")
+    @classmethod
+    def _postgres(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("postgresql"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("receivers")
+    @classmethod
+    def _loopback_http(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"receiver {url!r} is not an http(s) URL")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings, from the environment and the file named by OBS_ENV_FILE."""
+    return load_with_env_file(Settings, "OBS_ENV_FILE")
