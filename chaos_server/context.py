@@ -5,14 +5,13 @@ from pathlib import Path
 
 from chaos_server.config import Settings
 from lab.config import LabSettings
+from lab.hooks_token import HOOKS_HEADER
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.runtime.base import Runtime
 from lab.runtime.select import build_runtime
 from lab.secrets import read_secret
 from lab.services import HOOKS_TOKEN, clusters, endpoints
-
-HOOKS_HEADER = "X-Fault-Hooks-Token"
 
 
 @dataclass

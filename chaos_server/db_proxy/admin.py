@@ -1,6 +1,5 @@
 """db-proxy's admin API: lanes, stats and toxics, behind the victims' fault-hooks token."""
 
-import hmac
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +10,7 @@ from starlette.exceptions import HTTPException
 
 from chaos_server.db_proxy.proxy import TcpProxy, ToxicConflict
 from chaos_server.db_proxy.toxics import Toxic
-
-HOOKS_HEADER = "X-Fault-Hooks-Token"  # chaos_server.context.HOOKS_HEADER, without its imports
+from lab.hooks_token import HOOKS_HEADER, HooksAccess, check_hooks_token
 
 
 class AdminError(Exception):
@@ -23,28 +21,17 @@ class AdminError(Exception):
         self.status_code, self.code = status_code, code
 
 
-def _read_token(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
-
 def create_admin_app(*, lanes: dict[str, TcpProxy], token_file: Path | None) -> FastAPI:
     """The admin app; a missing or blank token file disables every call but /healthz."""
 
     def require_token(
         x_fault_hooks_token: Annotated[str | None, Header(max_length=512)] = None,
     ) -> None:
-        expected = _read_token(token_file)  # read per call: a rotated token takes effect
-        if expected is None:
+        access = check_hooks_token(token_file, x_fault_hooks_token)
+        if access is HooksAccess.disabled:
             raise AdminError(403, "hooks_disabled", "db-proxy admin is disabled (no token)")
-        if not x_fault_hooks_token:
-            raise AdminError(401, "unauthorized", f"missing {HOOKS_HEADER}")
-        if not hmac.compare_digest(x_fault_hooks_token.encode(), expected.encode()):
-            raise AdminError(401, "unauthorized", f"invalid {HOOKS_HEADER}")
+        if access is not HooksAccess.ok:
+            raise AdminError(401, "unauthorized", f"{access.value} {HOOKS_HEADER}")
 
     def lane_named(lane: str) -> TcpProxy:
         if lane not in lanes:

@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from chaos_server.db_proxy.admin import HOOKS_HEADER
+from lab.hooks_token import HOOKS_HEADER
 
 
 class ProxyAdminError(Exception):

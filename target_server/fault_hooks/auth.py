@@ -1,30 +1,20 @@
-"""The hooks token check: the file named in settings, compared in constant time."""
-
-import hmac
-from pathlib import Path
+"""The hooks token check on the target's `/_faults/*` (see lab.hooks_token)."""
 
 from fastapi import Request
 
+from lab.hooks_token import HOOKS_HEADER, HooksAccess, check_hooks_token
 from target_server.fault_hooks.errors import HooksDisabledError, HooksUnauthorizedError
 
-HOOKS_HEADER = "X-Fault-Hooks-Token"
-
-
-def _token(path: Path | None) -> str | None:
-    # Read on every call: a rotated token takes effect without a restart.
-    if path is None:
-        return None
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
+__all__ = ["HOOKS_HEADER", "require_hooks_token"]
 
 
 def require_hooks_token(request: Request) -> None:
     """404 when hooks are disabled, 401 unless the header carries the token."""
-    token = _token(request.app.state.runtime.settings.fault_hooks_token_file)
-    if token is None:
+    access = check_hooks_token(
+        request.app.state.runtime.settings.fault_hooks_token_file,
+        request.headers.get(HOOKS_HEADER),
+    )
+    if access is HooksAccess.disabled:
         raise HooksDisabledError("fault hooks disabled")
-    presented = request.headers.get(HOOKS_HEADER, "")
-    if not hmac.compare_digest(presented.encode(), token.encode()):
+    if access is not HooksAccess.ok:
         raise HooksUnauthorizedError("missing or invalid fault hooks token")

@@ -6,7 +6,6 @@ An outage lives in memory only: a restarted stub has none.
 """
 
 import asyncio
-import hmac
 import threading
 from pathlib import Path
 from typing import Literal
@@ -15,7 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-HOOKS_HEADER = "X-Fault-Hooks-Token"
+from lab.hooks_token import HOOKS_HEADER, HooksAccess, check_hooks_token
+
 PREFIX = "/_control"
 _POLL_S = 0.05
 
@@ -74,24 +74,14 @@ async def outage_response(outages: Outages) -> Response | None:
     )
 
 
-def _token(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return path.read_text().strip() or None
-    except OSError:
-        return None
-
-
 def control_router(outages: Outages, token_file: Path | None) -> APIRouter:
     """The `/_control` routes, guarded by the hooks token."""
 
     def require_token(request: Request) -> None:
-        token = _token(token_file)
-        if token is None:
+        access = check_hooks_token(token_file, request.headers.get(HOOKS_HEADER))
+        if access is HooksAccess.disabled:
             raise HTTPException(status_code=404, detail="controls disabled")
-        presented = request.headers.get(HOOKS_HEADER, "")
-        if not hmac.compare_digest(presented.encode(), token.encode()):
+        if access is not HooksAccess.ok:
             raise HTTPException(status_code=401, detail="missing or invalid hooks token")
 
     router = APIRouter(

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from chaos_server.context import HOOKS_HEADER
-from chaos_server.db_proxy.admin import HOOKS_HEADER as ADMIN_HEADER
+from lab.hooks_token import HOOKS_HEADER as ADMIN_HEADER
 from tests.support.pg import RunningCluster
 from tests.support.ports import free_port
 

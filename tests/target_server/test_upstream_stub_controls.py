@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lab.hooks_token import HOOKS_HEADER
 from target_server.upstream_stub.app import create_app, price_cents
-from target_server.upstream_stub.controls import HOOKS_HEADER
 from tests.support.ports import free_port
 from tests.target_server.helpers import TestClient
 
