@@ -1,0 +1,116 @@
+"""Runtime stats of every lab service: up, CPU, RSS, threads, open files.
+
+Memory, threads and open files come from the runtime backend (the supervisor's psutil view
+for `local`, the Docker stats API for `docker`). CPU is taken from cumulative CPU time read
+here with psutil, between two readings of this collector, so other callers of the runtime's
+stats (which measures "since the last call") cannot skew it; when the process is not
+visible from here (a container in another pid namespace) the backend's figure is used.
+"""
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import psutil
+
+from lab.errors import UnknownServiceError
+from lab.runtime.base import Runtime
+from lab.runtime.local import RuntimeCallError
+from observability.model import Collection, Sample
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    """Cumulative CPU seconds of a process tree at a monotonic instant."""
+
+    pid: int
+    cpu_s: float
+    at: float
+
+
+def tree_cpu_seconds(pid: int) -> tuple[float, bool] | None:
+    """CPU seconds used by `pid`, its descendants and their reaped children; and whether the
+    root is stopped (SIGSTOP). None when the process is not visible from here."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+        stopped = root.status() == psutil.STATUS_STOPPED
+    except psutil.Error:
+        return None
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue  # exited between the listing and the reading
+        total += t.user + t.system + t.children_user + t.children_system
+    return total, stopped
+
+
+def cpu_ratio(previous: CpuReading | None, current: CpuReading) -> float | None:
+    """Cores used between two readings of the same process; None without a usable pair."""
+    if previous is None or previous.pid != current.pid or current.at <= previous.at:
+        return None
+    return max(current.cpu_s - previous.cpu_s, 0.0) / (current.at - previous.at)
+
+
+def is_not_running(exc: Exception) -> bool:
+    """Whether a runtime error means the service's process or container is not running."""
+    if getattr(exc, "code", None) == "not_running":  # docker backend
+        return True
+    return isinstance(exc, RuntimeCallError) and ": 409 " in str(exc)  # local backend
+
+
+class RuntimeStatsCollector:
+    """service_up and process_* samples for `services`, through a runtime backend."""
+
+    name = "runtime"
+
+    def __init__(self, *, runtime: Runtime, services: Sequence[str], parallel: int = 4) -> None:
+        self.runtime = runtime
+        self.services = list(services)
+        self._previous: dict[str, CpuReading] = {}
+        # Readings in parallel: one slow service tree must not use up the whole interval.
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="runtime-stats")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def collect(self, now: float) -> Collection:
+        """One reading per service; a service that is not running is service_up 0."""
+        readings = self._pool.map(lambda service: self._service(service, now), self.services)
+        return Collection(samples=[sample for batch in readings for sample in batch])
+
+    def _service(self, service: str, now: float) -> list[Sample]:
+        def sample(metric: str, value: float) -> Sample:
+            return Sample(now, service, metric, float(value))
+
+        try:
+            stats = self.runtime.stats(service)
+        except UnknownServiceError:
+            self._previous.pop(service, None)
+            return [sample("service_up", 0)]
+        except Exception as exc:
+            if not is_not_running(exc):
+                raise
+            self._previous.pop(service, None)
+            return [sample("service_up", 0)]
+        out = [
+            sample("service_up", 1),
+            sample("process_rss_bytes", stats.rss_bytes),
+            sample("process_threads", stats.threads),
+            sample("process_open_files", stats.open_files),
+        ]
+        reading = tree_cpu_seconds(stats.pid)
+        if reading is None:
+            out.append(sample("process_cpu_ratio", stats.cpu_percent / 100.0))
+            return out
+        cpu_s, stopped = reading
+        current = CpuReading(stats.pid, cpu_s, time.monotonic())
+        ratio = cpu_ratio(self._previous.get(service), current)
+        self._previous[service] = current
+        if ratio is not None:
+            out.append(sample("process_cpu_ratio", ratio))
+        out.append(sample("process_stopped", 1 if stopped else 0))
+        return out
