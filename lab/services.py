@@ -57,6 +57,7 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
             db_name=db,
         )
 
+    optional = [http("observability", settings.observability_port)]
     return {
         e.name: e
         for e in (
@@ -74,7 +75,7 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
             http("target", settings.target_port),
             http("action", settings.action_port),
             http("chaos", settings.chaos_port),
-            http("observability", settings.observability_port),
+            *(optional if settings.observability_enabled else []),
         )
     }
 

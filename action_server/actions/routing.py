@@ -35,10 +35,13 @@ def _check_route(ctx: ActionContext, params: SwitchParams) -> None:
         return
     if params.route not in ctx.db_route_ports:
         raise PreconditionFailed(f"no port known for the db route {params.route!r}")
-    if params.route == "primary":
-        proxy = {s.name: s.health for s in ctx.runtime.list()}.get("db-proxy", "stopped")
-        if proxy == "stopped":
-            raise PreconditionFailed("the primary db route goes through db-proxy, which is stopped")
+    # Both routes are lanes of db-proxy (two network paths to target-db): with db-proxy
+    # stopped there is no route to switch to.
+    proxy = {s.name: s.health for s in ctx.runtime.list()}.get("db-proxy", "stopped")
+    if proxy == "stopped":
+        raise PreconditionFailed(
+            f"the {params.route} db route goes through db-proxy, which is stopped"
+        )
 
 
 def _env_for(ctx: ActionContext, params: SwitchParams) -> dict[str, str]:

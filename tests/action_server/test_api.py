@@ -341,7 +341,7 @@ def test_act_command_line(lab: BackgroundLab) -> None:
     assert bad.returncode == 2
 
 
-def test_switch_db_route_bypasses_db_proxy_and_back(
+def test_switch_db_route_to_the_fallback_lane_and_back(
     lab: BackgroundLab, admin: ActionClient
 ) -> None:
     paths = StatePaths.at(lab.state_dir)
@@ -350,11 +350,11 @@ def test_switch_db_route_bypasses_db_proxy_and_back(
     assert run.status == "succeeded", run
     env = read_env(paths.target_env)
     assert env["TARGET_DB_ROUTE"] == "fallback"
-    assert f":{lab.port('TARGET_DB')}/shop" in env["TARGET_DATABASE_URL"]
+    assert f":{lab.port('DB_PROXY_FALLBACK')}/shop" in env["TARGET_DATABASE_URL"]
+    assert httpx.get(f"{target(lab)}/products").status_code == 200
     runtime = LocalRuntime.from_state_dir(paths)
     try:
-        runtime.stop("db-proxy")  # the direct route must not need the proxy any more
-        assert httpx.get(f"{target(lab)}/products").status_code == 200
+        runtime.stop("db-proxy")  # no route at all now: switching is refused, nothing changes
         with pytest.raises(ActionClientError) as refused:
             admin.undo(run.id)  # back to primary needs db-proxy running
         assert refused.value.code == "precondition_failed"
