@@ -4,7 +4,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -34,7 +34,8 @@ class PricingRoute(StrEnum):
 class Settings(BaseSettings):
     """Everything the target API needs; `environment` is declared first so validators see it."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # validate_by_name: `otlp_endpoint=` works as a keyword although its env names are aliases
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True)
 
     environment: Environment = Environment.development
     host: str = "127.0.0.1"
@@ -61,6 +62,15 @@ class Settings(BaseSettings):
 
     # the token the chaos server's `/_faults/*` calls carry; hooks are disabled without one
     fault_hooks_token_file: Path | None = None
+
+    # traces (target_server.tracing): marks of slow and failed requests, optional OTLP export
+    trace_marks_file: Path | None = None
+    trace_marks_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    slow_trace_s: float = Field(1.0, gt=0)
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("TARGET_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ from target_server.errors import install_error_handlers
 from target_server.middleware import RequestContextMiddleware
 from target_server.routes import router
 from target_server.runtime import build_runtime
+from target_server.tracing import setup_tracing
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,10 +21,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         runtime.close()
+        tracer_provider.shutdown()  # flushes spans still queued for the OTLP endpoint
 
     app = FastAPI(title="Breakfix target shop", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     app.include_router(router)
+    tracer_provider = setup_tracing(app=app, engine=runtime.engine, settings=runtime.settings)
     return app
