@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,7 +20,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(9100, ge=1, le=65535)
     ops_db_url: SecretStr
-    runtime: str = "local"
+    runtime: Literal["local", "docker"] = "local"
     docker_project: str | None = None
     interval_s: float = Field(1.0, ge=0.1, le=60)  # collection and evaluation period
     window_s: float = Field(900.0, ge=10)  # the in-memory recent window
