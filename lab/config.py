@@ -31,7 +31,7 @@ class LabSettings(BaseSettings):
     observability_port: Port = Field(9100, ge=1, le=65535)
     # Observability samples every service each second (a synthetic order included); tests of
     # other parts turn it off so it cannot disturb what they measure.
-    observability_enabled: bool = False  # flipped on once observability runs as a service
+    observability_enabled: bool = True
     target_db_max_connections: int = Field(100, ge=10)
     cache_tmpfs: bool = True  # the target's cache dir on a size-limited tmpfs (root only)
     health_timeout_s: float = Field(60.0, gt=0)

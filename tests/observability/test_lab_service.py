@@ -1,0 +1,42 @@
+"""`breakfix run` with observability on (as `make run` has it): it runs as a lab service."""
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def full_lab() -> Iterator[BackgroundLab]:
+    state_dir = make_state_dir("breakfix-obs-full-")
+    running = BackgroundLab(state_dir, lab_environment(state_dir, observability=True))
+    try:
+        running.start()
+        yield running
+    finally:
+        if running.proc is not None and running.proc.poll() is None:
+            running.down()
+        remove_state_dir(state_dir)
+
+
+def test_observability_runs_with_the_lab_and_samples_it(full_lab: BackgroundLab) -> None:
+    status = full_lab.status()["services"]["observability"]
+    assert status["health"] == "healthy" and status["pid"] is not None
+    url = f"http://127.0.0.1:{full_lab.port('OBSERVABILITY')}"
+    deadline = time.monotonic() + 30
+    services: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        services = httpx.get(f"{url}/snapshot", timeout=5).json()["services"]
+        if {"target", "target-db", "observability"} <= set(services):
+            break
+        time.sleep(1)
+    assert {"target", "target-db", "ops-db", "observability"} <= set(services)
+    collectors = httpx.get(f"{url}/collectors", timeout=5).json()
+    assert collectors and all(c["failures"] == 0 for c in collectors), collectors
+    assert "breakfix_probe_up" in httpx.get(f"{url}/metrics", timeout=5).text
+    assert httpx.get(f"{url}/alerts", timeout=5).json() == []
