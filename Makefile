@@ -16,6 +16,7 @@ lint: setup
 bench: setup
 	@.venv/bin/python scripts/bench.py
 	@.venv/bin/python scripts/bench_actions.py
+	@.venv/bin/python scripts/bench_chaos.py
 
 status:
 	@.venv/bin/breakfix status
