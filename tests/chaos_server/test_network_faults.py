@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 
 def _lab_settings(lab: BackgroundLab, **overrides: Any) -> LabSettings:
-    """Every port of the lab (the shared helper leaves db-proxy's out)."""
+    """Every port of the lab, db-proxy's admin port overridable."""
     ports = {var.lower(): int(lab.env[f"BREAKFIX_{var}"]) for var in PORT_VARS}
     values = {"state_dir": lab.state_dir, **ports, **overrides}
     return LabSettings(_env_file=None, **values)
@@ -41,9 +41,8 @@ def _lab_settings(lab: BackgroundLab, **overrides: Any) -> LabSettings:
 
 @pytest.fixture
 def net_chaos(make_chaos: ChaosFactory, lab: BackgroundLab) -> Iterator[TestClient]:
-    """A chaos app allowed to act on db-proxy, which knows db-proxy's admin port."""
+    """A chaos app allowed to act on db-proxy."""
     client = make_chaos(allowlist=[*ALLOWLIST, "db-proxy"])
-    client.app.state.parts.ctx.lab = _lab_settings(lab)  # type: ignore[attr-defined]
     yield client
     # Whatever a test did, the target goes back to the primary route and nothing stays.
     client.post("/kill")
