@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
-import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
@@ -21,15 +20,7 @@ LOCK_TIMEOUT = "15s"  # a restore or migration behind a stuck lock fails instead
 @contextmanager
 def admin_connection(cluster: Cluster, dbname: str = APP_DB) -> Iterator[PgConnection]:
     """A superuser connection over the Unix socket, named so blocker hunts leave it alone."""
-    conn = psycopg2.connect(
-        host=str(cluster.socket_dir),
-        port=cluster.port,
-        user=SUPERUSER,
-        dbname=dbname,
-        connect_timeout=3,
-        application_name=ACTION_APP_NAME,
-    )
-    conn.autocommit = True
+    conn = cluster.connect(dbname, application_name=ACTION_APP_NAME)
     with closing(conn):
         yield conn
 

@@ -178,17 +178,24 @@ class Cluster:
             stop_signal=signal.SIGINT,
         )
 
-    def connect(self, dbname: str = "postgres") -> PgConnection:
-        """A superuser connection over the cluster's Unix socket."""
+    def connect(
+        self,
+        dbname: str = "postgres",
+        *,
+        user: str = SUPERUSER,
+        application_name: str = "breakfix-lab",
+        autocommit: bool = True,
+    ) -> PgConnection:
+        """A connection over the cluster's Unix socket (trusted: the lab's admin path)."""
         conn = psycopg2.connect(
             host=str(self.socket_dir),
             port=self.port,
-            user=SUPERUSER,
+            user=user,
             dbname=dbname,
             connect_timeout=3,
-            application_name="breakfix-lab",
+            application_name=application_name,
         )
-        conn.autocommit = True
+        conn.autocommit = autocommit
         return conn
 
     def is_ready(self) -> bool:

@@ -19,16 +19,9 @@ def connect(
     cluster: Cluster, *, application_name: str, dbname: str = APP_DB, autocommit: bool = True
 ) -> PgConnection:
     """A chaos-role connection: not a superuser, so never in a reserved slot."""
-    conn = psycopg2.connect(
-        host=str(cluster.socket_dir),
-        port=cluster.port,
-        user=CHAOS_ROLE,
-        dbname=dbname,
-        connect_timeout=3,
-        application_name=application_name,
+    return cluster.connect(
+        dbname, user=CHAOS_ROLE, application_name=application_name, autocommit=autocommit
     )
-    conn.autocommit = autocommit
-    return conn
 
 
 def server_full(exc: psycopg2.Error) -> bool:
