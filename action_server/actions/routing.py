@@ -1,8 +1,8 @@
 """switch-to-fallback: flip a dependency's route and make the target use it.
 
 pricing: primary or fallback pricing service (TARGET_PRICING_ROUTE).
-db: through db-proxy (primary) or straight to target-db (fallback), TARGET_DB_ROUTE plus the
-port of TARGET_DATABASE_URL.
+db: db-proxy's primary lane or its fallback lane (two network paths to target-db),
+TARGET_DB_ROUTE plus the port of TARGET_DATABASE_URL.
 """
 
 from typing import Literal
