@@ -57,6 +57,9 @@ def break_fault(
             injector=parts.lease.key,
             correlation_id=correlation_id,
         )
+        # The fault key is in the intent too: a revert after a crash mid-injection can name
+        # exactly what the injection created (a hook, a toxic, a saved table).
+        row.revert_data = {**prepared, "fault_key": str(row.id)}
         session.commit()  # the intent is durable before anything changes
     try:
         injected = fault.inject(ctx, req.target, req.params, str(row.id))

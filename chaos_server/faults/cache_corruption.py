@@ -95,7 +95,7 @@ class CacheCorruption(Fault):
 
     def revert(self, ctx: ChaosContext, revert_data: RevertData) -> None:
         root = side_root(ctx)
-        name = revert_data.get("side_dir")
+        name = revert_data.get("side_dir") or revert_data.get("fault_key")
         if name is not None and Path(str(name)).name == name:
             sides = [root / str(name)]
         else:  # the injection died before naming its side dir

@@ -113,13 +113,18 @@ class DbDataLoss(Fault):
         return {"saved": saved}
 
     def revert(self, ctx: ChaosContext, revert_data: RevertData) -> None:
+        saved = revert_data.get("saved")
+        key, table = revert_data.get("fault_key"), revert_data.get("table")
+        if saved is None and key is not None and table in _EMPTIED:
+            # Killed mid-injection: the intent's fault key names the saved tables exactly.
+            saved = [[live, _saved_name(live, str(key))] for live in _EMPTIED[str(table)]]
         conn = _connect(ctx)
         try:
             with conn, conn.cursor() as cur:
-                for live, name in revert_data.get("saved", []):  # parents first
+                for live, name in saved or []:  # parents first
                     if _exists(cur, name):
                         _restore(cur, live, name)
-                for _live, name in revert_data.get("saved", []):
+                for _live, name in saved or []:
                     cur.execute(
                         sql.SQL("DROP TABLE IF EXISTS {}").format(
                             sql.Identifier(CHAOS_SCHEMA, name)

@@ -92,6 +92,8 @@ class DiskFill(Fault):
     def revert(self, ctx: ChaosContext, revert_data: RevertData) -> None:
         cache = ctx.paths.target_cache
         name = revert_data.get("ballast")
+        if name is None and revert_data.get("fault_key") is not None:
+            name = f"{BALLAST_PREFIX}{revert_data['fault_key']}"  # the intent's own key
         if name is not None and Path(str(name)).name == name:
             names = [str(name)]
         else:  # the injection died before naming its ballast: any ballast is a fault's

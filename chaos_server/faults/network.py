@@ -85,9 +85,13 @@ class _ToxicFault(Fault):
         admin = proxy_admin(ctx)
         try:
             toxics = revert_data.get("toxics")
-            if toxics is None:
-                # Killed between adding the toxics and recording them: only the name prefix
-                # is known, so every toxic of this fault on its lanes goes.
+            key = revert_data.get("fault_key")
+            if toxics is None and key is not None:
+                # Killed between adding the toxics and recording them: the intent has the
+                # fault key, so the names are known exactly.
+                toxics = [[lane, f"{self.id}-{key}"] for lane in revert_data.get("lanes", [])]
+            elif toxics is None:
+                # An intent written before fault keys were recorded: the name prefix only.
                 toxics = _named_like(
                     admin, revert_data.get("lanes", []), revert_data.get("prefix", f"{self.id}-")
                 )

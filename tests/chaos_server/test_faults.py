@@ -133,4 +133,6 @@ def test_noop_changes_nothing_and_is_recorded(chaos: TestClient) -> None:
     assert created.status_code == 201
     listed = chaos.get("/faults", params={"state": "active", "fault_id": "noop"}).json()
     assert [f["id"] for f in listed] == [created.json()["id"]]
+    # The intent carries the fault key, so a revert after a crash can name what it made.
+    assert listed[0]["revert_data"]["fault_key"] == created.json()["id"]
     assert chaos.delete(f"/faults/{created.json()['id']}").json()["state"] == "reverted"
