@@ -4,12 +4,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lab.settings_loading import load_with_env_file
 
 PACKAGE = Path(__file__).resolve().parent
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     signatures_file: Path = PACKAGE / "signatures.yaml"
     receivers: list[str] = []  # Alertmanager-format webhook receivers (the agent's intake)
     receiver_token_file: Path | None = None  # sent as a bearer token when set
+    # the optional Supabase sink: on when both are set; the key is read from the file
+    supabase_url: str | None = None
+    supabase_key_file: Path | None = None
+    supabase_alerts_table: str = Field("breakfix_alerts", pattern=IDENTIFIER)
+    supabase_events_table: str = Field("breakfix_events", pattern=IDENTIFIER)
     log_level: str = "INFO"
 
     @field_validator("ops_db_url")
@@ -46,6 +52,21 @@ class Settings(BaseSettings):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"receiver {url!r} is not an http(s) URL")
         return value
+
+    @field_validator("supabase_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # an empty OBS_SUPABASE_URL= line leaves the sink off
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _supabase_both_or_neither(self) -> "Settings":
+        if (self.supabase_url is None) != (self.supabase_key_file is None):
+            raise ValueError("set both OBS_SUPABASE_URL and OBS_SUPABASE_KEY_FILE, or neither")
+        return self
 
 
 @lru_cache

@@ -22,6 +22,7 @@ from observability.detector.rules import load_rules
 from observability.exposition import render
 from observability.parts import ObsParts
 from observability.pipeline import Pipeline
+from observability.sinks.supabase import build_supabase_sink
 from observability.store.ops_writer import OpsWriter
 from observability.store.ring import RingStore
 
@@ -64,6 +65,7 @@ def create_app(
         notifier=notifier,
         external_url=f"http://{settings.host}:{settings.port}",
     )
+    sink = build_supabase_sink(settings, ops_store=writer.store)  # None unless configured
     pipeline = Pipeline(
         runner=runner,
         ring=ring,
@@ -71,6 +73,7 @@ def create_app(
         writer=writer,
         interval_s=settings.interval_s,
         flush_every_s=settings.downsample_s,
+        sink=sink,
     )
 
     def collector_status() -> list[dict[str, Any]]:
@@ -87,6 +90,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if sink is not None:
+            sink.start()
         if background:
             pipeline.start()
         try:
@@ -94,6 +99,8 @@ def create_app(
         finally:
             pipeline.stop()
             notifier.close()
+            if sink is not None:
+                sink.close()
             close_collectors(collectors)
             writer.dispose()
 

@@ -3,10 +3,12 @@
 import logging
 import threading
 import time
+from typing import Any
 
 from observability.collectors.runner import Runner
 from observability.detector.detector import Detector
-from observability.model import Collection
+from observability.model import Collection, Sample
+from observability.sinks import AlertSink
 from observability.store.ops_writer import OpsWriter
 from observability.store.ring import RingStore
 
@@ -29,8 +31,10 @@ class Pipeline:
         writer: OpsWriter | None,
         interval_s: float,
         flush_every_s: float,
+        sink: AlertSink | None = None,
     ) -> None:
         self.runner, self.ring, self.detector, self.writer = runner, ring, detector, writer
+        self.sink = sink  # optional mirror of alert transitions (e.g. Supabase)
         self.interval_s, self.flush_every_s = interval_s, flush_every_s
         self.store_failures = 0
         self._last_flush = 0.0
@@ -40,15 +44,18 @@ class Pipeline:
     def tick(self, now: float) -> None:
         self.ring.add(self.runner.run_once(now))
         changed = self.detector.evaluate(now)
-        self.ring.add(Collection(samples=self.detector.samples(now)))
+        # each transition's own record: detector.records() holds every past episode of a
+        # fingerprint too, so a lookup by fingerprint can find an older one
+        records = [alert.record() for alert in changed]
+        samples = self.detector.samples(now)
+        if self.sink is not None:
+            samples += self._mirror(self.sink, records, now)
+        self.ring.add(Collection(samples=samples))
         if self.writer is None:
             return
         try:
-            records = {r["fingerprint"]: r for r in self.detector.records()}
-            for alert in changed:
-                record = records.get(alert.fingerprint)
-                if record is not None:
-                    self.writer.record_alert(record)
+            for record in records:
+                self.writer.record_alert(record)
             if now - self._last_flush >= self.flush_every_s:
                 self.writer.flush(now)
                 self.writer.prune(now)
@@ -57,6 +64,17 @@ class Pipeline:
         except Exception as exc:  # ops-db down: memory goes on, the write is retried later
             self.store_failures += 1
             log.warning("ops-db write failed (%d so far): %s", self.store_failures, exc)
+
+    @staticmethod
+    def _mirror(sink: AlertSink, records: list[dict[str, Any]], now: float) -> list[Sample]:
+        """Hand the transitions to the sink (it queues and returns); its counters back."""
+        try:
+            if records:
+                sink.send_alerts(records)
+            return sink.samples(now)
+        except Exception:  # a sink never breaks the tick it observes
+            log.exception("alert sink failed")
+            return []
 
     def run(self) -> None:
         next_tick = time.monotonic()
