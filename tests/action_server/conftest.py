@@ -38,6 +38,7 @@ def lab_settings(lab: BackgroundLab) -> LabSettings:
     return LabSettings(
         _env_file=None,  # type: ignore[call-arg]
         state_dir=lab.state_dir,
+        observability_enabled=lab.env.get("BREAKFIX_OBSERVABILITY_ENABLED", "true") == "true",
         **ports,
     )
 
