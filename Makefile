@@ -17,6 +17,7 @@ bench: setup
 	@.venv/bin/python scripts/bench.py
 	@.venv/bin/python scripts/bench_actions.py
 	@.venv/bin/python scripts/bench_chaos.py
+	@.venv/bin/python scripts/bench_observability.py
 
 status:
 	@.venv/bin/breakfix status
