@@ -44,7 +44,9 @@ def lab_collectors(
     target = ends["target"].url
     return [
         RuntimeStatsCollector(runtime=runtime, services=list(ends)),
-        HealthProbeCollector(lab_probes(ends, dbs), timeout_s=probe_timeout_s),
+        HealthProbeCollector(
+            lab_probes(ends, dbs, app_env=paths.target_env), timeout_s=probe_timeout_s
+        ),
         SyntheticTransaction(base_url=target, wait_s=min(0.5, probe_timeout_s)),
         TargetMetricsCollector(url=f"{target}/metrics", timeout_s=probe_timeout_s),
         PostgresCollector(cluster=dbs["target-db"], dbname=APP_DB, head_revision=head_revision()),

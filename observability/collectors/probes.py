@@ -1,8 +1,9 @@
 """Black-box health probes of every service: up (1/0) and latency, label probe=health.
 
 HTTP services answer a GET (the target's `/ready`, the others' `/healthz`), db-proxy a TCP
-connect, the Postgres clusters a superuser connect over their Unix socket. Probes run
-concurrently; one that has not answered by the deadline is down, whatever it does later.
+connect, the Postgres clusters a superuser connect over their Unix socket, or, for the
+target's database when the target's env file is known, a login as the app over TCP. Probes
+run concurrently; one that has not answered by the deadline is down, whatever it does later.
 """
 
 import math
@@ -13,10 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import psycopg2
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
+from lab.envfile import read_env
 from lab.postgres import SUPERUSER, Cluster
 from lab.services import Endpoint
 from observability.model import Collection, Sample
@@ -72,10 +77,52 @@ def postgres_check(cluster: Cluster) -> Check:
     return check
 
 
+def app_url(env_file: Path, variable: str = "TARGET_DATABASE_URL") -> URL | None:
+    """The app's database URL from its env file, or None when it cannot be read."""
+    try:
+        raw = read_env(env_file).get(variable)
+        return make_url(raw) if raw else None
+    except (OSError, ValueError, ArgumentError):
+        return None
+
+
+def app_login_check(cluster: Cluster, env_file: Path) -> Check:
+    """Healthy when the app's role logs in to the cluster over TCP with the credentials of
+    the app's env file, read at every check (a rotated password is followed).
+
+    The app's warm pool hides a changed password until it reconnects; this login does not.
+    It goes to the cluster itself, not the app's route (db-proxy), so only the database and
+    the credentials are judged. With no readable URL, the superuser socket check is used.
+    """
+    superuser = postgres_check(cluster)
+
+    def check(timeout: float) -> None:
+        url = app_url(env_file)
+        if url is None or not url.username:
+            superuser(timeout)
+            return
+        conn = psycopg2.connect(
+            host=cluster.host,
+            port=cluster.port,
+            user=url.username,
+            password=url.password or "",
+            dbname=url.database or "postgres",
+            connect_timeout=max(2, math.ceil(timeout)),
+            application_name="breakfix-observability",
+        )
+        conn.close()
+
+    return check
+
+
 def lab_probes(
-    endpoints: Mapping[str, Endpoint], clusters: Mapping[str, Cluster]
+    endpoints: Mapping[str, Endpoint],
+    clusters: Mapping[str, Cluster],
+    *,
+    app_env: Path | None = None,
 ) -> list[HealthProbe]:
-    """A health probe for every endpoint the lab declares (target: `/ready`)."""
+    """A health probe for every endpoint the lab declares (target: `/ready`; target-db: the
+    app's login when `app_env`, the target's env file, is given)."""
     probes = []
     for end in endpoints.values():
         if end.kind == "http":
@@ -87,7 +134,12 @@ def lab_probes(
             )
         elif end.kind == "postgres" and end.name in clusters:
             cluster = clusters[end.name]
-            probes.append(HealthProbe(end.name, str(cluster.socket_dir), postgres_check(cluster)))
+            if end.name == "target-db" and app_env is not None:
+                where = f"{end.db_role}@{cluster.host}:{cluster.port}"
+                probes.append(HealthProbe(end.name, where, app_login_check(cluster, app_env)))
+            else:
+                check = postgres_check(cluster)
+                probes.append(HealthProbe(end.name, str(cluster.socket_dir), check))
     return probes
 
 
