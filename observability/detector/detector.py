@@ -45,6 +45,7 @@ class Detector:
             external_url=external_url,
             no_data_resolve_s=rules.no_data_resolve_s,
             repeat_interval_s=repeat_interval_s,
+            keep_firing_for_s=rules.keep_firing_for_s,
         )
         self._lock = threading.Lock()
 

@@ -150,6 +150,7 @@ class RuleFile(BaseModel):
     interval_s: float = Field(1.0, gt=0)  # the collection interval the rules assume
     stale_after_s: float = Field(5.0, gt=0)  # a newest sample older than this is no data
     no_data_resolve_s: float = Field(30.0, ge=0)  # a firing alert with no data resolves after
+    keep_firing_for_s: float = Field(0.0, ge=0)  # a firing alert resolves after this long quiet
     rules: list[Rule]
 
     @model_validator(mode="after")

@@ -57,6 +57,7 @@ class AlertState:
     starts_at: float | None = None
     ends_at: float | None = None
     no_data_since: float | None = None
+    inactive_since: float | None = None  # firing, but its rule has not held since then
     last_sent: float | None = None
 
     @property
@@ -101,10 +102,15 @@ class AlertTracker:
         external_url: str = "",
         no_data_resolve_s: float = 30.0,
         repeat_interval_s: float | None = None,
+        keep_firing_for_s: float = 0.0,
         keep_resolved: int = 500,
     ) -> None:
         self.external_url = external_url.rstrip("/")
         self.no_data_resolve_s, self.repeat_interval_s = no_data_resolve_s, repeat_interval_s
+        # Like Prometheus's keep_firing_for: a firing alert whose rule stops holding resolves
+        # only after this long, so a signal swinging around its threshold (per-second p99 of
+        # thin traffic) is one episode, not a firing/resolved notification every few seconds.
+        self.keep_firing_for_s = keep_firing_for_s
         self._alerts: dict[Key, AlertState] = {}
         self.resolved: deque[AlertState] = deque(maxlen=keep_resolved)
 
@@ -127,13 +133,16 @@ class AlertTracker:
             return
         if not f.active:
             if alert is not None and alert.status == "firing":
-                self._resolve(key, now, out)
+                if alert.inactive_since is None:
+                    alert.inactive_since = now
+                if now - alert.inactive_since >= self.keep_firing_for_s:
+                    self._resolve(key, now, out)
             else:
                 self._alerts.pop(key, None)
             return
         if alert is None:
             alert = self._alerts[key] = self._new(f, now)
-        alert.no_data_since, alert.value = None, f.value
+        alert.no_data_since, alert.inactive_since, alert.value = None, None, f.value
         if alert.status == "pending" and now - alert.active_since >= f.rule.for_s:
             alert.status, alert.starts_at = "firing", now
             alert.annotations = self._annotations(f)

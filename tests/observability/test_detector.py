@@ -391,3 +391,28 @@ def test_duplicate_rule_names_are_refused() -> None:
     }
     with pytest.raises(RuleError, match="'Twice' is used twice"):
         parse_rules({"rules": [entry, entry]})
+
+
+def test_keep_firing_for_makes_a_flapping_signal_one_episode() -> None:
+    store = RingStore()
+    det = Detector(
+        rules=rules(
+            {
+                "name": "Slow",
+                "kind": "threshold",
+                "metric": "http_latency_p99_seconds",
+                "op": ">",
+                "value": 1.5,
+                "severity": "warning",
+            },
+            keep_firing_for_s=3,
+        ),
+        store=store,
+    )
+    sent = []
+    # Over, under for two ticks, over again, then under for good.
+    for t, p99 in enumerate([2.0, 2.0, 0.5, 0.5, 2.0, 0.5, 0.5, 0.5, 0.5, 0.5]):
+        feed(store, float(t), "target", "http_latency_p99_seconds", p99)
+        sent += [(t, a.status) for a in det.evaluate(t + 0.1)]
+    # One firing, and one resolved once it stayed quiet for three seconds (t=5 to t=8).
+    assert sent == [(0, "firing"), (8, "resolved")]
