@@ -1,21 +1,16 @@
 """`python -m action_server`: validate settings, then serve with uvicorn."""
 
-import logging
 import sys
 
 from fastapi import FastAPI
 
 from action_server.config import Settings, get_settings
-from action_server.redact import RedactingFormatter
+from action_server.redact import configure_redacted_logging
 from lab.serve import serve
 
 
 def _logging(settings: Settings) -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
-    for noisy in ("httpx", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_redacted_logging(settings.log_level)
 
 
 def _app(settings: Settings) -> FastAPI:

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import sys
 from typing import Any
 
 _SECRET_KEYS = re.compile(r"pass(word)?|secret|token|api[_-]?key|credential|dsn|webhook", re.I)
@@ -33,3 +34,14 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return str(redact(super().format(record)))
+
+
+def configure_redacted_logging(
+    level: str, quiet: tuple[str, ...] = ("httpx", "apscheduler")
+) -> None:
+    """Log to stdout through the redacting formatter: how every lab server logs."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    for noisy in quiet:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
