@@ -2,10 +2,9 @@
 
 import logging
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
+from fastapi import FastAPI
+
+from lab.http_errors import install_json_errors
 
 log = logging.getLogger("chaos_server")
 
@@ -81,26 +80,4 @@ class StoreUnavailable(ChaosError):
 
 def install_handlers(app: FastAPI) -> None:
     """One handler per error family; bodies are `{"detail": ..., "code": ...}`."""
-
-    @app.exception_handler(ChaosError)
-    async def _known(request: Request, exc: ChaosError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc), "code": exc.code}, exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return JSONResponse({"detail": errors, "code": "validation_error"}, 422)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
-            {"detail": exc.detail, "code": code}, exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error", "code": "internal_error"}, 500)
+    install_json_errors(app, ChaosError, log)
