@@ -1,0 +1,87 @@
+"""Agent settings (env prefix AGENT_), read once and validated before start-up."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.model import HIGH_RISK_ACTIONS
+from lab.settings_loading import load_with_env_file
+
+
+class Settings(BaseSettings):
+    """Where the agent listens, what it reads and acts through, and the policy it obeys."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8002, ge=1, le=65535)
+    ops_db_url: SecretStr
+    state_dir: Path = Path(".breakfix")  # knowledge index and postmortems live under it
+    # intake: webhook callers present this token (Bearer or X-Agent-Token); required
+    intake_token_file: Path
+    # the action server, with an `act` key (never a chaos key: the agent has none)
+    action_url: str = "http://127.0.0.1:9000"
+    action_key_file: Path
+    observability_url: str = "http://127.0.0.1:9100"
+    http_timeout_s: float = Field(10.0, gt=0)  # observability reads
+    action_timeout_s: float = Field(180.0, gt=0)  # one action run (restore-db can be slow)
+
+    # modes
+    mode: Literal["deterministic", "llm"] = "deterministic"
+    dry_run: bool = False  # plan and judge, never act (every step a dry run)
+    llm_provider: Literal["openai", "gemini", "ollama"] = "openai"
+    llm_base_url: str | None = None  # OpenAI-compatible /v1 base, Gemini or Ollama base
+    llm_model: str | None = None
+    llm_api_key_file: Path | None = None
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_price_prompt_per_1k: float = Field(0.0, ge=0)  # USD, for the recorded cost
+    llm_price_completion_per_1k: float = Field(0.0, ge=0)
+
+    # knowledge
+    embedding: Literal["auto", "minilm", "hashing"] = "auto"
+    runbook_dir: Path | None = None  # default: the packaged knowledge/runbooks
+    retrieval_k: int = Field(5, ge=1, le=20)
+
+    # policy
+    approval_required: list[str] = list(HIGH_RISK_ACTIONS)  # [] = no approvals
+    approval_timeout_s: float = Field(300.0, gt=0)  # no answer in time: deny and escalate
+    cooldown_s: float = Field(120.0, ge=0)  # per action target, across incidents
+    max_actions_per_incident: int = Field(3, ge=1, le=20)
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    fix_failures_before_escalation: int = Field(2, ge=1)  # "a fix did not hold twice"
+    recurrence_window_s: float = Field(900.0, ge=0)  # same fault again soon = fix did not hold
+
+    # timing
+    settle_s: float = Field(3.0, ge=0)  # wait after the first alert, for the rest to fire
+    evidence_window_s: float = Field(300.0, gt=0)
+    verify_hold_s: float = Field(10.0, ge=0)  # signals clear and health ok for this long
+    verify_timeout_s: float = Field(150.0, gt=0)
+    workers: int = Field(2, ge=1, le=16)  # incidents handled at once
+
+    # notifications (approvals, escalations)
+    slack_webhook_url: SecretStr | None = None
+    discord_webhook_url: SecretStr | None = None
+    log_level: str = "INFO"
+
+    @field_validator("ops_db_url")
+    @classmethod
+    def _postgres(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("postgresql"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("action_url", "observability_url", "llm_base_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings, from the environment and the file named by AGENT_ENV_FILE."""
+    return load_with_env_file(Settings, "AGENT_ENV_FILE")
