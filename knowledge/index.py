@@ -1,0 +1,244 @@
+"""The knowledge index: runbooks and past incidents, embedded locally, persisted in Chroma.
+
+Layout under `<state_dir>/knowledge/`: `chroma/` (the Chroma database), `incidents/<id>.md`
+(postmortems, the memory) and `manifest.json` (sha256 of every runbook and postmortem file
+plus the embedding name). `ensure()` rebuilds the collection only when the manifest of the
+files on disk differs from the one stored; otherwise the persisted vectors are reused.
+"""
+
+import hashlib
+import json
+import logging
+import math
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from llama_index.core import StorageContext, VectorStoreIndex
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from knowledge.embeddings import EmbeddingKind, local_embedding, offline_environment
+from knowledge.memory import Postmortem, postmortem_passages
+from knowledge.retrieval import Match, MatchKind, Passage
+from knowledge.runbook import RUNBOOK_DIR, Runbook, load_runbooks
+
+COLLECTION = "breakfix_knowledge"
+MANIFEST_VERSION = 1
+# metadata that identifies a node but would only add noise to its embedding
+_NOT_EMBEDDED = ["kind", "doc_id"]
+
+log = logging.getLogger(__name__)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cosine(similarity: float) -> float:
+    """ChromaVectorStore reports exp(-distance); with the cosine space distance is
+    1 - cosine, so this gives the cosine similarity back."""
+    return 1.0 + math.log(similarity) if similarity > 0 else -1.0
+
+
+class KnowledgeIndex:
+    """Runbooks and postmortems, queried together; safe to share between threads."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        runbook_dir: Path | None = None,
+        embedding: EmbeddingKind = "auto",
+    ) -> None:
+        offline_environment()
+        self.root = Path(state_dir) / "knowledge"
+        self.runbook_dir = runbook_dir or RUNBOOK_DIR
+        self.incident_dir = self.root / "incidents"
+        self.manifest_path = self.root / "manifest.json"
+        self._embed, self.embedding_name = local_embedding(embedding)
+        self._lock = threading.RLock()
+        self._index: VectorStoreIndex | None = None
+        self._client: Any = None
+        self._runbook_hashes: dict[str, str] = {}
+        self.runbooks: list[Runbook] = []
+        self._load_runbooks()
+
+    # -- content on disk -------------------------------------------------------------
+
+    def _runbook_files(self) -> list[Path]:
+        return sorted(p for p in self.runbook_dir.glob("*.md") if p.name != "README.md")
+
+    def _load_runbooks(self) -> None:
+        hashes = {p.name: _sha256(p) for p in self._runbook_files()}
+        self.runbooks = load_runbooks(self.runbook_dir)
+        self._runbook_hashes = hashes
+
+    def _incident_files(self) -> list[Path]:
+        return sorted(self.incident_dir.glob("*.md")) if self.incident_dir.is_dir() else []
+
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "embedding": self.embedding_name,
+            "runbooks": dict(self._runbook_hashes),
+            "incidents": {p.stem: _sha256(p) for p in self._incident_files()},
+        }
+
+    def _stored_manifest(self) -> dict[str, Any] | None:
+        try:
+            loaded = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return loaded if isinstance(loaded, dict) else None
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.manifest_path)
+
+    # -- nodes -----------------------------------------------------------------------
+
+    @staticmethod
+    def _node(
+        kind: MatchKind, doc_id: str, title: str, n: int, heading: str, text: str
+    ) -> TextNode:
+        ref = f"{kind}:{doc_id}"
+        return TextNode(
+            id_=f"{ref}#{n}",
+            text=text,
+            metadata={"kind": kind, "doc_id": doc_id, "title": title, "heading": heading},
+            excluded_embed_metadata_keys=list(_NOT_EMBEDDED),
+            excluded_llm_metadata_keys=list(_NOT_EMBEDDED),
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=ref)},
+        )
+
+    def _runbook_nodes(self) -> Iterable[TextNode]:
+        for book in self.runbooks:
+            for n, (heading, text) in enumerate(book.passages()):
+                yield self._node("runbook", book.id, book.title, n, heading, text)
+
+    def _incident_nodes(self, path: Path) -> list[TextNode]:
+        title, pieces = postmortem_passages(path.read_text(encoding="utf-8"))
+        return [
+            self._node("incident", path.stem, title or path.stem, n, heading, text)
+            for n, (heading, text) in enumerate(pieces)
+        ]
+
+    # -- building --------------------------------------------------------------------
+
+    def _collection(self, *, fresh: bool) -> Any:
+        if self._client is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(
+                path=str(self.root / "chroma"),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+            )
+        if fresh:
+            existing = {c.name for c in self._client.list_collections()}
+            if COLLECTION in existing:
+                self._client.delete_collection(COLLECTION)
+        return self._client.get_or_create_collection(
+            COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+
+    def ensure(self) -> bool:
+        """Build the index, or reuse the persisted one when no runbook, postmortem or the
+        embedding changed since it was built. True if it (re)built."""
+        with self._lock:
+            if {p.name: _sha256(p) for p in self._runbook_files()} != self._runbook_hashes:
+                self._load_runbooks()
+            manifest = self._manifest()
+            collection = self._collection(fresh=False)
+            if self._stored_manifest() == manifest and collection.count() > 0:
+                store = ChromaVectorStore(chroma_collection=collection)
+                self._index = VectorStoreIndex.from_vector_store(store, embed_model=self._embed)
+                return False
+            self.manifest_path.unlink(missing_ok=True)  # a crash mid-build rebuilds next time
+            store = ChromaVectorStore(chroma_collection=self._collection(fresh=True))
+            nodes = list(self._runbook_nodes())
+            for path in self._incident_files():
+                nodes.extend(self._incident_nodes(path))
+            self._index = VectorStoreIndex(
+                nodes,
+                storage_context=StorageContext.from_defaults(vector_store=store),
+                embed_model=self._embed,
+            )
+            self._write_manifest(manifest)
+            log.info(
+                "knowledge index built: %d runbooks, %d past incidents, %d passages (%s)",
+                len(self.runbooks),
+                len(manifest["incidents"]),
+                len(nodes),
+                self.embedding_name,
+            )
+            return True
+
+    def _ready(self) -> VectorStoreIndex:
+        if self._index is None:
+            self.ensure()
+        assert self._index is not None
+        return self._index
+
+    # -- memory ----------------------------------------------------------------------
+
+    def add_postmortem(self, pm: Postmortem) -> Path:
+        """Write `incidents/<id>.md` and index it on its own (no rebuild); writing the same
+        incident again replaces its passages."""
+        with self._lock:
+            index = self._ready()
+            self.incident_dir.mkdir(parents=True, exist_ok=True)
+            path = self.incident_dir / f"{pm.incident_id}.md"
+            path.write_text(pm.to_markdown(), encoding="utf-8")
+            index.delete_ref_doc(f"incident:{pm.incident_id}")
+            index.insert_nodes(self._incident_nodes(path))
+            manifest = self._stored_manifest() or self._manifest()
+            manifest.setdefault("incidents", {})[pm.incident_id] = _sha256(path)
+            self._write_manifest(manifest)
+            log.info("postmortem %s written and indexed: %s", pm.incident_id, path)
+            return path
+
+    # -- retrieval -------------------------------------------------------------------
+
+    def query(self, text: str, k: int = 5) -> list[Match]:
+        """The `k` runbooks and past incidents closest to `text`, best first, each with
+        its best score and the passages that matched (best first)."""
+        if not text.strip():
+            raise ValueError("query text is empty")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        with self._lock:
+            index = self._ready()
+            # enough passages that k distinct documents are likely among them
+            retriever = index.as_retriever(similarity_top_k=max(4 * k, 12))
+            hits = retriever.retrieve(text)
+        grouped: dict[tuple[str, str], list[tuple[float, TextNode]]] = {}
+        titles: dict[tuple[str, str], str] = {}
+        for hit in hits:
+            meta = hit.node.metadata
+            key = (str(meta.get("kind")), str(meta.get("doc_id")))
+            if not isinstance(hit.node, TextNode) or hit.score is None:
+                continue
+            grouped.setdefault(key, []).append((_cosine(hit.score), hit.node))
+            titles[key] = str(meta.get("title", key[1]))
+        matches = []
+        for (kind, doc_id), scored in grouped.items():
+            scored.sort(key=lambda pair: pair[0], reverse=True)
+            passages = [
+                Passage(heading=str(node.metadata.get("heading", "")), text=node.text, score=s)
+                for s, node in scored
+            ]
+            matches.append(
+                Match(
+                    kind="incident" if kind == "incident" else "runbook",
+                    id=doc_id,
+                    title=titles[(kind, doc_id)],
+                    score=passages[0].score,
+                    passages=passages,
+                )
+            )
+        matches.sort(key=lambda m: m.score, reverse=True)
+        return matches[:k]

@@ -1,0 +1,192 @@
+"""Memory: the postmortem every closed incident leaves, as Markdown a human reads and the
+knowledge index embeds as a past incident."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.model import IncidentState
+
+POSTMORTEM_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # also its file name
+# Sections that describe the incident (indexed); the rest is bookkeeping (not indexed).
+INDEXED_SECTIONS = ("Summary", "Symptoms", "Evidence", "Diagnosis", "Actions", "Outcome")
+
+
+class TimelineEntry(BaseModel):
+    """One moment of the incident: when, and what happened."""
+
+    at: datetime
+    what: str
+
+
+class Postmortem(BaseModel):
+    """What happened, what was believed, what was done, and how it ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: str = Field(pattern=POSTMORTEM_ID)
+    title: str = Field(min_length=1, max_length=300)
+    state: IncidentState
+    opened_at: datetime
+    closed_at: datetime | None = None
+    symptoms: str
+    evidence: list[str] = Field(default_factory=list)
+    diagnosis: dict[str, Any] = Field(default_factory=dict)  # agent.model.Diagnosis dumped
+    actions: list[dict[str, Any]] = Field(default_factory=list)  # action, params, status...
+    outcome: str
+    ttd_s: float | None = None
+    ttm_s: float | None = None
+    # optional extras (not in the first contract): where, which fault, and the story
+    service: str | None = None
+    fault: str | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    @property
+    def diagnosed_fault(self) -> str | None:
+        """The fault acted on: `fault` if given, else the best hypothesis's."""
+        if self.fault:
+            return self.fault
+        hypotheses = self.diagnosis.get("hypotheses") or []
+        if hypotheses and isinstance(hypotheses[0], dict):
+            fault = hypotheses[0].get("fault")
+            return str(fault) if fault else None
+        return None
+
+    def to_markdown(self) -> str:
+        """The postmortem as Markdown: header, summary, symptoms, timeline, evidence,
+        diagnosis, actions, outcome, times."""
+        fault = self.diagnosed_fault or "unknown"
+        head = [
+            f"# Postmortem {self.incident_id}: {self.title}",
+            "",
+            f"- **Final state:** {self.state.value}",
+            f"- **Service:** {self.service or 'unknown'}",
+            f"- **Diagnosed fault:** {fault}",
+            f"- **Opened:** {_when(self.opened_at)}",
+            f"- **Closed:** {_when(self.closed_at) if self.closed_at else 'still open'}",
+        ]
+        sections = [
+            ("Summary", self._summary(fault)),
+            ("Symptoms", self.symptoms.strip() or "None recorded."),
+            ("Timeline", self._timeline()),
+            ("Evidence", _bullets(self.evidence) or "None recorded."),
+            ("Diagnosis", self._diagnosis()),
+            ("Actions", self._actions()),
+            ("Outcome", self.outcome.strip() or self.state.value),
+            ("Times", self._times()),
+        ]
+        body = [f"## {heading}\n\n{text}" for heading, text in sections]
+        return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
+
+    def _summary(self, fault: str) -> str:
+        symptom = self.symptoms.strip().split("\n")[0].rstrip(".") or "an alert fired"
+        where = f" on {self.service}" if self.service else ""
+        done = [str(a.get("action") or a.get("name") or "?") for a in self.actions]
+        acted = (
+            f"The agent ran {', '.join(f'`{a}`' for a in done)}."
+            if done
+            else "No action was taken."
+        )
+        return (
+            f"At {_when(self.opened_at)}{where}: {symptom}. The diagnosis was **{fault}**. "
+            f"{acted} The incident ended **{self.state.value}**: {self.outcome.strip()}"
+        )
+
+    def _timeline(self) -> str:
+        entries = sorted(self.timeline, key=lambda e: e.at)
+        if not entries:
+            entries = [TimelineEntry(at=self.opened_at, what="incident opened")]
+            if self.closed_at:
+                entries.append(TimelineEntry(at=self.closed_at, what=f"{self.state.value}"))
+        rows = [f"| {_when(e.at)} | {e.what.replace('|', '/')} |" for e in entries]
+        return "| time | what |\n|---|---|\n" + "\n".join(rows)
+
+    def _diagnosis(self) -> str:
+        hypotheses = [h for h in self.diagnosis.get("hypotheses") or [] if isinstance(h, dict)]
+        lines = []
+        for rank, hyp in enumerate(hypotheses, 1):
+            confidence = hyp.get("confidence")
+            conf = f"{confidence:.2f}" if isinstance(confidence, int | float) else "?"
+            book = f", runbook `{hyp['runbook_id']}`" if hyp.get("runbook_id") else ""
+            lines.append(
+                f"{rank}. **{hyp.get('fault', 'unknown')}** (confidence {conf}{book}): "
+                f"{hyp.get('summary', '')}"
+            )
+            for cite in hyp.get("citations") or []:
+                if isinstance(cite, dict):
+                    text = f": {cite['text']}" if cite.get("text") else ""
+                    lines.append(f"   - {cite.get('kind', '?')} `{cite.get('ref', '?')}`{text}")
+        notes = str(self.diagnosis.get("notes") or "").strip()
+        if notes:
+            lines.append(f"\n{notes}")
+        mode = self.diagnosis.get("mode")
+        if mode:
+            lines.append(f"\nReached in {mode} mode.")
+        return "\n".join(lines).strip() or "No diagnosis was recorded."
+
+    def _actions(self) -> str:
+        lines = []
+        for rank, act in enumerate(self.actions, 1):
+            name = act.get("action") or act.get("name") or "?"
+            params = act.get("params") or {}
+            args = f" {json.dumps(params, sort_keys=True, default=str)}" if params else ""
+            status = act.get("status") or act.get("outcome") or act.get("result")
+            tail = f": {status}" if status else ""
+            if act.get("dry_run"):
+                tail += " (dry run)"
+            why = act.get("why") or act.get("reason")
+            lines.append(f"{rank}. `{name}`{args}{tail}" + (f" — {why}" if why else ""))
+        return "\n".join(lines) or "No action was taken."
+
+    def _times(self) -> str:
+        return (
+            f"- Time to detect: {_seconds(self.ttd_s)}\n"
+            f"- Time to mitigate: {_seconds(self.ttm_s)}\n"
+            f"- Open for: {_seconds(self._open_for())}"
+        )
+
+    def _open_for(self) -> float | None:
+        if self.closed_at is None:
+            return None
+        return (self.closed_at - self.opened_at).total_seconds()
+
+
+def postmortem_passages(markdown: str) -> tuple[str, list[tuple[str, str]]]:
+    """(title, [(heading, text)]) of a postmortem file, the indexed sections only; works on
+    a file a human edited as long as it keeps `# title` and `## section` headings."""
+    title, heading, lines = "", "", list[str]()
+    pieces: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        text = "\n".join(lines).strip()
+        if heading in INDEXED_SECTIONS and text:
+            pieces.append((heading, text))
+
+    for line in markdown.splitlines():
+        if line.startswith("# ") and not title:
+            title = line[2:].strip()
+        elif line.startswith("## "):
+            flush()
+            heading, lines = line[3:].strip(), []
+        else:
+            lines.append(line)
+    flush()
+    return title, pieces
+
+
+def _when(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "not reached"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min ({value:.0f} s)"
+
+
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {item.strip()}" for item in items if item.strip())
