@@ -1,0 +1,115 @@
+"""Verifying a fix: health back, the symptom's signals gone, held for a sustained window.
+
+Polled once a second: every service of `verification.health` healthy, none of the
+verification signals present in the evidence features (nor firing as an alert name), and
+none of the incident's own alert names firing. All of it true for `hold_s` in a row passes;
+`mitigated_at` is the start of that passing window. Not within `timeout_s`: failed.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from agent.model import Perception, Verification
+from knowledge.runbook import Signal
+
+FEATURE_WINDOW_S = 60.0  # the evidence window while verifying: recent signals only
+
+
+class VerifyingObservability(Protocol):
+    def firing(self) -> list[dict[str, Any]]: ...
+
+    def health(self, services: list[str]) -> dict[str, bool]: ...
+
+    def perceive(self, window_s: float) -> Perception: ...
+
+
+class VerifyResult(BaseModel):
+    """The outcome of one verification, with what still failed at the end if it failed."""
+
+    passed: bool
+    started_at: datetime
+    finished_at: datetime
+    mitigated_at: datetime | None = None
+    checks: int = 0
+    hold_s: float
+    timeout_s: float
+    still_failing: list[str] = Field(default_factory=list)
+    stopped: bool = False  # the pipeline stopped before an answer
+
+
+def failing(
+    obs: VerifyingObservability, *, alertnames: list[str], verification: Verification
+) -> list[str]:
+    """What is not yet back to normal right now (empty: everything checks out)."""
+    problems: list[str] = []
+    for service, ok in sorted(obs.health(verification.health).items()):
+        if not ok:
+            problems.append(f"health: {service} unhealthy")
+    firing = {str(a.get("alertname")) for a in obs.firing()}
+    for name in sorted(firing & (set(alertnames) | set(verification.signals))):
+        problems.append(f"alert firing: {name}")
+    features_wanted = [s for s in verification.signals if s not in firing]
+    if features_wanted:
+        perception = obs.perceive(FEATURE_WINDOW_S)
+        if perception.errors:
+            problems.append(f"evidence unreadable: {'; '.join(perception.errors)[:200]}")
+        for name in features_wanted:
+            if Signal(feature=name, op="present").holds(perception.features):
+                problems.append(f"signal present: {name}={perception.features[name]}")
+    return problems
+
+
+def verify(
+    obs: VerifyingObservability,
+    *,
+    alertnames: list[str],
+    verification: Verification,
+    stop: threading.Event,
+    interval_s: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> VerifyResult:
+    """Poll until everything holds for hold_s in a row, timeout_s passes, or `stop` is set."""
+    started_wall, started = datetime.now(UTC), clock()
+    passing_since: float | None = None
+    checks, problems = 0, ["not checked yet"]
+
+    def result(passed: bool, *, stopped: bool = False) -> VerifyResult:
+        mitigated = (
+            started_wall + timedelta(seconds=passing_since - started)
+            if passed and passing_since is not None
+            else None
+        )
+        return VerifyResult(
+            passed=passed,
+            started_at=started_wall,
+            finished_at=datetime.now(UTC),
+            mitigated_at=mitigated,
+            checks=checks,
+            hold_s=verification.hold_s,
+            timeout_s=verification.timeout_s,
+            still_failing=[] if passed else problems,
+            stopped=stopped,
+        )
+
+    while True:
+        now = clock()
+        try:
+            problems = failing(obs, alertnames=alertnames, verification=verification)
+        except Exception as exc:  # a failing observer: not verified this second, keep going
+            problems = [f"check failed: {type(exc).__name__}"]
+        checks += 1
+        if problems:
+            passing_since = None
+        elif passing_since is None:
+            passing_since = now
+        if passing_since is not None and now - passing_since >= verification.hold_s:
+            return result(True)
+        if now - started >= verification.timeout_s:
+            return result(False)
+        if stop.wait(interval_s):
+            return result(False, stopped=True)
