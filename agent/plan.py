@@ -1,7 +1,8 @@
 """Plan: the ordered catalogue actions of a hypothesis's runbook, and how to verify them.
 
 Deterministic: the steps are the runbook's `actions` (parameters and risk as written), the
-verification its `verify_signals` plus the health of the services those signals name. A
+verification its `verify_signals` (features that must clear) plus the health of the target
+and of every service those signals are about. A
 hypothesis with no runbook (an unknown fault, a general runbook with no action) gets a
 single `escalate` step: nothing is done to the system that the evidence does not justify.
 """
@@ -11,8 +12,8 @@ import re
 from agent.model import Hypothesis, Plan, PlanStep, Verification
 from knowledge.runbook import Runbook
 
-# Features naming a service's health: `svc:<service>:up`, `probe:<service>:up`.
-_HEALTH = re.compile(r"^(?:svc|probe):(?P<service>[a-z0-9][a-z0-9-]*):up$")
+# A verify signal naming a service: `alert:<Name>:<service>[:...]`, `svc:<service>:...`.
+_SERVICE = re.compile(r"^(?:alert:[A-Za-z0-9]+|svc|probe):(?P<service>[a-z0-9][a-z0-9-]*)(?::|$)")
 
 
 def runbook_for(hypothesis: Hypothesis, runbooks: list[Runbook]) -> Runbook | None:
@@ -35,10 +36,10 @@ def escalation_step(hypothesis: Hypothesis, why: str) -> PlanStep:
 
 
 def health_services(signals: list[str]) -> list[str]:
-    """`target` plus every service a verify signal names as up."""
+    """`target` plus every service a verify signal is about: each must be healthy again."""
     found = ["target"]
     for signal in signals:
-        match = _HEALTH.match(signal)
+        match = _SERVICE.match(signal)
         if match and match.group("service") not in found:
             found.append(match.group("service"))
     return found
