@@ -4,9 +4,9 @@ provider, its answer parsed into the same typed Diagnosis and Plans as determini
 The offline environment is set before CrewAI is imported (agent.crew.offline).
 """
 
-from agent.crew.offline import set_offline_env
+from agent.crew.offline import import_crewai
 
-set_offline_env()
+import_crewai()
 
 from agent.crew.errors import (  # noqa: E402
     CrewError,
