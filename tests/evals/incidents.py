@@ -27,7 +27,7 @@ def incidents(lab: EvalLab, limit: int = 200) -> list[dict[str, Any]]:
     response = lab.agent.get("/incidents", params={"limit": limit})
     response.raise_for_status()
     body = response.json()
-    items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+    items: list[dict[str, Any]] = body["incidents"] if isinstance(body, dict) else body
     return items
 
 
