@@ -51,6 +51,7 @@ from agent.main import create_app  # noqa: E402
 from agent.store_models import Incident  # noqa: E402
 from lab import ops_db  # noqa: E402
 from lab.background import free_port  # noqa: E402
+from lab.postgres import Cluster  # noqa: E402
 from lab.services import clusters  # noqa: E402
 from tests.evals.cases import load_cases  # noqa: E402
 from tests.evals.chaos_faults import inject, revert  # noqa: E402
@@ -117,9 +118,8 @@ def alertmanager_payload(n: int, *, distinct: bool, started: datetime) -> dict[s
 
 
 @contextmanager
-def intake_agent(lab: EvalLab, pipeline: CountingPipeline) -> Iterator[str]:
-    """An agent app on a fresh migrated database of the lab's ops-db cluster; its URL."""
-    cluster = clusters(lab.settings, lab.paths)["ops-db"]
+def intake_agent(cluster: Cluster, pipeline: CountingPipeline) -> Iterator[str]:
+    """An agent app on a fresh migrated database of `cluster` (the lab's ops-db); its URL."""
     password, dbname = secrets.token_urlsafe(16), f"bench_intake_{secrets.token_hex(3)}"
     cluster.ensure_database(role=dbname, password=password, dbname=dbname)
     url = cluster.dsn(role=dbname, password=password, dbname=dbname)
@@ -164,11 +164,13 @@ def _up(base: str) -> bool:
 
 def post_all(
     base: str, token: str, payloads: list[dict[str, Any]], concurrency: int
-) -> tuple[float, list[int], list[float]]:
-    """Post every payload from `concurrency` clients: seconds, status codes, latencies (ms)."""
+) -> tuple[float, list[int], list[float], int]:
+    """Post every payload from `concurrency` clients: seconds, status codes, latencies (ms),
+    and how many alerts the agent counted as duplicates."""
     chunks = [payloads[i::concurrency] for i in range(concurrency)]
     codes: list[int] = []
     latencies: list[float] = []
+    duplicates = [0]
     lock = threading.Lock()
 
     def worker(chunk: list[dict[str, Any]]) -> None:
@@ -176,16 +178,18 @@ def post_all(
         with httpx.Client(base_url=base, headers=headers, timeout=60, trust_env=False) as http:
             for body in chunk:
                 started = time.perf_counter()
-                status = http.post("/webhook/alertmanager", json=body).status_code
+                response = http.post("/webhook/alertmanager", json=body)
                 took = (time.perf_counter() - started) * 1000
+                seen = response.json().get("duplicates", 0) if response.is_success else 0
                 with lock:
-                    codes.append(status)
+                    codes.append(response.status_code)
                     latencies.append(took)
+                    duplicates[0] += int(seen)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(worker, chunks))
-    return time.perf_counter() - started, codes, latencies
+    return time.perf_counter() - started, codes, latencies, duplicates[0]
 
 
 def bench_intake(lab: EvalLab, identical: int, distinct: int, concurrency: int) -> None:
@@ -195,9 +199,9 @@ def bench_intake(lab: EvalLab, identical: int, distinct: int, concurrency: int) 
     print(f"\nalert intake: {concurrency} concurrent clients, Alertmanager v4 payloads")
     print(
         f"{'payloads':<22}{'posts':>7}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'non-2xx':>8}"
-        f"{'opened':>8}"
+        f"{'duplicates':>11}{'opened':>8}"
     )
-    with intake_agent(lab, pipeline) as where:
+    with intake_agent(clusters(lab.settings, lab.paths)["ops-db"], pipeline) as where:
         base, token = where.split("|", 1)
         for label, count, is_distinct in (
             ("identical", identical, False),
@@ -207,13 +211,13 @@ def bench_intake(lab: EvalLab, identical: int, distinct: int, concurrency: int) 
             payloads = [
                 alertmanager_payload(n, distinct=is_distinct, started=started) for n in range(count)
             ]
-            took, codes, latencies = post_all(base, token, payloads, concurrency)
+            took, codes, latencies, dups = post_all(base, token, payloads, concurrency)
             bad = sum(1 for c in codes if not 200 <= c < 300)
             opened = len(pipeline.submitted) - before
             p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else 0.0
             print(
                 f"{label:<22}{count:>7}{count / took:>8.0f}{statistics.median(latencies):>8.1f}"
-                f"{p99:>8.1f}{bad:>8}{opened:>8}"
+                f"{p99:>8.1f}{bad:>8}{dups:>11}{opened:>8}"
             )
 
 
