@@ -1,6 +1,7 @@
 """CrewRunner: one crew run per incident, retried once on unusable output, time-boxed."""
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ class CrewRunner:
         self.observability, self.knowledge, self.actions = observability, knowledge, actions
         # the whole run (both attempts); each provider request has its own llm_timeout_s
         self.timeout_s = timeout_s or settings.llm_timeout_s * RUN_TIMEOUT_CALLS
+        # CrewAI keeps the last kickoff's task outputs (evidence included) in a SQLite file
+        # under ~/.local/share/<cwd name>; an absolute CREWAI_STORAGE_DIR puts it in our state
+        os.environ["CREWAI_STORAGE_DIR"] = str((settings.state_dir / "crewai").resolve())
         if llm is None:
             make_llm(settings)  # fail at start-up on a bad configuration, not per incident
 

@@ -112,6 +112,7 @@ def settings(tmp_path: Path, **overrides: Any) -> Settings:
         "ops_db_url": "postgresql://unused@127.0.0.1:1/unused",
         "intake_token_file": key,
         "action_key_file": key,
+        "state_dir": tmp_path / "state",
         "mode": "llm",
         "llm_model": "scripted",
         "llm_price_prompt_per_1k": 0.5,
@@ -226,6 +227,8 @@ def test_a_good_answer_becomes_typed_diagnosis_plans_and_usage(
     assert "connection refused" in everything
     assert "does not answer its health" in everything
     assert "REJECTED" not in everything
+    # CrewAI's own record of the run stays in the agent's state dir, not in $HOME
+    assert (tmp_path / "state" / "crewai" / "latest_kickoff_task_outputs.db").is_file()
 
 
 def test_malformed_json_is_retried_once_with_the_error(
