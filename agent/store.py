@@ -60,6 +60,11 @@ class IncidentStore:
     def dispose(self) -> None:
         self._ops.dispose()
 
+    def ping(self) -> None:
+        """One round trip to ops-db (StoreUnavailable when it does not answer)."""
+        with self._ops.session() as session:
+            session.execute(text("SELECT 1"))
+
     # intake ---------------------------------------------------------------------------
 
     def ingest(
@@ -87,7 +92,11 @@ class IncidentStore:
         result = IntakeResult()
         with self._ops.session() as session:
             pending = self._count_repeats(session, batch, result, now)
-            if pending:
+            if not pending:
+                # Only repeat counters changed: a crash may lose a few counts, never an
+                # incident, so this commit does not wait for the WAL flush (storms stay fast).
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            else:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INTAKE_LOCK})
                 for key in sorted(pending):
                     alert, n = batch[key]
@@ -379,6 +388,13 @@ class IncidentStore:
             raise IncidentNotFound(f"no incident {incident_id!r}")
         return incident
 
+    def by_external_id(self, external_id: str) -> Incident | None:
+        """The incident opened for an incident-contract id, if any."""
+        found = self._incidents(
+            "SELECT * FROM agent_incidents WHERE external_id = :x", {"x": external_id}
+        )
+        return found[0] if found else None
+
     def open_incidents(self) -> list[Incident]:
         """Every incident not closed yet, oldest first."""
         return self._incidents(
@@ -651,6 +667,14 @@ class IncidentStore:
                 text("SELECT state, count(*) FROM agent_incidents GROUP BY state")
             ).all()
         return {str(r[0]): int(r[1]) for r in rows}
+
+    def action_counts(self) -> dict[tuple[str, str], int]:
+        """How many actions were recorded, by action and status (for /metrics)."""
+        with self._ops.session() as session:
+            rows = session.execute(
+                text("SELECT action, status, count(*) FROM agent_actions GROUP BY 1, 2")
+            ).all()
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
     def list(self, state: IncidentState | None = None, limit: int = 50) -> builtins.list[Incident]:
         """Incidents newest first, optionally in one state."""

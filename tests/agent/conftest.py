@@ -1,15 +1,24 @@
-"""Fixtures for the agent: a fresh ops-db on the session's real Postgres, and a store on it."""
+"""Fixtures for the agent: a fresh ops-db on the session's real Postgres, a store on it, and
+the agent app served over real HTTP with a recording stand-in for the pipeline."""
 
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from agent.config import Settings
+from agent.main import create_app
+from agent.model import IncidentState
 from agent.store import IncidentStore
+from agent.store_models import Incident
 from lab import ops_db
+from lab.background import free_port
 from tests.support.pg import RunningCluster
+from tests.target_server.helpers import ThreadedServer
 
 _TABLES = "agent_actions, agent_alerts, agent_incident_events, agent_incidents"
 
@@ -44,3 +53,85 @@ def store(ops_url: str) -> Iterator[IncidentStore]:
         yield incidents
     finally:
         incidents.dispose()
+
+
+class RecorderPipeline:
+    """Stands in for agent.pipeline in API tests: records what the API asked of it.
+
+    The real pipeline (perceive, diagnose, act...) is tested in its own modules; here only
+    the hand-over from the API is checked.
+    """
+
+    def __init__(self, store: IncidentStore) -> None:
+        self.store = store
+        self.submitted: list[str] = []
+        self.answers: list[tuple[str, str, bool]] = []
+        self.started = self.stopped = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def submit(self, incident_id: str) -> None:
+        self.submitted.append(incident_id)
+
+    def approve(self, incident_id: str, *, by: str, note: str | None = None) -> Incident:
+        self.answers.append((incident_id, by, True))
+        return self.store.transition(
+            incident_id, IncidentState.acting, step="approval", inputs={"by": by}, outputs={}
+        )
+
+    def deny(self, incident_id: str, *, by: str, note: str | None = None) -> Incident:
+        self.answers.append((incident_id, by, False))
+        return self.store.transition(
+            incident_id, IncidentState.escalated, step="approval", inputs={"by": by}, outputs={}
+        )
+
+
+@dataclass
+class AgentServer:
+    """The agent app served by uvicorn on a loopback port, with a recorder pipeline."""
+
+    url: str
+    token: str
+    pipeline: RecorderPipeline
+    store: IncidentStore
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def agent_settings(ops_url: str, tmp_path: Path) -> Settings:
+    """Agent settings on the test ops-db, with an intake token and an (unused) act key."""
+    token_file = tmp_path / "agent-intake.token"
+    token_file.write_text(secrets.token_urlsafe(32))
+    key_file = tmp_path / "agent-action.key"
+    key_file.write_text("bfx_000000000000_" + "x" * 40)
+    return Settings(
+        _env_file=None,
+        ops_db_url=ops_url,
+        intake_token_file=token_file,
+        action_key_file=key_file,
+        state_dir=tmp_path,
+        port=free_port(),
+    )
+
+
+@pytest.fixture
+def agent_server(agent_settings: Settings, store: IncidentStore) -> Iterator[AgentServer]:
+    """A real HTTP agent (uvicorn on 127.0.0.1) on an emptied ops-db."""
+    recorder = RecorderPipeline(store)
+    app = create_app(agent_settings, pipeline=recorder)
+    server = ThreadedServer(app, agent_settings.port).start()
+    try:
+        yield AgentServer(
+            url=f"http://127.0.0.1:{agent_settings.port}",
+            token=agent_settings.intake_token_file.read_text(),
+            pipeline=recorder,
+            store=store,
+        )
+    finally:
+        server.stop()

@@ -1,0 +1,44 @@
+"""What the routes share: settings, store, pipeline, metrics and the intake token."""
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from agent.config import Settings
+from agent.metrics import AgentMetrics
+from agent.store import IncidentStore
+from agent.store_models import Incident
+
+
+class PipelineLike(Protocol):
+    """What the API needs of the pipeline (agent.pipeline.IncidentPipeline, or a recorder)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def submit(self, incident_id: str) -> None: ...
+
+    def approve(self, incident_id: str, *, by: str, note: str | None = None) -> Incident: ...
+
+    def deny(self, incident_id: str, *, by: str, note: str | None = None) -> Incident: ...
+
+
+@dataclass
+class AgentParts:
+    """The agent's running parts, on app.state.parts."""
+
+    settings: Settings
+    store: IncidentStore
+    metrics: AgentMetrics
+    token: str
+    pipeline: PipelineLike | None = None
+
+
+def get_parts(request: Request) -> AgentParts:
+    parts: AgentParts = request.app.state.parts
+    return parts
+
+
+Parts = Annotated[AgentParts, Depends(get_parts)]

@@ -1,0 +1,177 @@
+"""The agent's HTTP API over real HTTP on 127.0.0.1, with real Postgres behind it.
+
+The pipeline is a recording stand-in (tests/agent/conftest.py RecorderPipeline): these tests
+check what the API hands over and answers, not what the pipeline then does.
+"""
+
+import asyncio
+import os
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from agent.model import Diagnosis, Hypothesis, IncidentState
+from observability.detector.alertmanager import fingerprint
+from tests.agent.conftest import AgentServer
+from tests.agent.test_intake import LABELS, observability_payload, wire
+
+S = IncidentState
+STORM = int(os.environ.get("AGENT_TEST_STORM", "10000"))
+
+
+def _open(server: AgentServer) -> str:
+    response = httpx.post(
+        f"{server.url}/webhook/alertmanager", json=observability_payload(), headers=server.auth()
+    )
+    assert response.status_code == 200, response.text
+    incident_id: str = response.json()["opened"][0]
+    return incident_id
+
+
+def _to(server: AgentServer, incident_id: str, *states: IncidentState) -> None:
+    for state in states:
+        server.store.transition(incident_id, state, step=f"to-{state}", inputs={}, outputs={})
+
+
+def test_health_and_metrics(agent_server: AgentServer) -> None:
+    health = httpx.get(f"{agent_server.url}/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert agent_server.pipeline.started
+    _open(agent_server)
+    text = httpx.get(f"{agent_server.url}/metrics").text
+    assert 'breakfix_agent_alerts_received_total{source="alertmanager"} 1.0' in text
+    assert 'breakfix_agent_incidents{state="detected"} 1.0' in text
+    assert "breakfix_agent_incidents_opened_total 1.0" in text
+
+
+def test_list_and_show_an_incident(agent_server: AgentServer) -> None:
+    incident_id = _open(agent_server)
+    store = agent_server.store
+    hypothesis = Hypothesis(fault="api-hang", confidence=0.82, summary="frozen API")
+    store.update(
+        incident_id,
+        diagnosis=Diagnosis(hypotheses=[hypothesis]),
+        fault="api-hang",
+        diagnosed_at=datetime.fromtimestamp(1.9e9, tz=UTC) + timedelta(seconds=4),
+    )
+    store.transition(
+        incident_id, S.diagnosing, step="perceive", inputs={}, outputs={"features": {"up": 0}}
+    )
+    store.record_action(
+        incident_id=incident_id,
+        step_no=1,
+        action="restart-api",
+        target="target",
+        idempotency_key=f"{incident_id}:1:1",
+        status="succeeded",
+    )
+    listed = httpx.get(f"{agent_server.url}/incidents").json()["incidents"]
+    assert [(i["id"], i["fault"], i["confidence"]) for i in listed] == [
+        (incident_id, "api-hang", 0.82)
+    ]
+    assert httpx.get(f"{agent_server.url}/incidents?state=resolved").json()["incidents"] == []
+    shown = httpx.get(f"{agent_server.url}/incidents/{incident_id}").json()
+    assert shown["state"] == "diagnosing" and shown["ttd_s"] == 4.0 and shown["ttm_s"] is None
+    assert shown["evidence"] == {"features": {"up": 0}}
+    assert [e["step"] for e in shown["timeline"]] == ["opened", "alert", "perceive"]
+    assert shown["actions"][0]["action"] == "restart-api"
+    assert shown["alerts"][0]["fingerprint"] == fingerprint(LABELS)
+    assert shown["diagnosis"]["hypotheses"][0]["confidence"] == 0.82
+
+
+def test_bad_queries_and_unknown_incidents(agent_server: AgentServer) -> None:
+    bad_state = httpx.get(f"{agent_server.url}/incidents?state=exploded")
+    assert bad_state.status_code == 422 and bad_state.json()["code"] == "validation_error"
+    assert httpx.get(f"{agent_server.url}/incidents?limit=0").status_code == 422
+    missing = httpx.get(f"{agent_server.url}/incidents/inc-99999")
+    assert missing.status_code == 404 and missing.json()["code"] == "incident_not_found"
+    assert httpx.get(f"{agent_server.url}/incidents/a%20b").status_code == 422
+
+
+def test_report_only_once_closed(agent_server: AgentServer) -> None:
+    incident_id = _open(agent_server)
+    url = f"{agent_server.url}/incidents/{incident_id}/report"
+    early = httpx.get(url)
+    assert early.status_code == 404 and early.json()["code"] == "report_not_ready"
+    _to(agent_server, incident_id, S.diagnosing, S.escalated)
+    agent_server.store.update(incident_id, report="# inc\n\nEscalated: no runbook matched.\n")
+    report = httpx.get(url)
+    assert report.status_code == 200
+    assert report.headers["content-type"].startswith("text/markdown")
+    assert report.text.startswith("# inc")
+
+
+def test_approve_and_deny(agent_server: AgentServer) -> None:
+    incident_id = _open(agent_server)
+    url = f"{agent_server.url}/incidents/{incident_id}"
+    body = {"by": "alice", "note": "go"}
+    early = httpx.post(f"{url}/approve", json=body, headers=agent_server.auth())
+    assert early.status_code == 409 and early.json()["code"] == "not_awaiting_approval"
+    _to(agent_server, incident_id, S.diagnosing, S.planned, S.awaiting_approval)
+    anonymous = httpx.post(f"{url}/approve", json=body)
+    assert anonymous.status_code == 401
+    nobody = httpx.post(f"{url}/approve", json={"by": ""}, headers=agent_server.auth())
+    assert nobody.status_code == 422
+    granted = httpx.post(f"{url}/approve", json=body, headers=agent_server.auth())
+    assert granted.status_code == 200 and granted.json()["state"] == "acting"
+    assert agent_server.pipeline.answers == [(incident_id, "alice", True)]
+
+    other = _open_second(agent_server, incident_id)
+    _to(agent_server, other, S.diagnosing, S.planned, S.awaiting_approval)
+    denied = httpx.post(
+        f"{agent_server.url}/incidents/{other}/deny",
+        json={"by": "bob"},
+        headers=agent_server.auth(),
+    )
+    assert denied.status_code == 200 and denied.json()["state"] == "escalated"
+
+
+def _open_second(server: AgentServer, first: str) -> str:
+    _to(server, first, S.escalated)  # closes the first: the next alert opens a new incident
+    labels = {**LABELS, "alertname": "DbDown"}
+    response = httpx.post(
+        f"{server.url}/webhook/alertmanager",
+        json=observability_payload(wire(labels, ts=datetime.now(UTC).timestamp() + 5)),
+        headers=server.auth(),
+    )
+    incident_id: str = response.json()["opened"][0]
+    return incident_id
+
+
+async def _storm(server: AgentServer, n: int, concurrency: int) -> list[dict[str, object]]:
+    payload = observability_payload(wire(ts=1.95e9))
+    limit = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(headers=server.auth(), limits=limits, timeout=60) as client:
+
+        async def one() -> dict[str, object]:
+            async with limit:
+                response = await client.post(f"{server.url}/webhook/alertmanager", json=payload)
+                response.raise_for_status()
+                body: dict[str, object] = response.json()
+                return body
+
+        return await asyncio.gather(*(one() for _ in range(n)))
+
+
+def test_a_storm_of_identical_alerts_is_one_incident(agent_server: AgentServer) -> None:
+    results = asyncio.run(_storm(agent_server, STORM, concurrency=64))
+    opened = [i for r in results for i in r["opened"]]  # type: ignore[attr-defined]
+    assert len(opened) == 1
+    assert sum(int(r["duplicates"]) for r in results) == STORM - 1  # type: ignore[call-overload]
+    assert [i.id for i in agent_server.store.list()] == opened
+    assert agent_server.store.alerts(opened[0])[0].received_count == STORM
+    assert agent_server.pipeline.submitted == opened
+
+
+def test_a_storm_in_one_payload_is_one_incident(agent_server: AgentServer) -> None:
+    payload = observability_payload(*[wire(ts=1.96e9) for _ in range(10_000)])
+    response = httpx.post(
+        f"{agent_server.url}/webhook/alertmanager",
+        json=payload,
+        headers=agent_server.auth(),
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert len(response.json()["opened"]) == 1 and response.json()["duplicates"] == 9_999
+    assert len(agent_server.store.list()) == 1
