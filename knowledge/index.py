@@ -22,14 +22,14 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from knowledge.embeddings import EmbeddingKind, local_embedding, offline_environment
-from knowledge.memory import Postmortem, postmortem_passages
+from knowledge.memory import Postmortem, postmortem_fault, postmortem_passages
 from knowledge.retrieval import Match, MatchKind, Passage
 from knowledge.runbook import RUNBOOK_DIR, Runbook, load_runbooks
 
 COLLECTION = "breakfix_knowledge"
 MANIFEST_VERSION = 1
 # metadata that identifies a node but would only add noise to its embedding
-_NOT_EMBEDDED = ["kind", "doc_id"]
+_NOT_EMBEDDED = ["kind", "doc_id", "fault"]
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +104,20 @@ class KnowledgeIndex:
 
     @staticmethod
     def _node(
-        kind: MatchKind, doc_id: str, title: str, n: int, heading: str, text: str
+        kind: MatchKind,
+        doc_id: str,
+        title: str,
+        n: int,
+        heading: str,
+        text: str,
+        fault: str | None = None,
     ) -> TextNode:
         ref = f"{kind}:{doc_id}"
+        meta = {"kind": kind, "doc_id": doc_id, "title": title, "heading": heading}
         return TextNode(
             id_=f"{ref}#{n}",
             text=text,
-            metadata={"kind": kind, "doc_id": doc_id, "title": title, "heading": heading},
+            metadata={**meta, "fault": fault or ""},
             excluded_embed_metadata_keys=list(_NOT_EMBEDDED),
             excluded_llm_metadata_keys=list(_NOT_EMBEDDED),
             relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=ref)},
@@ -122,9 +129,11 @@ class KnowledgeIndex:
                 yield self._node("runbook", book.id, book.title, n, heading, text)
 
     def _incident_nodes(self, path: Path) -> list[TextNode]:
-        title, pieces = postmortem_passages(path.read_text(encoding="utf-8"))
+        markdown = path.read_text(encoding="utf-8")
+        title, pieces = postmortem_passages(markdown)
+        fault = postmortem_fault(markdown)
         return [
-            self._node("incident", path.stem, title or path.stem, n, heading, text)
+            self._node("incident", path.stem, title or path.stem, n, heading, text, fault)
             for n, (heading, text) in enumerate(pieces)
         ]
 
@@ -217,6 +226,7 @@ class KnowledgeIndex:
             hits = retriever.retrieve(text)
         grouped: dict[tuple[str, str], list[tuple[float, TextNode]]] = {}
         titles: dict[tuple[str, str], str] = {}
+        faults: dict[tuple[str, str], str | None] = {}
         for hit in hits:
             meta = hit.node.metadata
             key = (str(meta.get("kind")), str(meta.get("doc_id")))
@@ -224,6 +234,7 @@ class KnowledgeIndex:
                 continue
             grouped.setdefault(key, []).append((_cosine(hit.score), hit.node))
             titles[key] = str(meta.get("title", key[1]))
+            faults[key] = str(meta.get("fault") or "") or None
         matches = []
         for (kind, doc_id), scored in grouped.items():
             scored.sort(key=lambda pair: pair[0], reverse=True)
@@ -238,6 +249,7 @@ class KnowledgeIndex:
                     title=titles[(kind, doc_id)],
                     score=passages[0].score,
                     passages=passages,
+                    fault=faults[(kind, doc_id)] if kind == "incident" else None,
                 )
             )
         matches.sort(key=lambda m: m.score, reverse=True)

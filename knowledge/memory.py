@@ -2,6 +2,7 @@
 knowledge index embeds as a past incident."""
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from agent.model import IncidentState
 
 POSTMORTEM_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # also its file name
 # Sections that describe the incident (indexed); the rest is bookkeeping (not indexed).
+_FAULT_LINE = re.compile(r"^- \*\*Diagnosed fault:\*\* (\S+)\s*$", re.M)
 INDEXED_SECTIONS = ("Summary", "Symptoms", "Evidence", "Diagnosis", "Actions", "Outcome")
 
 
@@ -151,6 +153,13 @@ class Postmortem(BaseModel):
         if self.closed_at is None:
             return None
         return (self.closed_at - self.opened_at).total_seconds()
+
+
+def postmortem_fault(markdown: str) -> str | None:
+    """The `Diagnosed fault` of a postmortem's header, None when absent or unknown."""
+    found = _FAULT_LINE.search(markdown.split("\n## ", 1)[0])
+    fault = found.group(1).strip() if found else ""
+    return fault if fault and fault != "unknown" else None
 
 
 def postmortem_passages(markdown: str) -> tuple[str, list[tuple[str, str]]]:

@@ -20,7 +20,8 @@ class Passage(BaseModel):
 class Match(BaseModel):
     """One document (a runbook or a past incident) that matched, best passage first.
 
-    `score` is the best passage's similarity (cosine, higher is closer).
+    `score` is the best passage's similarity (cosine, higher is closer). `fault` is, for a
+    past incident, the fault it was diagnosed as (None when unknown); None for runbooks.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -30,3 +31,4 @@ class Match(BaseModel):
     title: str
     score: float
     passages: list[Passage] = Field(default_factory=list)
+    fault: str | None = None

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from agent.model import Citation, Diagnosis, Hypothesis, IncidentState
 from knowledge.index import KnowledgeIndex
-from knowledge.memory import Postmortem, TimelineEntry, postmortem_passages
+from knowledge.memory import Postmortem, TimelineEntry, postmortem_fault, postmortem_passages
 from tests.knowledge.conftest import EmbedCounter
 
 OPENED = datetime(2025, 3, 4, 10, 0, 0, tzinfo=UTC)
@@ -113,6 +113,15 @@ def test_markdown_of_an_escalated_incident_without_actions() -> None:
     assert "- **Closed:** still open" in text
 
 
+def test_the_diagnosed_fault_is_read_back_from_the_file() -> None:
+    assert postmortem_fault(_postmortem().to_markdown()) == "db-pool-exhaustion"
+    unknown = _postmortem().model_copy(update={"diagnosis": {}, "fault": None})
+    assert postmortem_fault(unknown.to_markdown()) is None
+    # only the header counts, not a fault named in the text below it
+    body = "# Postmortem x: y\n\n## Summary\n\n- **Diagnosed fault:** db-lock\n"
+    assert postmortem_fault(body) is None
+
+
 def test_indexed_sections_only(tmp_path: Path) -> None:
     title, pieces = postmortem_passages(_postmortem().to_markdown())
     assert title.startswith("Postmortem inc-0042")
@@ -157,6 +166,8 @@ def test_a_postmortem_is_indexed_incrementally_and_surfaces_next_to_runbooks(
     assert matches[0].id == "inc-0042"
     assert matches[0].title.endswith("Checkout requests time out waiting for a connection")
     assert "Symptoms" in {p.heading for p in matches[0].passages}
+    assert matches[0].fault == "db-pool-exhaustion"
+    assert all(m.fault is None for m in matches if m.kind == "runbook")
     assert {m.kind for m in matches} == {"incident", "runbook"}
 
     # the manifest knows the postmortem: a new instance reuses everything
