@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psutil
+import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 from psycopg2.extensions import encrypt_password
@@ -118,11 +119,21 @@ class ChangedPassword:
     def clean(self, lab: EvalLab) -> list[str]:
         # regenerate-env rewrote the lab's secret with the role's new password: setting the
         # secret's value again changes nothing then, and undoes the change otherwise.
-        fixed = _target_ready(lab)
-        self._set(lab, read_secret(lab.paths.secret(APP_PASSWORD)))
-        if fixed:
+        password = read_secret(lab.paths.secret(APP_PASSWORD))
+        cluster = lab.target_db
+        try:
+            psycopg2.connect(
+                host=cluster.host,
+                port=cluster.port,
+                user=APP_ROLE,
+                password=password,
+                dbname=APP_DB,
+                connect_timeout=5,
+            ).close()
             return []
-        lab.runtime.restart("target")
+        except psycopg2.OperationalError:
+            self._set(lab, password)
+        lab.runtime.restart("target")  # its pool may hold nothing but refused logins now
         return ["the app's password was still changed"]
 
     @staticmethod
