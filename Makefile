@@ -18,6 +18,7 @@ bench: setup
 	@.venv/bin/python scripts/bench_actions.py
 	@.venv/bin/python scripts/bench_chaos.py
 	@.venv/bin/python scripts/bench_observability.py
+	@.venv/bin/python scripts/bench_agent.py
 
 status:
 	@.venv/bin/breakfix status
