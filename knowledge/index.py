@@ -162,7 +162,8 @@ class KnowledgeIndex:
                 self._load_runbooks()
             manifest = self._manifest()
             collection = self._collection(fresh=False)
-            if self._stored_manifest() == manifest and collection.count() > 0:
+            empty = not (manifest["runbooks"] or manifest["incidents"])
+            if self._stored_manifest() == manifest and (collection.count() > 0 or empty):
                 store = ChromaVectorStore(chroma_collection=collection)
                 self._index = VectorStoreIndex.from_vector_store(store, embed_model=self._embed)
                 return False
