@@ -19,6 +19,9 @@ _SERIES = re.compile(r"^(?P<metric>[a-zA-Z_][a-zA-Z0-9_]*)(?:\{(?P<labels>.*)\})
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 # Connections that are the lab's own on target-db: everything else is a foreign client.
 OWN_DB_APPS = ("breakfix-target", "breakfix-observability")
+# Services no catalogue fault touches: their probes failing means the observer (or the whole
+# machine) is struggling, which discounts probe failures elsewhere.
+BYSTANDERS = ("action", "chaos", "observability", "ops-db")
 
 
 def series_key(series: str) -> str:
@@ -149,6 +152,14 @@ def derived_features(features: Features) -> Features:
                 drops.append((high - last) / high)
     if drops:
         out["pg:rows_dropped"] = max(drops)
+    out["probe:bystanders_down"] = float(
+        sum(
+            1
+            for name in BYSTANDERS
+            if features.get(f"probe:{name}:up") is False
+            or features.get(f"alert:ProbeFailing:{name}") is True
+        )
+    )
     free, size = get("metric:target:cache_free_bytes"), get("metric:target:cache_fs_size_bytes")
     if free is not None and size:
         out["cache:free_ratio"] = free / size
