@@ -1,6 +1,7 @@
 """The agent app: intake, incidents API, approvals; the pipeline runs in the background."""
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,6 +36,25 @@ def build_real_pipeline(settings: Settings, store: IncidentStore) -> PipelineLik
     return build_pipeline(settings, store, knowledge=index)
 
 
+def _run_pipeline(parts: AgentParts, running: PipelineLike) -> None:
+    """Hand incidents to `running` from now on, including those left open before."""
+    parts.pipeline = running  # first: an incident opened from now on is submitted by intake
+    running.start()
+    resumed = parts.store.open_incidents()  # left open by a previous run, or while starting
+    for incident in resumed:
+        running.submit(incident.id)
+    log.info("pipeline running (%d open incidents resumed)", len(resumed))
+
+
+def _start_real_pipeline(parts: AgentParts) -> None:
+    try:
+        _run_pipeline(parts, build_real_pipeline(parts.settings, parts.store))
+        parts.pipeline_status = "running"
+    except Exception:
+        parts.pipeline_status = "failed"
+        log.exception("the pipeline could not start: incidents are recorded, not handled")
+
+
 def create_app(
     settings: Settings | None = None, *, pipeline: PipelineLike | None = None
 ) -> FastAPI:
@@ -47,24 +67,23 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = IncidentStore(settings.ops_db_url.get_secret_value())
         metrics.watch_store(states=store.counts_by_state, actions=store.action_counts)
-        running = pipeline or build_real_pipeline(settings, store)
-        app.state.parts = AgentParts(
-            settings=settings, store=store, metrics=metrics, token=token, pipeline=running
-        )
-        running.start()
-        resumed = store.open_incidents()  # left open by a previous run
-        for incident in resumed:
-            running.submit(incident.id)
-        log.info(
-            "agent ready on %s:%d (%d open incidents resumed)",
-            settings.host,
-            settings.port,
-            len(resumed),
-        )
+        parts = AgentParts(settings=settings, store=store, metrics=metrics, token=token)
+        app.state.parts = parts
+        starter: threading.Thread | None = None
+        if pipeline is not None:
+            _run_pipeline(parts, pipeline)
+        else:  # the index and models take a while: take alerts meanwhile, handle them after
+            starter = threading.Thread(
+                target=_start_real_pipeline, args=(parts,), name="agent-start", daemon=True
+            )
+            starter.start()
         try:
             yield
         finally:
-            running.stop()
+            if starter is not None:
+                starter.join(timeout=120)
+            if parts.pipeline is not None:
+                parts.pipeline.stop()
             store.dispose()
 
     app = FastAPI(

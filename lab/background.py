@@ -48,18 +48,24 @@ PORT_VARS = (
     "DB_PROXY_ADMIN_PORT",
     "CHAOS_PORT",
     "OBSERVABILITY_PORT",
+    "AGENT_PORT",
 )
 
 
-def lab_environment(state_dir: Path, *, observability: bool = False) -> dict[str, str]:
+def lab_environment(
+    state_dir: Path, *, observability: bool = False, agent: bool = False
+) -> dict[str, str]:
     """The process environment of a lab on its own state dir and free ports.
 
     Observability is off unless asked for: its synthetic orders and 1 Hz probes would
-    disturb tests that count rows or time things.
+    disturb tests that count rows or time things. The agent is off unless asked for too
+    (it would fix what a test breaks); asking for it turns observability on.
     """
+    observability = observability or agent
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BREAKFIX_", "TARGET_"))}
     env["BREAKFIX_STATE_DIR"] = str(state_dir)
     env["BREAKFIX_OBSERVABILITY_ENABLED"] = "true" if observability else "false"
+    env["BREAKFIX_AGENT_ENABLED"] = "true" if agent else "false"
     for var in PORT_VARS:
         env[f"BREAKFIX_{var}"] = str(free_port())
     return env

@@ -32,12 +32,20 @@ class LabSettings(BaseSettings):
     # Observability samples every service each second (a synthetic order included); tests of
     # other parts turn it off so it cannot disturb what they measure.
     observability_enabled: bool = True
+    agent_port: Port = Field(8002, ge=1, le=65535)
+    # The agent reads what observability sees and is fed its alerts: it runs only with it.
+    agent_enabled: bool = True
     target_db_max_connections: int = Field(100, ge=10)
     cache_tmpfs: bool = True  # the target's cache dir on a size-limited tmpfs (root only)
     health_timeout_s: float = Field(60.0, gt=0)
     stop_timeout_s: float = Field(20.0, gt=0)
     restart_backoff_s: float = Field(1.0, ge=0)
     poll_interval_s: float = Field(0.25, gt=0)
+
+
+def agent_runs(settings: LabSettings) -> bool:
+    """Whether the lab runs the agent (enabled, and observability running to feed it)."""
+    return settings.agent_enabled and settings.observability_enabled
 
 
 def as_environment(settings: LabSettings) -> dict[str, str]:

@@ -63,6 +63,16 @@ class StatePaths:
         return self.env / "observability.env"
 
     @property
+    def agent_env(self) -> Path:
+        """The agent's env file (ops-db credentials, intake token and act key files)."""
+        return self.env / "agent.env"
+
+    @property
+    def knowledge(self) -> Path:
+        """The agent's knowledge index and postmortems."""
+        return self.root / "knowledge"
+
+    @property
     def traces(self) -> Path:
         """Where the target writes the trace ids of slow and failed requests."""
         return self.root / "traces"

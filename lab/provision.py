@@ -1,17 +1,20 @@
 """Initialising the state dir and provisioning the databases: idempotent, run by `run`."""
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from lab.chaos_role import ensure_chaos_role
-from lab.config import LabSettings
+from lab.config import LabSettings, agent_runs
 from lab.envfile import read_env, write_env
 from lab.files import write_atomic
 from lab.paths import SHIPPED_SCENARIOS, StatePaths
 from lab.postgres import Cluster
-from lab.secrets import ensure_secret, read_secret
+from lab.secrets import ensure_secret, read_secret, replace_secret
 from lab.services import (
+    AGENT_ACTION_KEY,
+    AGENT_INTAKE_TOKEN,
     APP_DB,
     APP_ROLE,
     FALLBACK_HOST,
@@ -44,6 +47,8 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     paths.secrets.mkdir(mode=0o700, exist_ok=True)
     for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD, CHAOS_KEY, HOOKS_TOKEN):
         ensure_secret(paths.secret(name))
+    ensure_secret(paths.secret(AGENT_INTAKE_TOKEN), nbytes=32)
+    # agent-action.key is created by the ops-db hook: it must be a key ops-db knows
     write_atomic(
         paths.hosts_file,
         "# Breakfix lab hosts file: the target resolves its upstreams through it.\n"
@@ -53,6 +58,15 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     sync_action_env(settings=settings, paths=paths)
     sync_chaos_env(settings=settings, paths=paths)
     sync_observability_env(settings=settings, paths=paths)
+    sync_agent_env(settings=settings, paths=paths)
+
+
+def _ops_db_url(settings: LabSettings, paths: StatePaths) -> str:
+    password = read_secret(paths.secret(OPS_PASSWORD))
+    return (
+        f"postgresql+psycopg2://{OPS_ROLE}:{password}"
+        f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
+    )
 
 
 def _sync_env(
@@ -168,6 +182,11 @@ def sync_observability_env(
         "OBS_HOST": settings.host,
         "OBS_PORT": str(settings.observability_port),
     }
+    if agent_runs(settings):  # alerts go to the agent's intake, with its token as a bearer
+        managed["OBS_RECEIVERS"] = json.dumps(
+            [f"http://{settings.host}:{settings.agent_port}/webhook/alertmanager"]
+        )
+        managed["OBS_RECEIVER_TOKEN_FILE"] = str(paths.secret(AGENT_INTAKE_TOKEN))
     _sync_env(
         paths.observability_env,
         prefix="OBS_",
@@ -175,6 +194,46 @@ def sync_observability_env(
         defaults={},
         operator_env=operator_env,
     )
+
+
+def sync_agent_env(
+    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
+) -> None:
+    """The agent's env file: ops-db URL, address, state dir, intake token and act key files,
+    where the action server and observability are. Never the chaos key or hooks token."""
+    managed = {
+        "AGENT_OPS_DB_URL": _ops_db_url(settings, paths),
+        "AGENT_HOST": settings.host,
+        "AGENT_PORT": str(settings.agent_port),
+        "AGENT_STATE_DIR": str(paths.root),
+        "AGENT_INTAKE_TOKEN_FILE": str(paths.secret(AGENT_INTAKE_TOKEN)),
+        "AGENT_ACTION_URL": f"http://{settings.host}:{settings.action_port}",
+        "AGENT_ACTION_KEY_FILE": str(paths.secret(AGENT_ACTION_KEY)),
+        "AGENT_OBSERVABILITY_URL": f"http://{settings.host}:{settings.observability_port}",
+    }
+    _sync_env(
+        paths.agent_env, prefix="AGENT_", managed=managed, defaults={}, operator_env=operator_env
+    )
+
+
+def ensure_agent_key(*, ops_url: str, key_file: Path) -> bool:
+    """The agent's `act` key: kept while ops-db still honours it, else created (plaintext
+    written 0600, only the hash stored). True when a new key was made."""
+    from action_server.keys import Scope, create_key, verify_key
+    from action_server.store import Store
+
+    store = Store(ops_url)
+    try:
+        with store.session() as session:
+            if key_file.exists():
+                row = verify_key(session=session, presented=read_secret(key_file))
+                if row is not None and row.scope == Scope.act.value:
+                    return False
+            _, plaintext = create_key(session=session, name="agent", scope=Scope.act)
+    finally:
+        store.dispose()
+    replace_secret(key_file, plaintext)
+    return True
 
 
 def database_hooks(
@@ -200,7 +259,10 @@ def database_hooks(
         password = read_secret(paths.secret(OPS_PASSWORD))
         cluster = clusters["ops-db"]
         cluster.ensure_database(role=OPS_ROLE, password=password, dbname=OPS_DB)
-        schema.upgrade(cluster.dsn(role=OPS_ROLE, password=password, dbname=OPS_DB))
+        url = cluster.dsn(role=OPS_ROLE, password=password, dbname=OPS_DB)
+        schema.upgrade(url)
+        if ensure_agent_key(ops_url=url, key_file=paths.secret(AGENT_ACTION_KEY)):
+            log.info("agent act key created")
         log.info("ops-db provisioned: migrations at head")
 
     return {"target-db": target_db, "ops-db": ops_db}

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.config import LabSettings, as_environment
+from lab.config import LabSettings, agent_runs, as_environment
 from lab.health import HealthCheck, http_check, postgres_check, tcp_check
 from lab.paths import StatePaths
 from lab.postgres import Cluster, find_bindir, pg_home, server_user
@@ -17,6 +17,9 @@ PRIMARY_HOST, FALLBACK_HOST = "pricing-primary.breakfix.lab", "pricing-fallback.
 # Shared by the chaos server and the victims' fault hooks (target /_faults, stub controls,
 # db-proxy toxics); never given to the agent or the action server.
 HOOKS_TOKEN = "victim-hooks.token"
+AGENT_INTAKE_TOKEN = "agent-intake.token"  # webhook callers (observability) and approvers
+AGENT_ACTION_KEY = "agent-action.key"  # an `act` key of the action server, created in ops-db
+AGENT_DROPPED_ENV = ("AGENT_", "CHAOS_", "ACTION_", "OBS_", "TARGET_", "DBPROXY_", "UPSTREAM_")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
         )
 
     optional = [http("observability", settings.observability_port)]
+    if agent_runs(settings):
+        optional.append(http("agent", settings.agent_port))
     return {
         e.name: e
         for e in (
@@ -183,7 +188,13 @@ def build_specs(
         )
 
     def lab_server(
-        name: str, module: str, env_file: Path, prefix: str | None = None
+        name: str,
+        module: str,
+        env_file: Path,
+        prefix: str | None = None,
+        *,
+        after: tuple[str, ...] = (),
+        drop_env_prefixes: tuple[str, ...] = (),
     ) -> ServiceSpec:
         """One of the lab's own servers: restarted if it dies, settings in its env file."""
         end = ends[name]
@@ -198,12 +209,13 @@ def build_specs(
                     **as_environment(settings),
                     "BREAKFIX_STATE_DIR": str(paths.root),
                 },
+                drop_env_prefixes=drop_env_prefixes,
             ),
             port=end.port,
             url=end.url,
             health=http_check(f"{end.url}/healthz"),
             restart=True,
-            depends_on=("ops-db", "target-db", "target"),
+            depends_on=("ops-db", "target-db", "target", *after),
         )
 
     target = ends["target"]
@@ -256,6 +268,21 @@ def build_specs(
         *(
             [lab_server("observability", "observability", paths.observability_env, "OBS")]
             if settings.observability_enabled
+            else []
+        ),
+        *(
+            [
+                lab_server(
+                    "agent",
+                    "agent",
+                    paths.agent_env,
+                    "AGENT",
+                    after=("action", "observability"),
+                    # its env file is its only source: no chaos or other service's settings
+                    drop_env_prefixes=AGENT_DROPPED_ENV,
+                )
+            ]
+            if agent_runs(settings)
             else []
         ),
     ]

@@ -34,6 +34,7 @@ class AgentParts:
     metrics: AgentMetrics
     token: str
     pipeline: PipelineLike | None = None
+    pipeline_status: str = "starting"  # running | failed (the real one starts in background)
 
 
 def get_parts(request: Request) -> AgentParts:

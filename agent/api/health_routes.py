@@ -19,8 +19,8 @@ async def healthz(parts: Parts) -> JSONResponse:
         await run_in_threadpool(parts.store.ping)
     except (StoreUnavailable, SQLAlchemyError):
         return JSONResponse({"status": "degraded", "code": "ops_db_unavailable"}, 503)
-    running = parts.pipeline is not None
-    return JSONResponse({"status": "ok", "pipeline": "running" if running else "off"})
+    status = "running" if parts.pipeline is not None else parts.pipeline_status
+    return JSONResponse({"status": "ok", "pipeline": status})
 
 
 @router.get("/metrics")

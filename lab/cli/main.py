@@ -3,6 +3,7 @@
 import typer
 
 from lab.cli import act_command, chaos_commands, lab_commands
+from lab.cli.incidents_commands import incidents_app
 from lab.cli.keys_commands import keys_app
 from lab.cli.scenario_commands import chaos_app
 
@@ -17,3 +18,4 @@ app.add_typer(keys_app, name="keys")
 act_command.register(app)
 chaos_commands.register(app)
 app.add_typer(chaos_app, name="chaos")
+app.add_typer(incidents_app, name="incidents")

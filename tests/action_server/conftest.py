@@ -39,6 +39,7 @@ def lab_settings(lab: BackgroundLab) -> LabSettings:
         _env_file=None,  # type: ignore[call-arg]
         state_dir=lab.state_dir,
         observability_enabled=lab.env.get("BREAKFIX_OBSERVABILITY_ENABLED", "true") == "true",
+        agent_enabled=lab.env.get("BREAKFIX_AGENT_ENABLED", "true") == "true",
         **ports,
     )
 

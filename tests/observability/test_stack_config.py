@@ -99,7 +99,7 @@ def test_the_shipped_alertmanager_config_routes_everything_to_the_agent() -> Non
     config = yaml.safe_load((PROMETHEUS_DIR / "alertmanager.yml").read_text())
     receivers = {r["name"]: r for r in config["receivers"]}
     hook = receivers[config["route"]["receiver"]]["webhook_configs"][0]
-    assert hook["url"] == "http://127.0.0.1:8002/alerts"
+    assert hook["url"] == "http://127.0.0.1:8002/webhook/alertmanager"  # the agent's intake
     assert hook["send_resolved"] is True
     assert "routes" not in config["route"]  # nothing is routed anywhere else
 

@@ -1,0 +1,127 @@
+"""`breakfix incidents list | show ID`: the agent's incidents, read from its HTTP API.
+
+`show` tells an incident's story: what fired, what the agent concluded and on what
+evidence, what it did and with what result, how it verified, and how long each part took.
+"""
+
+import json
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lab.config import get_settings
+
+incidents_app = typer.Typer(help="The agent's incidents: list, show.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True, highlight=False)
+
+
+def _agent_url() -> str:
+    settings = get_settings()
+    return f"http://{settings.host}:{settings.agent_port}"
+
+
+def _get(path: str, **params: Any) -> httpx.Response:
+    url = _agent_url()
+    try:
+        response = httpx.get(f"{url}{path}", params=params, timeout=30, trust_env=False)
+    except httpx.HTTPError as exc:
+        err.print(f"[bold red]error:[/] agent at {url} unreachable: {exc}")
+        raise typer.Exit(1) from None
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            detail, code = body.get("detail"), body.get("code")
+        except ValueError:
+            detail, code = response.text, "http_error"
+        err.print(f"[bold red]error:[/] {response.status_code} {code}: {detail}")
+        raise typer.Exit(1)
+    return response
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.1f}s"
+
+
+def _when(value: Any) -> str:
+    return "-" if not value else str(value).replace("T", " ")[:19]
+
+
+@incidents_app.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option(help="Only this state (e.g. resolved).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+) -> None:
+    """Incidents, newest first."""
+    query: dict[str, Any] = {"limit": limit} | ({"state": state} if state else {})
+    incidents = _get("/incidents", **query).json()["incidents"]
+    if as_json:
+        typer.echo(json.dumps(incidents, indent=2))
+        return
+    table = Table("id", "state", "opened", "title", "fault", "conf", "alerts", "ttd", "ttm")
+    for i in incidents:
+        confidence = "-" if i["confidence"] is None else f"{i['confidence']:.2f}"
+        table.add_row(
+            i["id"],
+            i["state"],
+            _when(i["opened_at"]),
+            i["title"],
+            i["fault"] or "-",
+            confidence,
+            str(i["alert_count"]),
+            _seconds(i["ttd_s"]),
+            _seconds(i["ttm_s"]),
+        )
+    out.print(table if incidents else "no incidents")
+
+
+def _story(incident: dict[str, Any]) -> None:
+    out.print(f"[bold]{incident['id']}[/] {incident['title']}  [bold]{incident['state']}[/]")
+    alertnames = ", ".join(incident["alertnames"])
+    out.print(f"source {incident['source']}, {incident['alert_count']} alert(s): {alertnames}")
+    out.print(
+        f"detected {_when(incident['detected_at'])}  diagnosed {_when(incident['diagnosed_at'])}"
+        f"  mitigated {_when(incident['mitigated_at'])}  closed {_when(incident['closed_at'])}"
+    )
+    out.print(
+        f"time to diagnose {_seconds(incident['ttd_s'])}, to mitigate {_seconds(incident['ttm_s'])}"
+    )
+    hypotheses = incident["diagnosis"].get("hypotheses") or []
+    if hypotheses:
+        out.print(f"\n[bold]diagnosis[/] ({incident['diagnosis'].get('mode', '?')} mode)")
+        for h in hypotheses:
+            out.print(f"  {h['confidence']:.2f} {h['fault']}: {h['summary']}")
+            for c in h.get("citations", [])[:5]:
+                out.print(f"       [dim]{c['kind']} {c['ref']}: {str(c.get('text', ''))[:100]}[/]")
+    if incident["actions"]:
+        out.print("\n[bold]actions[/]")
+        for a in incident["actions"]:
+            dry = " (dry run)" if a["dry_run"] else ""
+            out.print(f"  {a['step_no']}. {a['action']} on {a['target']}: {a['status']}{dry}")
+    if incident["verification"]:
+        out.print(f"\n[bold]verification[/] {json.dumps(incident['verification'])[:300]}")
+    out.print("\n[bold]timeline[/]")
+    for e in incident["timeline"]:
+        move = f" {e['state_from'] or ''} -> {e['state_to']}" if e["state_to"] else ""
+        out.print(f"  {_when(e['at'])} {e['step']}{move}")
+
+
+@incidents_app.command()
+def show(
+    incident_id: Annotated[str, typer.Argument(help="An incident id, e.g. inc-00001.")],
+    as_json: Annotated[bool, typer.Option("--json", help="The whole record as JSON.")] = False,
+    report: Annotated[bool, typer.Option("--report", help="The Markdown report.")] = False,
+) -> None:
+    """One incident's story: timeline, diagnosis, actions, verification, times."""
+    if report:
+        typer.echo(_get(f"/incidents/{incident_id}/report").text)
+        return
+    incident = _get(f"/incidents/{incident_id}").json()
+    if as_json:
+        typer.echo(json.dumps(incident, indent=2))
+        return
+    _story(incident)
