@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 AGENT_PORT = 8002
-AGENT_ALERTS_PATH = "/alerts"
+AGENT_ALERTS_PATH = "/webhook/alertmanager"
 RECEIVER = "breakfix-agent"
 
 
