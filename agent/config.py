@@ -20,6 +20,16 @@ class Settings(BaseSettings):
     port: int = Field(8002, ge=1, le=65535)
     ops_db_url: SecretStr
     state_dir: Path = Path(".breakfix")  # knowledge index and postmortems live under it
+    # The services whose alerts the agent takes on: the lab's victims. Alerts about the lab's
+    # own control plane (action, chaos, observability, agent) are counted and left to the
+    # operator; an alert without a service label is always taken. [] = every service.
+    watch_services: list[str] = [
+        "target",
+        "target-db",
+        "db-proxy",
+        "upstream-primary",
+        "upstream-fallback",
+    ]
     # intake: webhook callers present this token (Bearer or X-Agent-Token); required
     intake_token_file: Path
     # the action server, with an `act` key (never a chaos key: the agent has none)

@@ -67,6 +67,11 @@ class AgentMetrics:
         self.opened = Counter(
             "breakfix_agent_incidents_opened", "Incidents opened.", registry=self.registry
         )
+        self.ignored = Counter(
+            "breakfix_agent_alerts_ignored",
+            "Alerts about services outside AGENT_WATCH_SERVICES (the lab's control plane).",
+            registry=self.registry,
+        )
         self.rejected = Counter(
             "breakfix_agent_intake_rejected",
             "Intake requests refused, by error code.",

@@ -147,3 +147,4 @@ class IntakeResult(BaseModel):
     duplicates: int = 0
     resolved: int = 0
     late: int = 0
+    ignored: int = 0  # alerts about services the agent does not watch

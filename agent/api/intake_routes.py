@@ -9,6 +9,7 @@ from agent.api.auth import require_token
 from agent.api.deps import AgentParts, Parts
 from agent.api.errors import AgentError, PayloadTooLarge, UnsupportedMediaType
 from agent.intake import MAX_BODY_BYTES, Intake, decode, parse_contract, parse_webhook
+from agent.model import Alert
 from agent.store_models import IntakeResult
 
 router = APIRouter(dependencies=[Depends(require_token)])
@@ -31,15 +32,27 @@ async def _body(request: Request) -> Any:
     return decode(b"".join(chunks))
 
 
+def _watched(parts: AgentParts, alerts: list[Alert]) -> list[Alert]:
+    """The alerts about services the agent watches (all of them when the list is empty)."""
+    watch = parts.settings.watch_services
+    if not watch:
+        return alerts
+    return [a for a in alerts if a.service is None or a.service in watch]
+
+
 async def _take(parts: AgentParts, intake: Intake) -> IntakeResult:
+    alerts = intake.alerts if intake.contract is not None else _watched(parts, intake.alerts)
+    ignored = len(intake.alerts) - len(alerts)
     result = await run_in_threadpool(
         parts.store.ingest,
-        intake.alerts,
+        alerts,
         group_key=intake.group_key,
         source=intake.source,
         contract=intake.contract,
     )
     parts.metrics.alerts.labels(source=intake.source).inc(len(intake.alerts))
+    parts.metrics.ignored.inc(ignored)
+    result.ignored = ignored
     parts.metrics.duplicates.inc(result.duplicates)
     parts.metrics.resolved.inc(result.resolved)
     parts.metrics.opened.inc(len(result.opened))

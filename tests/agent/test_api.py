@@ -175,3 +175,27 @@ def test_a_storm_in_one_payload_is_one_incident(agent_server: AgentServer) -> No
     assert response.status_code == 200, response.text
     assert len(response.json()["opened"]) == 1 and response.json()["duplicates"] == 9_999
     assert len(agent_server.store.list()) == 1
+
+
+def test_alerts_about_the_labs_own_services_open_no_incident(agent_server: AgentServer) -> None:
+    """The agent watches the victims (AGENT_WATCH_SERVICES); a probe failing on the action
+    server or observability itself is counted, not taken on as an incident."""
+    own = {"alertname": "ProbeFailing", "service": "observability", "severity": "warning"}
+    unlabelled = {"alertname": "SomethingElse", "severity": "warning"}
+    response = httpx.post(
+        f"{agent_server.url}/webhook/alertmanager",
+        json=observability_payload(wire(own)),
+        headers=agent_server.auth(),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["ignored"] == 1 and response.json()["opened"] == []
+    assert agent_server.store.list() == []
+    metrics = httpx.get(f"{agent_server.url}/metrics").text
+    assert "breakfix_agent_alerts_ignored_total 1.0" in metrics
+    # an alert without a service label is always taken (an external Alertmanager's)
+    response = httpx.post(
+        f"{agent_server.url}/webhook/alertmanager",
+        json=observability_payload(wire(unlabelled)),
+        headers=agent_server.auth(),
+    )
+    assert response.json()["ignored"] == 0 and len(response.json()["opened"]) == 1
