@@ -260,7 +260,7 @@ class IncidentPipeline:
     def _diagnosing(self, incident: Incident) -> bool:
         perception = self.obs.perceive(self.settings.evidence_window_s)
         if self._cleared(incident, perception):
-            return True
+            return False
         matches: list[Match] = []
         try:
             from agent.diagnose import query_text
@@ -344,7 +344,7 @@ class IncidentPipeline:
             incident.id, verification={"outcome": "cleared by itself, no action", "runs": []}
         )
         self._close(incident.id)
-        return False
+        return True
 
     def _diagnose(self, perception: Perception, matches: list[Match]) -> Diagnosis:
         if self._diagnoser is not None:

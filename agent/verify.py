@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -21,8 +21,6 @@ FEATURE_WINDOW_S = 60.0  # the evidence window while verifying: recent signals o
 
 
 class VerifyingObservability(Protocol):
-    def firing(self) -> list[dict[str, Any]]: ...
-
     def health(self, services: list[str]) -> dict[str, bool]: ...
 
     def perceive(self, window_s: float) -> Perception: ...
@@ -45,22 +43,22 @@ class VerifyResult(BaseModel):
 def failing(
     obs: VerifyingObservability, *, alertnames: list[str], verification: Verification
 ) -> list[str]:
-    """What is not yet back to normal right now (empty: everything checks out)."""
+    """What is not yet back to normal right now (empty: everything checks out).
+
+    Unreadable evidence is a failure, never "nothing firing"."""
     problems: list[str] = []
     for service, ok in sorted(obs.health(verification.health).items()):
         if not ok:
             problems.append(f"health: {service} unhealthy")
-    firing = {str(a.get("alertname")) for a in obs.firing()}
+    perception = obs.perceive(FEATURE_WINDOW_S)
+    if perception.errors:
+        problems.append(f"evidence unreadable: {'; '.join(perception.errors)[:200]}")
+    firing = {str(a.get("alertname")) for a in perception.alerts if a.get("status") == "firing"}
     for name in sorted(firing & (set(alertnames) | set(verification.signals))):
         problems.append(f"alert firing: {name}")
-    features_wanted = [s for s in verification.signals if s not in firing]
-    if features_wanted:
-        perception = obs.perceive(FEATURE_WINDOW_S)
-        if perception.errors:
-            problems.append(f"evidence unreadable: {'; '.join(perception.errors)[:200]}")
-        for name in features_wanted:
-            if Signal(feature=name, op="present").holds(perception.features):
-                problems.append(f"signal present: {name}={perception.features[name]}")
+    for name in verification.signals:
+        if name not in firing and Signal(feature=name, op="present").holds(perception.features):
+            problems.append(f"signal present: {name}={perception.features[name]}")
     return problems
 
 

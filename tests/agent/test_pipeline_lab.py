@@ -1,0 +1,296 @@
+"""The incident pipeline in-process on a live lab: its ops-db, action server and observability.
+
+The lab's own agent is off; the test stands in for intake only (it copies a firing alert
+from observability's /alerts into the store, as the webhook would) and runs an
+IncidentPipeline with the real ObservabilityClient, KnowledgeIndex (hashing embedding),
+ActionClient with an `act` key of its own, and a notifier posting to a loopback receiver
+(standing in for Slack and Discord, which are not reachable here). Where a test needs a
+particular hypothesis ranking (a wrong first guess, say), the diagnosis is a typed
+Diagnosis built by the test; plans, policy, actions and verification are the real ones.
+
+The cases share one lab and run in order: an alert that no longer fires clears by itself
+(healthy lab); then, with one out-of-band fault (the app role's password changed by hand,
+db-auth-failure, which lasts until fixed), a wrong first fix runs and fails verification
+and the cap stops the second; the same target again from another incident hits the
+cooldown.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from action_server.client import ActionClient
+from agent.config import Settings
+from agent.model import Alert, Diagnosis, Hypothesis, IncidentState, Perception
+from agent.notify import Notifier
+from agent.perceive import ObservabilityClient
+from agent.pipeline import Diagnoser, IncidentPipeline
+from agent.store import IncidentStore
+from agent.store_models import Incident
+from knowledge.index import KnowledgeIndex
+from knowledge.retrieval import Match
+from knowledge.runbook import Runbook
+from lab.provision import OPS_PASSWORD
+from lab.secrets import read_secret
+from lab.services import OPS_DB, OPS_ROLE
+from tests.evals.eval_lab import SLACK_PATH, EvalLab, running_eval_lab, until
+from tests.evals.out_of_band import ChangedPassword
+from tests.evals.steady import wait_steady
+
+pytestmark = pytest.mark.slow
+S = IncidentState
+SLACK, DISCORD = "/agent/slack", "/agent/discord"
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[EvalLab]:
+    """A live lab with observability and without its own agent."""
+    with running_eval_lab("breakfix-pipe-", agent=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def knowledge(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
+    index = KnowledgeIndex(tmp_path_factory.mktemp("knowledge"), embedding="hashing")
+    index.ensure()
+    return index
+
+
+def ops_url(lab: EvalLab) -> str:
+    password = read_secret(lab.paths.secret(OPS_PASSWORD))
+    return (
+        f"postgresql+psycopg2://{OPS_ROLE}:{password}@127.0.0.1:{lab.settings.ops_db_port}/{OPS_DB}"
+    )
+
+
+def constructed(*hypotheses: tuple[str, float]) -> Diagnoser:
+    """A diagnosis fixed by the test: (fault, confidence) best first, runbook = fault."""
+
+    def diagnose(
+        perception: Perception, runbooks: list[Runbook], matches: list[Match]
+    ) -> Diagnosis:
+        return Diagnosis(
+            hypotheses=[
+                Hypothesis(fault=f, runbook_id=f, confidence=c, summary=f"test: {f}")
+                for f, c in hypotheses
+            ],
+            notes="constructed by the test",
+        )
+
+    return diagnose
+
+
+@contextmanager
+def pipeline_on(
+    lab: EvalLab,
+    knowledge: KnowledgeIndex,
+    tmp_path: Path,
+    *,
+    diagnoser: Diagnoser | None = None,
+    **overrides: Any,
+) -> Iterator[tuple[IncidentPipeline, IncidentStore]]:
+    """A started IncidentPipeline on the lab (its store, clients and a loopback notifier)."""
+    key = lab.lab.cli("keys", "create", "--scope", "act", "--name", "agent-test").stdout
+    key_file = tmp_path / "agent.key"
+    key_file.write_text(key.strip().splitlines()[-1])
+    values: dict[str, Any] = {
+        "ops_db_url": ops_url(lab),
+        "intake_token_file": tmp_path / "intake.token",
+        "action_key_file": key_file,
+        "action_url": f"http://127.0.0.1:{lab.lab.port('ACTION')}",
+        "observability_url": f"http://127.0.0.1:{lab.lab.port('OBSERVABILITY')}",
+        "state_dir": tmp_path,
+        "settle_s": 1.0,
+        "verify_hold_s": 5.0,
+        "verify_timeout_s": 90.0,
+        "recurrence_window_s": 0.0,
+        **overrides,
+    }
+    settings = Settings(_env_file=None, **values)
+    store = IncidentStore(settings.ops_db_url.get_secret_value())
+    actions = ActionClient(settings.action_url, key_file.read_text(), timeout=240)
+    obs = ObservabilityClient(settings.observability_url, timeout=10)
+    notifier = Notifier(slack_url=lab.receiver.url(SLACK), discord_url=lab.receiver.url(DISCORD))
+    pipeline = IncidentPipeline(
+        settings, store, obs, knowledge, actions, notifier, diagnoser=diagnoser
+    )
+    pipeline.start()
+    try:
+        yield pipeline, store
+    finally:
+        pipeline.stop()
+        actions.close()
+        obs.close()
+        store.dispose()
+
+
+def firing(lab: EvalLab, alertname: str, service: str, within_s: float = 90.0) -> dict[str, Any]:
+    """The observability alert `alertname` of `service` once it fires."""
+    found: list[dict[str, Any]] = []
+
+    def check() -> bool:
+        found[:] = [
+            a
+            for a in lab.observability.get("/alerts").json()
+            if a["alertname"] == alertname and a["service"] == service and a["status"] == "firing"
+        ]
+        return bool(found)
+
+    assert until(check, within_s, every_s=1.0), f"{alertname} did not fire"
+    return found[0]
+
+
+def intake(store: IncidentStore, alert: dict[str, Any], *, tag: str) -> str:
+    """What the webhook does with one firing alert: record it; the incident it opened.
+
+    `tag` makes the fingerprint unique per test, so each test opens its own incident while
+    the same fault keeps firing."""
+    result = store.ingest(
+        [
+            Alert(
+                fingerprint=f"{alert['fingerprint']}-{tag}",
+                alertname=alert["alertname"],
+                service=alert["service"],
+                severity=alert["severity"],
+                labels=alert["labels"],
+                annotations={"summary": alert.get("summary", "")},
+                starts_at=datetime.fromisoformat(alert["startsAt"]),
+            )
+        ],
+        group_key=None,
+        source="alertmanager",
+    )
+    assert result.opened, f"no incident opened: {result}"
+    return result.opened[0]
+
+
+def wait_for(
+    store: IncidentStore,
+    incident_id: str,
+    done: Callable[[Incident], bool],
+    within_s: float = 240.0,
+) -> Incident:
+    deadline = time.monotonic() + within_s
+    while True:
+        incident = store.require(incident_id)
+        if done(incident):
+            return incident
+        assert time.monotonic() < deadline, f"{incident_id} stuck in {incident.state}"
+        time.sleep(0.5)
+
+
+def story(store: IncidentStore, incident_id: str) -> str:
+    """The events of an incident, for an assertion message."""
+    return "\n".join(
+        f"{e.step}: {e.inputs} -> {e.outputs}"[:600] for e in store.events(incident_id)
+    )
+
+
+def closed(incident: Incident) -> bool:
+    return incident.closed
+
+
+def steps_of(store: IncidentStore, incident_id: str) -> list[str]:
+    return [e.step for e in store.events(incident_id)]
+
+
+@pytest.fixture(scope="module")
+def broken(lab: EvalLab) -> Iterator[ChangedPassword]:
+    """The app role's password changed by hand (db-auth-failure) once the lab is steady;
+    the credential put back at the end if no test fixed it."""
+    wait_steady(lab, 180.0, "before the fault")
+    fault = ChangedPassword()
+    fault.make(lab)
+    try:
+        yield fault
+    finally:
+        fault.clean(lab)
+
+
+FAULT_ALERT = ("ProbeFailing", "target-db")
+
+
+def test_an_alert_that_no_longer_fires_clears_by_itself(
+    lab: EvalLab, knowledge: KnowledgeIndex, tmp_path: Path
+) -> None:
+    wait_steady(lab, 180.0, "before the cleared alert")
+    with pipeline_on(lab, knowledge, tmp_path) as (pipeline, store):
+        opened = store.ingest(
+            [Alert(fingerprint="gone-1", alertname="SomethingThatStopped", service="target")],
+            group_key=None,
+            source="alertmanager",
+        ).opened
+        pipeline.submit(opened[0])
+        incident = wait_for(store, opened[0], closed, within_s=60)
+    assert incident.state == S.resolved
+    assert store.actions(opened[0]) == []
+    assert "cleared" in steps_of(store, opened[0])
+    assert incident.verification["outcome"] == "cleared by itself, no action"
+
+
+def test_wrong_first_fix_fails_verification_then_the_cap_escalates(
+    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+) -> None:
+    alert = firing(lab, *FAULT_ALERT)
+    diagnoser = constructed(("cache-corruption", 0.8), ("db-auth-failure", 0.7))
+    with pipeline_on(
+        lab,
+        knowledge,
+        tmp_path,
+        diagnoser=diagnoser,
+        max_actions_per_incident=1,
+        verify_timeout_s=8.0,
+        cooldown_s=0.0,
+    ) as (pipeline, store):
+        incident_id = intake(store, alert, tag="cap")
+        pipeline.submit(incident_id)
+        incident = wait_for(store, incident_id, closed)
+    assert incident.state == S.escalated, story(store, incident_id)
+    actions = store.actions(incident_id)
+    assert [(a.action, a.status) for a in actions if a.action != "escalate"] == [
+        ("clear-cache", "succeeded")
+    ]
+    assert actions[0].idempotency_key == f"{incident_id}:1:1:clear-cache"
+    assert [p["hypothesis"]["fault"] for p in incident.plans] == [
+        "cache-corruption",
+        "db-auth-failure",
+    ]
+    last = [d for d in incident.decisions if d["plan"] == 1]
+    assert last[0]["verdict"] == "escalate" and last[0]["reason"].startswith("cap: 1 action")
+    runs = incident.verification["runs"]
+    assert len(runs) == 1 and not runs[0]["passed"]
+    assert any("ProbeFailing" in p for p in runs[0]["still_failing"]), runs
+    steps = steps_of(store, incident_id)
+    for step in ("settle", "diagnose", "policy", "plan", "act:clear-cache", "verify", "escalate"):
+        assert step in steps, (step, steps)
+    for event in store.events(incident_id):
+        assert isinstance(event.inputs, dict) and isinstance(event.outputs, dict)
+        if event.step in ("diagnose", "policy", "verify", "act:clear-cache"):
+            assert event.inputs and event.outputs, event.step
+    assert incident.report is not None and "clear-cache" in incident.report
+    assert "cap: 1 action" in incident.report
+    # the action server's escalate delivered to its (loopback) Slack receiver
+    escalations = lab.receiver.received.get(SLACK_PATH, [])
+    assert any(incident_id in str(body) for body in escalations)
+
+
+def test_another_incident_on_the_same_target_is_held_by_the_cooldown(
+    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+) -> None:
+    alert = firing(lab, *FAULT_ALERT)
+    with pipeline_on(
+        lab, knowledge, tmp_path, diagnoser=constructed(("cache-corruption", 0.9)), cooldown_s=600
+    ) as (pipeline, store):
+        incident_id = intake(store, alert, tag="cooldown")
+        pipeline.submit(incident_id)
+        incident = wait_for(store, incident_id, closed)
+    assert incident.state == S.escalated
+    assert [a.action for a in store.actions(incident_id)] == ["escalate"]
+    decision = incident.decisions[0]
+    assert decision["verdict"] == "escalate" and decision["reason"].startswith("cooldown: target")
+    assert "cooldown" in (incident.report or "")
