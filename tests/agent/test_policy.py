@@ -46,7 +46,7 @@ def actions(lab: BackgroundLab) -> Iterator[ActionClient]:
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         ops_db_url="postgresql://unused/unused",
         intake_token_file=tmp_path / "token",
         action_key_file=tmp_path / "key",
