@@ -7,13 +7,17 @@ crash of the agent, or a 429) replays the first result instead of acting twice.
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from action_server.client import ActionClientError
-from agent.model import PlanStep
+from agent.model import Plan, PlanStep
+
+if TYPE_CHECKING:
+    from agent.store import IncidentStore
 
 log = logging.getLogger("agent.act")
 
@@ -121,3 +125,108 @@ def run_step(
             error=run.error,
             retried=retried,
         )
+
+
+class PlanRun(BaseModel):
+    """How a plan's steps went: all done, or the step that did not succeed and why."""
+
+    ok: bool
+    dry_run: bool = False
+    failed: str | None = None  # the action that did not succeed
+    why: str = ""
+    acted_at: datetime | None = None  # the first real (not dry-run) attempt
+
+
+def run_plan(
+    *,
+    store: "IncidentStore",
+    client: ActingClient,
+    incident_id: str,
+    plan_index: int,
+    plan: Plan,
+    decisions: list[dict[str, Any]],
+    targets: dict[str, str],
+    dry_run: bool,
+) -> PlanRun:
+    """Run a plan's steps in order (escalate steps excepted: escalation closes an incident),
+    each recorded before and after; a step already finished before a restart is skipped."""
+    done = {a.idempotency_key: a for a in store.actions(incident_id)}
+    attempt, outcome = plan_index + 1, PlanRun(ok=True)
+    for step_no, (step, decision) in enumerate(zip(plan.steps, decisions, strict=False), 1):
+        if step.action == "escalate":
+            continue
+        dry = bool(decision.get("dry_run")) or dry_run
+        outcome.dry_run = outcome.dry_run or dry
+        key = idempotency_key(
+            incident_id=incident_id, attempt=attempt, step_no=step_no, action=step.action
+        )
+        previous = done.get(key)
+        if previous is not None and previous.status not in ("running", "interrupted"):
+            if previous.status not in OK_STATUSES:
+                return outcome.model_copy(
+                    update={"ok": False, "failed": step.action, "why": previous.status}
+                )
+            continue
+        record: dict[str, Any] = {
+            "incident_id": incident_id,
+            "step_no": step_no,
+            "attempt": attempt,
+            "action": step.action,
+            "target": targets.get(step.action, step.action),
+            "idempotency_key": key,
+            "params": step.params,
+            "dry_run": dry,
+        }
+        store.record_action(**record, status="running")
+        started = datetime.now(UTC)
+        result = run_step(
+            client,
+            incident_id=incident_id,
+            attempt=attempt,
+            step_no=step_no,
+            step=step,
+            dry_run=dry,
+        )
+        _record(store, record, result)
+        if not dry and outcome.acted_at is None and result.status != "error":
+            outcome.acted_at = started
+        if not result.ok:
+            return outcome.model_copy(
+                update={"ok": False, "failed": step.action, "why": result.error or result.status}
+            )
+    return outcome
+
+
+def _record(store: "IncidentStore", record: dict[str, Any], result: StepResult) -> None:
+    status = result.status
+    if status == "error" and result.http_status in (403, 404, 409, 422):
+        status = "refused"  # the server changed nothing
+    store.record_action(
+        **record,
+        status=status,
+        run_id=result.run_id,
+        finished_at=datetime.now(UTC),
+        detail={
+            "summary": result.summary,
+            "error": result.error,
+            "code": result.code,
+            "http_status": result.http_status,
+            "retried": result.retried,
+        },
+    )
+    store.add_event(
+        str(record["incident_id"]),
+        f"act:{result.action}",
+        {
+            "action": result.action,
+            "params": result.params,
+            "idempotency_key": result.idempotency_key,
+            "dry_run": result.dry_run,
+        },
+        {
+            "status": result.status,
+            "summary": result.summary,
+            "run_id": result.run_id,
+            "error": result.error,
+        },
+    )

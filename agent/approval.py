@@ -6,17 +6,30 @@ until when. No answer by the deadline counts as a denial.
 """
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from agent.api.errors import NotAwaitingApproval
-from agent.model import Plan, PolicyDecision, Verdict
-from agent.notify import Message
+from agent.model import IncidentState, Plan, PolicyDecision, Verdict
+from agent.notify import Message, Notifier
+from agent.store_models import Incident
+
+if TYPE_CHECKING:
+    from agent.store import IncidentStore
 
 Status = Literal["pending", "granted", "denied", "timed_out"]
 NO_ANSWER = "denied: no answer in time"
-__all__ = ["NO_ANSWER", "Approval", "NotAwaitingApproval", "decide", "load", "message", "request"]
+__all__ = [
+    "NO_ANSWER",
+    "Approval",
+    "NotAwaitingApproval",
+    "decide",
+    "load",
+    "message",
+    "ask",
+    "request",
+]
 
 
 class Approval(BaseModel):
@@ -117,3 +130,47 @@ def message(
         },
         links={"Approve": f"{root}/approve", "Deny": f"{root}/deny"},
     )
+
+
+def ask(
+    *,
+    store: "IncidentStore",
+    notifier: Notifier,
+    incident: Incident,
+    plan: Plan,
+    decisions: list[PolicyDecision],
+    plan_index: int,
+    timeout_s: float,
+    base_url: str,
+) -> Approval:
+    """Store the request, move the incident to awaiting_approval, then tell the humans."""
+    pending = request(
+        plan_index=plan_index, decisions=decisions, timeout_s=timeout_s, now=datetime.now(UTC)
+    )
+    features = (incident.diagnosis.get("evidence") or {}).get("features") or {}
+    text = message(
+        incident_id=incident.id,
+        title=incident.title,
+        plan=plan,
+        decisions=decisions,
+        approval=pending,
+        evidence=[f"{k}={v}" for k, v in sorted(features.items())],
+        base_url=base_url,
+    )
+    store.update(incident.id, approval=pending.model_dump(mode="json"))
+    store.transition(
+        incident.id,
+        IncidentState.awaiting_approval,
+        step="approval:request",
+        inputs={"plan": plan_index, "steps": pending.steps},
+        outputs={"deadline": pending.deadline.isoformat(), "reason": "needs approval"},
+    )
+    delivery = notifier.send(text)
+    pending = pending.model_copy(
+        update={"notified": delivery.delivered, "not_delivered": delivery.failed}
+    )
+    store.update(incident.id, approval=pending.model_dump(mode="json"))
+    store.add_event(
+        incident.id, "notify:approval", {"receivers": notifier.receivers}, delivery.model_dump()
+    )
+    return pending

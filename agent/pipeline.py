@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from agent import approval as approvals
-from agent.act import ActingClient, StepResult, run_step
+from agent.act import ActingClient, run_plan
 from agent.config import Settings
 from agent.model import (
     Diagnosis,
@@ -26,7 +26,6 @@ from agent.model import (
     IncidentState,
     Perception,
     Plan,
-    PolicyDecision,
     Usage,
     Verdict,
 )
@@ -224,7 +223,6 @@ class IncidentPipeline:
             S.detected: self._detected,
             S.diagnosing: self._diagnosing,
             S.planned: self._planned,
-            S.awaiting_approval: self._awaiting_approval,
             S.acting: self._acting,
             S.verifying: self._verifying,
         }
@@ -233,7 +231,11 @@ class IncidentPipeline:
                 incident = self.store.get(incident_id)
                 if incident is None or incident.closed:
                     return
-                with self._incident_lock(incident_id):
+                if incident.state == S.awaiting_approval:
+                    # the only step an HTTP answer races with; held briefly, never while acting
+                    with self._incident_lock(incident_id):
+                        go_on = self._awaiting_approval(self.store.require(incident_id))
+                else:
                     go_on = steps[incident.state](incident)
                 if not go_on:
                     return
@@ -366,6 +368,9 @@ class IncidentPipeline:
             reason = getattr(exc, "reason", "timeout")
             log.warning("crew failed (%s); using the deterministic diagnosis", reason)
             return exc.usage, [], fallback_diagnosis, f"crew {reason}: {str(exc)[:300]}"
+        except Exception as exc:  # a crew bug must not cost the incident its diagnosis
+            log.exception("crew raised; using the deterministic diagnosis")
+            return Usage(), [], fallback_diagnosis, f"crew error: {type(exc).__name__}"
         return outcome.usage, list(outcome.plans), outcome.diagnosis, ""
 
     def _plan(self, hypothesis: Hypothesis, incident: Incident) -> Plan:
@@ -425,7 +430,16 @@ class IncidentPipeline:
             self.store.add_event(incident.id, "policy:refused", {}, {"reason": why})
             return True  # still planned: the next hypothesis is tried
         if verdict == Verdict.needs_approval:
-            self._request_approval(incident, plan, decisions, index)
+            approvals.ask(
+                store=self.store,
+                notifier=self.notifier,
+                incident=incident,
+                plan=plan,
+                decisions=decisions,
+                plan_index=index,
+                timeout_s=self.settings.approval_timeout_s,
+                base_url=self.base_url,
+            )
             return False
         self.store.transition(
             incident.id,
@@ -462,45 +476,6 @@ class IncidentPipeline:
             own_last_action=own,
         )
 
-    def _request_approval(
-        self, incident: Incident, plan: Plan, decisions: list[PolicyDecision], index: int
-    ) -> None:
-        request = approvals.request(
-            plan_index=index,
-            decisions=decisions,
-            timeout_s=self.settings.approval_timeout_s,
-            now=datetime.now(UTC),
-        )
-        features = (incident.diagnosis.get("evidence") or {}).get("features") or {}
-        message = approvals.message(
-            incident_id=incident.id,
-            title=incident.title,
-            plan=plan,
-            decisions=decisions,
-            approval=request,
-            evidence=[f"{k}={v}" for k, v in sorted(features.items())],
-            base_url=self.base_url,
-        )
-        self.store.update(incident.id, approval=request.model_dump(mode="json"))
-        self.store.transition(
-            incident.id,
-            S.awaiting_approval,
-            step="approval:request",
-            inputs={"plan": index, "steps": request.steps},
-            outputs={"deadline": request.deadline.isoformat(), "reason": "needs approval"},
-        )
-        delivery = self.notifier.send(message)
-        request = request.model_copy(
-            update={"notified": delivery.delivered, "not_delivered": delivery.failed}
-        )
-        self.store.update(incident.id, approval=request.model_dump(mode="json"))
-        self.store.add_event(
-            incident.id,
-            "notify:approval",
-            {"receivers": self.notifier.receivers},
-            delivery.model_dump(),
-        )
-
     def _awaiting_approval(self, incident: Incident) -> bool:
         current = approvals.load(incident.approval)
         now = datetime.now(UTC)
@@ -529,47 +504,22 @@ class IncidentPipeline:
     def _acting(self, incident: Incident) -> bool:
         index = len(incident.plans) - 1
         plan = Plan.model_validate(incident.plans[index])
-        decisions = [d for d in incident.decisions if d.get("plan") == index]
-        done = {a.idempotency_key: a for a in self.store.actions(incident.id)}
-        targets = self.policy.targets()
-        dry = False
-        for step_no, (step, decision) in enumerate(zip(plan.steps, decisions, strict=False), 1):
-            if step.action == "escalate":
-                continue  # escalation is the close of an incident, not a fix step
-            dry = bool(decision.get("dry_run")) or self.settings.dry_run
-            key = f"{incident.id}:{index + 1}:{step_no}:{step.action}"
-            previous = done.get(key)
-            if previous is not None and previous.status not in ("running", "interrupted"):
-                result_ok = previous.status in ("succeeded", "dry_run")
-                if not result_ok:
-                    return self._action_failed(incident, step.action, previous.status)
-                continue  # done before a restart
-            target = targets.get(step.action, step.action)
-            record: dict[str, Any] = {
-                "incident_id": incident.id,
-                "step_no": step_no,
-                "attempt": index + 1,
-                "action": step.action,
-                "target": target,
-                "idempotency_key": key,
-                "params": step.params,
-                "dry_run": dry,
-            }
-            self.store.record_action(**record, status="running")
-            result = run_step(
-                self.actions,
-                incident_id=incident.id,
-                attempt=index + 1,
-                step_no=step_no,
-                step=step,
-                dry_run=dry,
-            )
-            self._record_result(record, result)
-            if not dry and incident.acted_at is None and result.status != "error":
-                incident = self.store.update(incident.id, acted_at=datetime.now(UTC))
-            if not result.ok:
-                return self._action_failed(incident, step.action, result.error or result.status)
-        if dry:
+        ran = run_plan(
+            store=self.store,
+            client=self.actions,
+            incident_id=incident.id,
+            plan_index=index,
+            plan=plan,
+            decisions=[d for d in incident.decisions if d.get("plan") == index],
+            targets=self.policy.targets(),
+            dry_run=self.settings.dry_run,
+        )
+        if ran.acted_at is not None and incident.acted_at is None:
+            self.store.update(incident.id, acted_at=ran.acted_at)
+        if not ran.ok:
+            self._escalate(incident.id, f"{ran.failed} did not succeed: {ran.why}")
+            return False
+        if ran.dry_run:
             self._escalate(incident.id, "dry-run mode: nothing changed (the plan was validated)")
             return False
         self.store.transition(
@@ -580,44 +530,6 @@ class IncidentPipeline:
             outputs={"summary": f"ran {', '.join(s.action for s in plan.steps)}"},
         )
         return True
-
-    def _record_result(self, record: dict[str, Any], result: StepResult) -> None:
-        status = result.status
-        if status == "error" and result.http_status in (403, 404, 409, 422):
-            status = "refused"  # the server changed nothing
-        self.store.record_action(
-            **record,
-            status=status,
-            run_id=result.run_id,
-            finished_at=datetime.now(UTC),
-            detail={
-                "summary": result.summary,
-                "error": result.error,
-                "code": result.code,
-                "http_status": result.http_status,
-                "retried": result.retried,
-            },
-        )
-        self.store.add_event(
-            str(record["incident_id"]),
-            f"act:{result.action}",
-            {
-                "action": result.action,
-                "params": result.params,
-                "idempotency_key": result.idempotency_key,
-                "dry_run": result.dry_run,
-            },
-            {
-                "status": result.status,
-                "summary": result.summary,
-                "run_id": result.run_id,
-                "error": result.error,
-            },
-        )
-
-    def _action_failed(self, incident: Incident, action: str, why: str) -> bool:
-        self._escalate(incident.id, f"{action} did not succeed: {why}")
-        return False
 
     def _verifying(self, incident: Incident) -> bool:
         plan = Plan.model_validate(incident.plans[-1])
