@@ -294,3 +294,27 @@ def test_another_incident_on_the_same_target_is_held_by_the_cooldown(
     decision = incident.decisions[0]
     assert decision["verdict"] == "escalate" and decision["reason"].startswith("cooldown: target")
     assert "cooldown" in (incident.report or "")
+
+
+def test_dry_run_mode_validates_the_plan_and_changes_nothing(
+    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+) -> None:
+    alert = firing(lab, *FAULT_ALERT)
+    with pipeline_on(
+        lab,
+        knowledge,
+        tmp_path,
+        diagnoser=constructed(("cache-corruption", 0.9)),
+        dry_run=True,
+        cooldown_s=0,
+    ) as (pipeline, store):
+        incident_id = intake(store, alert, tag="dry")
+        pipeline.submit(incident_id)
+        incident = wait_for(store, incident_id, closed)
+    assert incident.state == S.escalated, story(store, incident_id)
+    records = [(a.action, a.status, a.dry_run) for a in store.actions(incident_id)]
+    assert records[0] == ("clear-cache", "dry_run", True)
+    assert incident.acted_at is None  # nothing real was attempted
+    escalated = [e for e in store.events(incident_id) if e.state_to == "escalated"]
+    assert escalated[0].inputs["reason"].startswith("dry-run mode: nothing changed")
+    assert "(dry run)" in (incident.report or "")
