@@ -202,5 +202,5 @@ class PolicyEngine:
         return PolicyDecision(
             step=step,
             verdict=Verdict.escalate,
-            reason=f"action server unreachable for the dry run ({type(exc).__name__})",
+            reason=f"action server unreachable: cannot validate the step ({type(exc).__name__})",
         )
