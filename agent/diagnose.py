@@ -10,6 +10,8 @@ confidence = SIGNAL_SHARE * signal score + RETRIEVAL_SHARE * retrieval, in [0, 1
 hypothesis cites the signals that held (with the values seen) and the runbook passages and
 past incidents behind it. When alerts fire but no runbook explains them well, an `unknown`
 hypothesis (the unknown-symptoms runbook: escalate) is ranked by how poor the best fit is.
+When no alert fires at all, what matches is the tail of a past episode (trends and log
+lines still in the window), not a current symptom: every confidence is scaled down.
 """
 
 from agent.model import Citation, Diagnosis, Hypothesis, Perception
@@ -19,6 +21,8 @@ from knowledge.runbook import Runbook, Signal
 SIGNAL_SHARE = 0.85
 RETRIEVAL_SHARE = 0.15
 WELL_EXPLAINED = 0.5  # below this best confidence, firing alerts make `unknown` a candidate
+UNKNOWN_CAP = 0.3  # "unknown" never outranks a real candidate's plausible confidence
+NOTHING_FIRING = 0.3  # confidence factor when no alert fires: the evidence is history
 UNKNOWN_RUNBOOK = "unknown-symptoms"
 MAX_PASSAGES = 2
 
@@ -44,7 +48,9 @@ def query_text(perception: Perception) -> str:
     )
     for service, signature, count in signatures:
         parts.append(f"{service} logs {signature.replace('_', ' ')} ({count:.0f} lines)")
-    parts.extend(line[:200] for line in perception.log_lines[-5:])
+    if parts:  # log lines only help along alerts; observability's own lines never do
+        victims = [x for x in perception.log_lines if not x.startswith("observability:")]
+        parts.extend(line[:200] for line in victims[-5:])
     return ". ".join(parts) if parts else "no alert firing, all services healthy"
 
 
@@ -59,9 +65,15 @@ def _signal_citation(signal: Signal, perception: Perception) -> Citation:
 
 
 def _retrieval(book: Runbook, matches: list[Match]) -> tuple[float, list[Citation]]:
-    """The runbook's retrieval similarity in [0, 1] and its cited passages / past incidents."""
+    """The runbook's retrieval similarity in [0, 1] and its cited passages / past incidents.
+
+    A runbook left out of the top matches is at most as similar as the weakest runbook that
+    made it: it gets that score (uncited), so being just outside the top k is not a penalty
+    the size of the whole retrieval term.
+    """
     citations: list[Citation] = []
-    best = 0.0
+    runbook_scores = [m.score for m in matches if m.kind == "runbook"]
+    best = min(runbook_scores) if runbook_scores else 0.0
     for match in matches:
         if match.kind == "runbook" and match.id == book.id:
             best = max(best, match.score)
@@ -116,7 +128,7 @@ def _unknown(perception: Perception, best: float, runbooks: list[Runbook]) -> Hy
     return Hypothesis(
         fault="unknown",
         runbook_id=UNKNOWN_RUNBOOK if UNKNOWN_RUNBOOK in known else None,
-        confidence=round(min(WELL_EXPLAINED, 1.0 - best), 4),
+        confidence=round(min(UNKNOWN_CAP, 1.0 - best), 4),
         summary="alerts fire that no runbook explains well: a human should look",
         citations=[
             Citation(kind="signal", ref=name, text="firing") for name in sorted(firing)[:10]
@@ -133,9 +145,13 @@ def diagnose(perception: Perception, runbooks: list[Runbook], matches: list[Matc
         for h in [score_runbook(book, perception, matches)]
         if h is not None
     ]
+    firing = perception.features.get("alerts:firing", 0.0)
+    if not (isinstance(firing, float) and firing > 0):
+        for h in hypotheses:
+            h.confidence = round(h.confidence * NOTHING_FIRING, 4)
+            h.summary += " (no alert firing: past evidence only)"
     hypotheses.sort(key=lambda h: (-h.confidence, h.fault))
     best = hypotheses[0].confidence if hypotheses else 0.0
-    firing = perception.features.get("alerts:firing", 0.0)
     if isinstance(firing, float) and firing > 0 and best < WELL_EXPLAINED:
         hypotheses.append(_unknown(perception, best, runbooks))
         hypotheses.sort(key=lambda h: (-h.confidence, h.fault))

@@ -35,6 +35,7 @@ from tests.observability.test_detection_faults import MEANT, VICTIMS
 OUT = Path(__file__).resolve().parent.parent / "tests" / "agent" / "fixtures" / "evidence"
 KEEP_LINES = 15  # log lines kept per service
 KEEP_TRACES = 8  # slow / failed trace marks kept per service
+LINE_CHARS = 600  # a log line with a traceback in it is cut here
 RECENT_S = 30.0  # the agent's short evidence window (agent.perceive.RECENT_S)
 
 
@@ -168,8 +169,15 @@ def _recent(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _trim(evidence: dict[str, Any]) -> dict[str, Any]:
-    for entry in evidence.get("services", {}).values():
-        entry["log_lines"] = entry.get("log_lines", [])[-KEEP_LINES:]
+    """Fewer log lines, trace marks and resolved alerts; observability's own trends out."""
+    evidence["alerts"] = _recent(evidence.get("alerts", []))
+    for name, entry in evidence.get("services", {}).items():
+        if name == "observability":
+            entry["changed"], entry["steady"] = {}, []
+        entry["log_lines"] = [
+            {**line, "line": line["line"][:LINE_CHARS]}
+            for line in entry.get("log_lines", [])[-KEEP_LINES:]
+        ]
         for kind, marks in entry.get("traces", {}).items():
             entry["traces"][kind] = marks[-KEEP_TRACES:]
     return evidence
