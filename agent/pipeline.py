@@ -517,7 +517,17 @@ class IncidentPipeline:
         if ran.acted_at is not None and incident.acted_at is None:
             self.store.update(incident.id, acted_at=ran.acted_at)
         if not ran.ok:
-            self._escalate(incident.id, f"{ran.failed} did not succeed: {ran.why}")
+            why = f"{ran.failed} did not succeed: {ran.why}"
+            if self._next_hypothesis(self.store.require(incident.id)) is not None:
+                self.store.transition(
+                    incident.id,
+                    S.planned,
+                    step="act",
+                    inputs={"plan": index},
+                    outputs={"summary": why, "next": "the next hypothesis"},
+                )
+                return True
+            self._escalate(incident.id, why)
             return False
         if ran.dry_run:
             self._escalate(incident.id, "dry-run mode: nothing changed (the plan was validated)")

@@ -20,7 +20,7 @@ LEGAL_TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
     S.diagnosing: frozenset({S.planned, S.escalated, S.resolved}),
     S.planned: frozenset({S.awaiting_approval, S.acting, S.escalated}),
     S.awaiting_approval: frozenset({S.acting, S.escalated}),
-    S.acting: frozenset({S.verifying, S.escalated}),
+    S.acting: frozenset({S.verifying, S.planned, S.escalated}),  # planned: next hypothesis
     S.verifying: frozenset({S.resolved, S.diagnosing, S.planned, S.escalated}),
     S.resolved: frozenset(),
     S.escalated: frozenset(),
