@@ -157,6 +157,18 @@ def test_default_catalogue_matches_the_recorded_lines() -> None:
     assert matching(catalogue, "target", '{"msg": "request", "status": 200}') == []
 
 
+def test_config_and_cache_signatures_match_what_the_target_writes() -> None:
+    """lab/serve.py's start-up refusal and target_server/cache.py's corrupt-entry line: the
+    agent tells config-drift from a crash, and cache-corruption from an error storm, by them."""
+    catalogue = load_catalogue()
+    refusal = "configuration error: TARGET_DB_POOL_SIZE: Input should be greater than 0"
+    corrupt = '{"level": "error", "logger": "target_server.cache", "msg": "cache entry corrupt"}'
+    assert matching(catalogue, "target", refusal) == ["config_invalid"]
+    assert matching(catalogue, "target", corrupt) == ["cache_corrupt"]
+    assert matching(catalogue, "target-db", refusal) == []  # target only
+    assert matching(catalogue, "target", "the configuration error: was fixed") == []
+
+
 @pytest.mark.parametrize(
     "doc",
     [
