@@ -14,6 +14,7 @@ from action_server.db_admin import (
     terminate,
 )
 from action_server.snapshot_store import dump_path, run_client
+from lab.chaos_role import CHAOS_SCHEMA
 from lab.services import APP_DB
 
 
@@ -49,6 +50,7 @@ def restore_snapshot(
         raise ActionFailed(f"target-db unavailable for a restore: {exc.pgerror or exc}") from None
     argv = [str(ctx.target_db.bindir / "pg_restore"), *client_args(ctx.target_db)]
     argv += ["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]
+    argv += [f"--exclude-schema={CHAOS_SCHEMA}"]  # snapshots taken before it was left out
     argv += ["-d", APP_DB, str(dump_path(ctx, name))]
     result = run_client(argv, lock_timeout=LOCK_TIMEOUT)
     if result.returncode != 0:

@@ -20,6 +20,7 @@ from action_server.db_admin import (
     client_env,
     row_counts,
 )
+from lab.chaos_role import CHAOS_SCHEMA
 from lab.services import APP_DB
 
 LABEL_PATTERN = r"^[a-z0-9][a-z0-9-]{0,40}$"
@@ -135,6 +136,9 @@ def _dump(ctx: ActionContext, out: Path) -> tuple[dict[str, int], str | None]:
             snapshot_id = str(row[0]) if row else ""
             counts, revision = row_counts(conn), alembic_revision(conn)
             argv = [str(ctx.target_db.bindir / "pg_dump"), *client_args(ctx.target_db)]
+            # The chaos role's own schema (the rows a fault keeps for its revert) is not the
+            # app's data: a restore must neither bring back nor drop it.
+            argv += [f"--exclude-schema={CHAOS_SCHEMA}"]
             argv += ["-Fc", f"--snapshot={snapshot_id}", "-f", str(out), APP_DB]
             result = run_client(argv)
             conn.rollback()

@@ -150,6 +150,26 @@ def test_restore_brings_back_truncated_data_and_its_undo_goes_back(
     assert products_served(action_ctx, SEEDED)
 
 
+def test_restore_leaves_the_chaos_schema_alone(action_ctx: ActionContext) -> None:
+    """db-data-loss keeps the rows it truncated in the chaos role's schema for its revert; a
+    restore neither drops that schema (it failed to, before) nor brings back old copies."""
+    good = take_snapshot(action_ctx, label="chaos-schema")
+    execute_sql(action_ctx, "CREATE TABLE breakfix_chaos.kept_rows AS SELECT * FROM orders")
+    try:
+        execute_sql(action_ctx, "TRUNCATE order_lines")
+        RESTORE_DB.execute(action_ctx, RESTORE_DB.params(snapshot=good["name"]))
+        assert counts(action_ctx) == good["row_counts"]
+        conn = action_ctx.target_db.connect("shop")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT to_regclass('breakfix_chaos.kept_rows') IS NOT NULL")
+                assert cur.fetchone() == (True,)
+        finally:
+            conn.close()
+    finally:
+        execute_sql(action_ctx, "DROP TABLE IF EXISTS breakfix_chaos.kept_rows")
+
+
 @pytest.mark.parametrize(
     "name", ["../x", "a/b", "nope", "..", "", "20990101T000000000Z-missing", "/etc/passwd"]
 )
