@@ -2,7 +2,9 @@
 
 Polled once a second: every service of `verification.health` healthy, none of the
 verification signals present in the evidence features (nor firing as an alert name), and
-none of the incident's own alert names firing. All of it true for `hold_s` in a row passes;
+none of the incident's own alert names firing on a service being verified (a dependency the
+fix routes around, like a broken primary upstream, may stay broken: that is escalated to its
+owner, not verified away). All of it true for `hold_s` in a row passes;
 `mitigated_at` is the start of that passing window. Not within `timeout_s`: failed.
 """
 
@@ -53,7 +55,12 @@ def failing(
     perception = obs.perceive(FEATURE_WINDOW_S)
     if perception.errors:
         problems.append(f"evidence unreadable: {'; '.join(perception.errors)[:200]}")
-    firing = {str(a.get("alertname")) for a in perception.alerts if a.get("status") == "firing"}
+    verified = set(verification.health)
+    firing = {
+        str(a.get("alertname"))
+        for a in perception.alerts
+        if a.get("status") == "firing" and a.get("service") in verified | {None}
+    }
     for name in sorted(firing & (set(alertnames) | set(verification.signals))):
         problems.append(f"alert firing: {name}")
     for name in verification.signals:
