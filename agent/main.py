@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from agent.api import health_routes, incident_routes, intake_routes
+from agent.api import health_routes, incident_routes, intake_routes, silence_routes
 from agent.api.auth import read_token
 from agent.api.deps import AgentParts, PipelineLike
 from agent.api.errors import install_handlers
@@ -96,4 +96,5 @@ def create_app(
     app.include_router(health_routes.router)
     app.include_router(intake_routes.router)
     app.include_router(incident_routes.router)
+    app.include_router(silence_routes.router)
     return app

@@ -72,6 +72,11 @@ class AgentMetrics:
             "Alerts about services outside AGENT_WATCH_SERVICES (the lab's control plane).",
             registry=self.registry,
         )
+        self.silenced = Counter(
+            "breakfix_agent_alerts_silenced",
+            "Firing alerts received during a silence (maintenance window).",
+            registry=self.registry,
+        )
         self.rejected = Counter(
             "breakfix_agent_intake_rejected",
             "Intake requests refused, by error code.",

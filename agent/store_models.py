@@ -148,3 +148,4 @@ class IntakeResult(BaseModel):
     resolved: int = 0
     late: int = 0
     ignored: int = 0  # alerts about services the agent does not watch
+    silenced: int = 0  # firing alerts received during a silence (agent.silences)

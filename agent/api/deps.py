@@ -1,12 +1,13 @@
 """What the routes share: settings, store, pipeline, metrics and the intake token."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from agent.config import Settings
 from agent.metrics import AgentMetrics
+from agent.silences import Silences
 from agent.store import IncidentStore
 from agent.store_models import Incident
 
@@ -34,6 +35,7 @@ class AgentParts:
     metrics: AgentMetrics
     token: str
     pipeline: PipelineLike | None = None
+    silences: Silences = field(default_factory=Silences)
     pipeline_status: str = "starting"  # running | failed (the real one starts in background)
 
 

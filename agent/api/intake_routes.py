@@ -43,6 +43,12 @@ def _watched(parts: AgentParts, alerts: list[Alert]) -> list[Alert]:
 async def _take(parts: AgentParts, intake: Intake) -> IntakeResult:
     alerts = intake.alerts if intake.contract is not None else _watched(parts, intake.alerts)
     ignored = len(intake.alerts) - len(alerts)
+    if intake.contract is None:  # a maintenance window: firing alerts open nothing
+        kept = [a for a in alerts if a.status == "resolved" or not parts.silences.covers(a.service)]
+        silenced, alerts = len(alerts) - len(kept), kept
+        parts.metrics.silenced.inc(silenced)
+    else:
+        silenced = 0
     result = await run_in_threadpool(
         parts.store.ingest,
         alerts,
@@ -52,7 +58,7 @@ async def _take(parts: AgentParts, intake: Intake) -> IntakeResult:
     )
     parts.metrics.alerts.labels(source=intake.source).inc(len(intake.alerts))
     parts.metrics.ignored.inc(ignored)
-    result.ignored = ignored
+    result.ignored, result.silenced = ignored, silenced
     parts.metrics.duplicates.inc(result.duplicates)
     parts.metrics.resolved.inc(result.resolved)
     parts.metrics.opened.inc(len(result.opened))

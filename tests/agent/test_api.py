@@ -7,6 +7,7 @@ check what the API hands over and answers, not what the pipeline then does.
 import asyncio
 import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -199,3 +200,41 @@ def test_alerts_about_the_labs_own_services_open_no_incident(agent_server: Agent
         headers=agent_server.auth(),
     )
     assert response.json()["ignored"] == 0 and len(response.json()["opened"]) == 1
+
+
+def test_a_silence_keeps_planned_work_from_opening_incidents(agent_server: AgentServer) -> None:
+    """An operator's maintenance window: firing alerts about the silenced service open
+    nothing while it lasts; other services still do; ending it restores intake."""
+    url, auth = agent_server.url, agent_server.auth()
+    assert httpx.post(f"{url}/silences", json={"for_s": 60, "reason": "x"}).status_code == 401
+    bad = httpx.post(f"{url}/silences", json={"for_s": 0, "reason": "x"}, headers=auth)
+    assert bad.status_code == 422
+    made = httpx.post(
+        f"{url}/silences",
+        json={"for_s": 60, "reason": "re-routing the target", "services": ["target"]},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    assert [s["id"] for s in httpx.get(f"{url}/silences").json()] == [made.json()["id"]]
+
+    def post(labels: dict[str, str], ts: float) -> dict[str, Any]:
+        response = httpx.post(
+            f"{url}/webhook/alertmanager",
+            json=observability_payload(wire(labels, ts=ts)),
+            headers=auth,
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    silenced = post(LABELS, 1.91e9)
+    assert silenced["silenced"] == 1 and silenced["opened"] == []
+    assert agent_server.store.list() == []
+    other = post({**LABELS, "service": "target-db"}, 1.91e9)
+    assert len(other["opened"]) == 1  # the silence names the target only
+
+    ended = httpx.delete(f"{url}/silences/{made.json()['id']}", headers=auth)
+    assert ended.json() == {"ended": 1}
+    assert httpx.get(f"{url}/silences").json() == []
+    after = post(LABELS, 1.92e9)
+    assert after["silenced"] == 0 and after["attached"]  # joins the open outage

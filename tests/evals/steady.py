@@ -11,8 +11,9 @@ STEADY_CHECKS = 3  # consecutive 1 s checks with nothing wrong
 VICTIMS = ("target", "target-db", "db-proxy", "upstream-primary", "upstream-fallback")
 
 
-def unsteady(lab: EvalLab) -> list[str]:
-    """Why the lab is not steady now (empty when it is)."""
+def unsteady(lab: EvalLab, *, incidents: bool = True) -> list[str]:
+    """Why the lab is not steady now (empty when it is); open incidents count unless not
+    `incidents`."""
     why: list[str] = []
     try:
         alerts = lab.observability.get("/alerts").json()
@@ -25,7 +26,7 @@ def unsteady(lab: EvalLab) -> list[str]:
         ]
     except (httpx.HTTPError, ValueError) as exc:
         why.append(f"observability /alerts unreadable: {exc}")
-    if lab.agent is not None:
+    if lab.agent is not None and incidents:
         try:
             why += [f"incident {i['id']} {i['state']}" for i in open_incidents(lab)]
         except (httpx.HTTPError, ValueError) as exc:
@@ -42,12 +43,12 @@ def unsteady(lab: EvalLab) -> list[str]:
     return why
 
 
-def wait_steady(lab: EvalLab, within_s: float, what: str) -> float:
+def wait_steady(lab: EvalLab, within_s: float, what: str, *, incidents: bool = True) -> float:
     """Until the lab is steady STEADY_CHECKS checks in a row; seconds it took."""
     started = time.monotonic()
     deadline, in_a_row, why = started + within_s, 0, ["not checked"]
     while in_a_row < STEADY_CHECKS:
-        why = unsteady(lab)
+        why = unsteady(lab, incidents=incidents)
         in_a_row = 0 if why else in_a_row + 1
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not steady after {within_s:.0f}s: {why}")
