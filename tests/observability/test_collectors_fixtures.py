@@ -167,6 +167,9 @@ def test_config_and_cache_signatures_match_what_the_target_writes() -> None:
     assert matching(catalogue, "target", corrupt) == ["cache_corrupt"]
     assert matching(catalogue, "target-db", refusal) == []  # target only
     assert matching(catalogue, "target", "the configuration error: was fixed") == []
+    # target_server/resolver.py when the hosts file has no line for an upstream
+    resolver = '{"level": "warning", "msg": "name resolution failure", "host": "p.lab"}'
+    assert matching(catalogue, "target", resolver) == ["name_resolution"]
 
 
 @pytest.mark.parametrize(
