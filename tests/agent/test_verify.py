@@ -16,7 +16,7 @@ class Answer:
         self.alerts, self.healthy = alerts, healthy
 
     def health(self, services: list[str]) -> dict[str, bool]:
-        return {s: self.healthy for s in services}
+        return dict.fromkeys(services, self.healthy)
 
     def perceive(self, window_s: float) -> Perception:
         return Perception(taken_at=datetime.now(UTC), alerts=self.alerts)
