@@ -5,6 +5,7 @@ evidence, what it did and with what result, how it verified, and how long each p
 """
 
 import json
+import sys
 from typing import Annotated, Any
 
 import httpx
@@ -15,8 +16,10 @@ from rich.table import Table
 from lab.config import get_settings
 
 incidents_app = typer.Typer(help="The agent's incidents: list, show.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True, highlight=False)
+# No emoji codes (a signal named `pg:up` is not ":up:"), and wide lines when piped, so
+# scripts that grep the table see whole ids and states.
+out = Console(emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 
 def _agent_url() -> str:

@@ -38,6 +38,16 @@ def test_every_catalogue_fault_has_a_runbook(fault: str) -> None:
     assert all(b.actions for b in covering), "a fault runbook says what to do"
 
 
+def test_every_runbook_action_has_the_action_servers_risk() -> None:
+    """What a plan tells the human (and the policy) about a step's risk is the action
+    server's own classification, never a friendlier one."""
+    from action_server.actions import CATALOGUE
+
+    for book in load_runbooks():
+        for step in book.actions:
+            assert step.risk == CATALOGUE[step.action].risk.value, (book.path, step.action)
+
+
 def test_no_runbook_claims_an_unknown_fault() -> None:
     for book in load_runbooks():
         assert set(book.faults) <= set(FAULTS), book.path
