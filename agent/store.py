@@ -29,6 +29,8 @@ from agent.store_models import (
 from lab.ops_store import OpsStore
 
 _INTAKE_LOCK = 0x62666167  # pg_advisory_xact_lock key of the intake ("bfag")
+# How long an escalated outage whose alerts still fire absorbs new alerts (no second page).
+HANDOVER_S = 3600.0
 _JSON_FIELDS = ("diagnosis", "plans", "decisions", "verification", "approval", "usage")
 _TIME_FIELDS = ("diagnosed_at", "acted_at", "mitigated_at")
 UPDATABLE = frozenset({*_JSON_FIELDS, *_TIME_FIELDS, "report", "mode", "fault", "title"})
@@ -54,8 +56,11 @@ def _json(value: Any) -> str:
 class IncidentStore:
     """Incidents, their timeline, received alerts and actions, on ops-db."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, handover_s: float = HANDOVER_S) -> None:
+        """`handover_s`: how long an escalated outage still firing absorbs new alerts (0:
+        never)."""
         self._ops = OpsStore(url, application_name="breakfix-agent", unavailable=StoreUnavailable)
+        self.handover_s = handover_s
 
     def dispose(self) -> None:
         self._ops.dispose()
@@ -266,6 +271,22 @@ class IncidentStore:
         ).first()
         if last is not None and last.seen and key[1] < last.closed_at:
             return str(last.id), True
+        # An outage handed to a human (escalated) that is still going on, one of its alerts
+        # still firing: what else it sets off joins it instead of paging again.
+        if self.handover_s <= 0:
+            return None, False
+        handed_over = session.execute(
+            text(
+                "SELECT i.id FROM agent_incidents i WHERE i.state = 'escalated'"
+                " AND i.closed_at > :now - make_interval(secs => :within)"
+                " AND EXISTS (SELECT 1 FROM agent_alerts a WHERE a.incident_id = i.id"
+                " AND a.status = 'firing' AND NOT a.late)"
+                " ORDER BY i.closed_at DESC LIMIT 1"
+            ),
+            {"now": _now(), "within": self.handover_s},
+        ).scalar()
+        if handed_over is not None:
+            return str(handed_over), True
         return None, False
 
     def _open(

@@ -128,7 +128,8 @@ def test_approve_and_deny(agent_server: AgentServer) -> None:
 
 
 def _open_second(server: AgentServer, first: str) -> str:
-    _to(server, first, S.escalated)  # closes the first: the next alert opens a new incident
+    # closes the first (resolved: an escalated one whose alert still fires would absorb it)
+    _to(server, first, S.verifying, S.resolved)
     labels = {**LABELS, "alertname": "DbDown"}
     response = httpx.post(
         f"{server.url}/webhook/alertmanager",

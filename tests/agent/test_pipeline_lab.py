@@ -112,7 +112,9 @@ def pipeline_on(
         **overrides,
     }
     settings = Settings(_env_file=None, **values)
-    store = IncidentStore(settings.ops_db_url.get_secret_value())
+    # handover off: each test opens its own incident on purpose while the same fault keeps
+    # firing after an earlier test escalated (tests/agent/test_store.py covers the handover)
+    store = IncidentStore(settings.ops_db_url.get_secret_value(), handover_s=0)
     actions = ActionClient(settings.action_url, key_file.read_text(), timeout=240)
     obs = ObservabilityClient(settings.observability_url, timeout=10)
     notifier = Notifier(slack_url=lab.receiver.url(SLACK), discord_url=lab.receiver.url(DISCORD))

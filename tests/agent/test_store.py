@@ -146,7 +146,7 @@ def test_a_resolved_notification_is_recorded_with_an_event(store: IncidentStore)
 
 def test_late_alert_of_a_closed_incident_joins_it(store: IncidentStore) -> None:
     incident_id = ingest(store, alert("aaaa")).opened[0]
-    walk(store, incident_id, S.diagnosing, S.escalated)
+    walk(store, incident_id, S.diagnosing, S.resolved)
     closed_at = store.require(incident_id).closed_at
     assert closed_at is not None
     # same fingerprint, an episode that began before the close: late, no new incident
@@ -156,9 +156,23 @@ def test_late_alert_of_a_closed_incident_joins_it(store: IncidentStore) -> None:
     other = ingest(store, alert("cccc", at=closed_at - timedelta(seconds=1)))
     assert len(other.opened) == 1
     # and the same fingerprint after the close is a new outage too
-    walk(store, other.opened[0], S.diagnosing, S.escalated)
+    walk(store, other.opened[0], S.diagnosing, S.resolved)
     again = ingest(store, alert("aaaa", at=datetime.now(UTC) + timedelta(seconds=5)))
     assert len(again.opened) == 1
+
+
+def test_an_escalated_outage_still_firing_absorbs_new_alerts(store: IncidentStore) -> None:
+    """net-db-partition: escalated at once; what it sets off later joins the incident the
+    human was paged for instead of paging again. Once its alerts resolve, a new alert is a
+    new outage."""
+    incident_id = ingest(store, alert("aaaa")).opened[0]
+    walk(store, incident_id, S.diagnosing, S.escalated)
+    later = datetime.now(UTC) + timedelta(seconds=5)
+    joined = ingest(store, alert("dddd", at=later))
+    assert joined.opened == [] and joined.attached == [incident_id] and joined.late == 1
+    ingest(store, alert("aaaa", status="resolved", ends_at=later))
+    fresh = ingest(store, alert("eeee", at=later + timedelta(seconds=1)))
+    assert len(fresh.opened) == 1 and fresh.opened[0] != incident_id
 
 
 def test_group_key_is_recorded_and_prefers_its_incident(store: IncidentStore) -> None:
@@ -243,8 +257,8 @@ def test_recent_closed_and_timings_view(store: IncidentStore, ops_url: str) -> N
 
 def test_list_filters_by_state_newest_first(store: IncidentStore) -> None:
     first = ingest(store, alert("aaaa")).opened[0]
-    walk(store, first, S.diagnosing, S.escalated)
+    walk(store, first, S.diagnosing, S.resolved)
     second = ingest(store, alert("bbbb", at=datetime.now(UTC))).opened[0]
     assert [i.id for i in store.list()] == [second, first]
-    assert [i.id for i in store.list(S.escalated)] == [first]
+    assert [i.id for i in store.list(S.resolved)] == [first]
     assert [i.id for i in store.list(limit=1)] == [second]
