@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from agent import approval as approvals
-from agent.act import ActingClient, run_plan
+from agent.act import run_plan
 from agent.config import Settings
 from agent.model import (
     Diagnosis,
@@ -30,7 +30,7 @@ from agent.model import (
     Verdict,
 )
 from agent.notify import Notifier, escalate_incident
-from agent.policy import PolicyContext, PolicyEngine, overall
+from agent.policy import CatalogueClient, PolicyContext, PolicyEngine, overall
 from agent.report import postmortem, render
 from agent.store import IncidentStore
 from agent.store_models import Incident
@@ -62,9 +62,7 @@ Diagnoser = Callable[[Perception, list[Runbook], list[Match]], Diagnosis]
 Planner = Callable[[Hypothesis, list[Runbook]], Plan]
 
 
-class ActionsClient(ActingClient, Protocol):
-    def actions(self) -> list[dict[str, Any]]: ...
-
+class ActionsClient(CatalogueClient, Protocol):
     def close(self) -> None: ...
 
 

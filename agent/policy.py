@@ -14,6 +14,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from action_server.client import ActionClientError
+from agent.act import ActingClient
 from agent.config import Settings
 from agent.model import CATALOGUE_ACTIONS, IncidentState, Plan, PlanStep, PolicyDecision, Verdict
 
@@ -31,21 +32,10 @@ class PolicyStore(Protocol):
     def recent_closed(self, fault: str, within_s: float) -> list[Any]: ...
 
 
-class CatalogueClient(Protocol):
+class CatalogueClient(ActingClient, Protocol):
     """What the policy asks the action server: the catalogue and dry runs."""
 
     def actions(self) -> list[dict[str, Any]]: ...
-
-    def act(
-        self,
-        name: str,
-        params: dict[str, Any] | None = None,
-        *,
-        dry_run: bool = False,
-        wait: bool = False,
-        idempotency_key: str | None = None,
-        correlation_id: str | None = None,
-    ) -> Any: ...
 
 
 class PolicyContext(BaseModel):
