@@ -20,6 +20,7 @@ fi
 if [ "$workers" -gt 1 ]; then
   args=(-n "$workers" --dist loadfile "${args[@]}")
 fi
+args=(--durations=25 "${args[@]}")  # where CI's minutes go
 "${BREAKFIX_VENV:-.venv}/bin/python" -m pytest "${args[@]}"
 code=$?
 if [ "$code" -eq 5 ]; then
