@@ -34,7 +34,7 @@ from agent.policy import CatalogueClient, PolicyContext, PolicyEngine, overall
 from agent.report import postmortem, render
 from agent.store import IncidentStore
 from agent.store_models import Incident
-from agent.verify import VerifyingObservability, verify
+from agent.verify import VerifyingObservability, routed_around, verify
 from knowledge.retrieval import Match
 from knowledge.runbook import Runbook
 
@@ -546,6 +546,7 @@ class IncidentPipeline:
             alertnames=incident.alertnames,
             verification=plan.verification,
             stop=self._stop,
+            routed_around=routed_around(plan),
         )
         if result.stopped:
             return False

@@ -2,9 +2,9 @@
 
 Polled once a second: every service of `verification.health` healthy, none of the
 verification signals present in the evidence features (nor firing as an alert name), and
-none of the incident's own alert names firing on a service being verified (a dependency the
-fix routes around, like a broken primary upstream, may stay broken: that is escalated to its
-owner, not verified away). All of it true for `hold_s` in a row passes;
+none of the incident's own alert names firing, except on a dependency the fix routes around
+(`routed_around`: after switch-to-fallback a broken primary upstream stays broken; its owner
+fixes it, the incident is mitigated). All of it true for `hold_s` in a row passes;
 `mitigated_at` is the start of that passing window. Not within `timeout_s`: failed.
 """
 
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from agent.model import Perception, Verification
+from agent.model import Perception, Plan, Verification
 from knowledge.runbook import Signal
 
 FEATURE_WINDOW_S = 60.0  # the evidence window while verifying: recent signals only
@@ -42,8 +42,27 @@ class VerifyResult(BaseModel):
     stopped: bool = False  # the pipeline stopped before an answer
 
 
+# The service a switch-to-fallback of each dependency routes around.
+ROUTED_AROUND = {"pricing": "upstream-primary"}
+
+
+def routed_around(plan: Plan) -> frozenset[str]:
+    """Services whose own alerts a plan's fix does not clear, because it avoids them."""
+    return frozenset(
+        ROUTED_AROUND[s.params["dependency"]]
+        for s in plan.steps
+        if s.action == "switch-to-fallback"
+        and s.params.get("route", "fallback") == "fallback"
+        and s.params.get("dependency", "pricing") in ROUTED_AROUND
+    )
+
+
 def failing(
-    obs: VerifyingObservability, *, alertnames: list[str], verification: Verification
+    obs: VerifyingObservability,
+    *,
+    alertnames: list[str],
+    verification: Verification,
+    routed_around: frozenset[str] = frozenset(),
 ) -> list[str]:
     """What is not yet back to normal right now (empty: everything checks out).
 
@@ -55,11 +74,10 @@ def failing(
     perception = obs.perceive(FEATURE_WINDOW_S)
     if perception.errors:
         problems.append(f"evidence unreadable: {'; '.join(perception.errors)[:200]}")
-    verified = set(verification.health)
     firing = {
         str(a.get("alertname"))
         for a in perception.alerts
-        if a.get("status") == "firing" and a.get("service") in verified | {None}
+        if a.get("status") == "firing" and a.get("service") not in routed_around
     }
     for name in sorted(firing & (set(alertnames) | set(verification.signals))):
         problems.append(f"alert firing: {name}")
@@ -75,6 +93,7 @@ def verify(
     alertnames: list[str],
     verification: Verification,
     stop: threading.Event,
+    routed_around: frozenset[str] = frozenset(),
     interval_s: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> VerifyResult:
@@ -104,7 +123,12 @@ def verify(
     while True:
         now = clock()
         try:
-            problems = failing(obs, alertnames=alertnames, verification=verification)
+            problems = failing(
+                obs,
+                alertnames=alertnames,
+                verification=verification,
+                routed_around=routed_around,
+            )
         except Exception as exc:  # a failing observer: not verified this second, keep going
             problems = [f"check failed: {type(exc).__name__}"]
         checks += 1

@@ -12,7 +12,7 @@ from lab.paths import StatePaths
 from lab.secrets import read_secret, replace_secret
 from lab.services import endpoints
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 CLI_KEY = "cli-action.key"
 OK_STATUSES = {"succeeded", "dry_run"}
 

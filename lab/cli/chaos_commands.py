@@ -18,7 +18,7 @@ from lab.provision import CHAOS_KEY
 from lab.secrets import read_secret
 from lab.services import endpoints
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from lab.paths import StatePaths
 keys_app = typer.Typer(
     help="Manage the action server's API keys (stored hashed in ops-db).", no_args_is_help=True
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 
 
 @contextmanager

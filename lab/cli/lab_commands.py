@@ -22,7 +22,7 @@ from lab.run_state import load
 from lab.services import clusters
 from lab.supervisor import Supervisor
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 
 
 def register(app: typer.Typer) -> None:

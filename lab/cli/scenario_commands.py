@@ -26,7 +26,7 @@ from lab.services import endpoints
 
 chaos_app = typer.Typer(help="Chaos scenarios: run, list, export.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 
 
 def _line(result: StepResult) -> None:

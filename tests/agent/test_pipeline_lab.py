@@ -194,7 +194,8 @@ def story(store: IncidentStore, incident_id: str) -> str:
 
 
 def closed(incident: Incident) -> bool:
-    return incident.closed
+    """Closed, and done closing: the report is written just after the closing transition."""
+    return incident.closed and incident.report is not None
 
 
 def steps_of(store: IncidentStore, incident_id: str) -> list[str]:

@@ -236,7 +236,7 @@ def test_db_pool_exhaustion_refuses_new_app_connections_until_reverted(
     assert _chaos_sessions(cluster) == 0
     key = _break(chaos, "db-pool-exhaustion")
     data = chaos.get(f"/faults/{key}").json()["revert_data"]
-    assert data["held"] >= data["free_slots"] - 2 > 0
+    assert data["held"] >= data["free_slots"] - 5 > 0  # others come and go meanwhile
     assert _chaos_sessions(cluster) >= data["held"]  # and it takes whatever is freed
     assert any(text in _app_refused(cluster, lab) for text in SLOTS_FULL)
     assert cluster.is_ready()  # the superuser slots are left to the lab's own tools

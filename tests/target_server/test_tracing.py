@@ -28,6 +28,14 @@ def token(tmp_path: Path) -> tuple[Path, str]:
     return path, value
 
 
+@pytest.fixture(autouse=True)
+def _sdk_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent's CrewAI code turns the OpenTelemetry SDK off process-wide
+    (OTEL_SDK_DISABLED, agent.crew.offline); in a test process that imported it first, the
+    target's own tracer provider would record nothing."""
+    monkeypatch.delenv("OTEL_SDK_DISABLED", raising=False)
+
+
 def traceparent() -> tuple[str, dict[str, str]]:
     """A fresh sampled W3C trace context: the server span joins this trace id."""
     trace_id = secrets.token_hex(16)
