@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: each target is idempotent and fast on a second call.
-.PHONY: setup run test lint bench down status
+.PHONY: setup run test test-deep lint bench down status
 
 setup:
 	@scripts/setup.sh
@@ -9,6 +9,10 @@ run: setup
 
 test: setup
 	@scripts/test.sh
+
+# The long detector-only runs (every fault, a quiet lab) that `make test` leaves out.
+test-deep: setup
+	@scripts/test.sh -m deep tests
 
 lint: setup
 	@scripts/lint.sh

@@ -11,9 +11,10 @@ workers="${BREAKFIX_TEST_WORKERS:-3}"
 args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
   args=(
+    -m "not deep"
     tests/evals/test_evals.py
-    tests/observability/test_detection_faults.py
     tests/evals/test_out_of_band.py
+    tests/agent/test_api.py
     tests
   )
 fi

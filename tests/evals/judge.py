@@ -50,6 +50,7 @@ def judge(
     if not expected_ran(expected, seen):
         calls = [(a.action, a.params, a.outcome) for a in seen]
         problems.append(f"{expected.action} {expected.params or ''} did not run: {calls}")
+    problems += detected_by_a_meant_alert(lab, incident, run)
     false = [a for a in mutating(seen) if a.action != expected.action]
     if false:
         problems.append(f"false actions: {[(a.action, a.params, a.outcome) for a in false]}")
@@ -67,3 +68,18 @@ def judge_quiet(lab: EvalLab, *, since: float, for_s: float, run: CaseRun) -> li
     problems = [f"incident opened: {(i['id'], i.get('fault'), i['state'])}" for i in opened]
     problems += [f"action taken: {(a.action, a.params)}" for a in seen]
     return problems
+
+
+def detected_by_a_meant_alert(lab: EvalLab, incident: dict[str, Any], run: CaseRun) -> list[str]:
+    """The incident rests on an alert meant for the fault (observability's rules, the mapping
+    of tests/observability/test_detection_faults.py): detection, checked on every case."""
+    from tests.observability.test_detection_faults import MEANT
+
+    meant = MEANT.get(run.case)
+    if meant is None or lab.agent is None:
+        return []
+    detail = lab.agent.get(f"/incidents/{incident['id']}").json()
+    alerts = {(a["alertname"], a.get("service")) for a in detail.get("alerts", [])}
+    if alerts & meant:
+        return []
+    return [f"no alert meant for {run.case} among the incident's {sorted(alerts)}"]

@@ -28,7 +28,10 @@ from tests.observability.test_detection_faults import (
 )
 from tests.target_server.helpers import TestClient
 
-pytestmark = pytest.mark.slow
+# `make test-deep`: the evaluations' noop case runs a quiet lab with observability and the agent
+# too; this module
+# isolates the detector alone and is kept out of `make test` for CI's time budget.
+pytestmark = [pytest.mark.slow, pytest.mark.deep]
 
 WORKLOAD_S = 125.0  # "at least two minutes"
 RATE_PER_S = 15.0  # operations started per second (an order counts as two requests)
