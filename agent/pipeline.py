@@ -259,7 +259,7 @@ class IncidentPipeline:
 
     def _diagnosing(self, incident: Incident) -> bool:
         perception = self.obs.perceive(self.settings.evidence_window_s)
-        if self._cleared(incident, perception):
+        if not incident.plans and self._cleared(incident, perception):
             return False
         matches: list[Match] = []
         try:
@@ -293,7 +293,7 @@ class IncidentPipeline:
             usage=usage.model_dump(mode="json"),
             mode=diagnosis.mode,
             fault=best.fault if best else None,
-            diagnosed_at=datetime.now(UTC),
+            diagnosed_at=incident.diagnosed_at or datetime.now(UTC),  # the first diagnosis
         )
         outputs = {
             "hypotheses": [h.model_dump(mode="json") for h in diagnosis.hypotheses],
@@ -404,7 +404,7 @@ class IncidentPipeline:
             *incident.decisions,
             *({**d.model_dump(mode="json"), "plan": index} for d in decisions),
         ]
-        self.store.update(incident.id, plans=plans, decisions=stored)
+        self.store.update(incident.id, plans=plans, decisions=stored, fault=hypothesis.fault)
         self.store.add_event(
             incident.id,
             "policy",
@@ -569,8 +569,9 @@ class IncidentPipeline:
         failures = sum(1 for r in runs if not r.get("passed"))
         incident = self.store.require(incident.id)
         if failures < 2 and self._next_hypothesis(incident) is not None:
+            # Look again before the next try: the evidence may say more now than at first.
             self.store.transition(
-                incident.id, S.planned, step="verify", inputs=inputs, outputs=outputs
+                incident.id, S.diagnosing, step="verify", inputs=inputs, outputs=outputs
             )
             return True
         self.store.add_event(incident.id, "verify", inputs, outputs)

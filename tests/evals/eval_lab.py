@@ -39,6 +39,8 @@ EVAL_ENV = {
     "AGENT_APPROVAL_REQUIRED": "[]",
     "AGENT_COOLDOWN_S": "0",
     "AGENT_VERIFY_HOLD_S": "5",
+    # A wrong first fix shows within a minute; the next hypothesis then fits in the case.
+    "AGENT_VERIFY_TIMEOUT_S": "60",
     "AGENT_RECURRENCE_WINDOW_S": "0",
     # No scheduled snapshot: one taken mid-fault would be "the latest" restore-db picks.
     # The evaluation takes a verified snapshot itself right before a data-loss case.
