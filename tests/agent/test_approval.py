@@ -8,6 +8,7 @@ would) with the real deterministic diagnosis. Slack and Discord are a loopback r
 The fault lasts until the granted case fixes it, so the cases run in order.
 """
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,11 @@ def test_denied_escalates_with_no_action(
         assert incident.approval["status"] == "pending"
         assert incident.approval["steps"] == ["regenerate-env"]
         no_fix_ran(store, incident_id)
-        # the proposal went to both receivers: what, why, and how to answer
+        # the proposal went to both receivers (just after the state change): what, why, and
+        # how to answer
+        deadline = time.monotonic() + 30
+        while not (received.get(SLACK) and received.get(DISCORD)) and time.monotonic() < deadline:
+            time.sleep(0.2)
         slack = received[SLACK][-1]
         assert "regenerate-env" in str(slack) and "db-auth-failure" in str(slack)
         assert f"/incidents/{incident_id}/approve" in str(slack)

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 
 from agent.api.errors import IllegalTransition, IncidentNotFound
 from agent.model import Alert, Diagnosis, Hypothesis, IncidentState
-from agent.store import IncidentStore
+from agent.store import HANDOVER_S, IncidentStore
 from agent.store_models import LEGAL_TRANSITIONS, is_legal
 
 S = IncidentState
@@ -165,6 +165,7 @@ def test_an_escalated_outage_still_firing_absorbs_new_alerts(store: IncidentStor
     """net-db-partition: escalated at once; what it sets off later joins the incident the
     human was paged for instead of paging again. Once its alerts resolve, a new alert is a
     new outage."""
+    store.handover_s = HANDOVER_S  # the production default (the fixture turns it off)
     incident_id = ingest(store, alert("aaaa")).opened[0]
     walk(store, incident_id, S.diagnosing, S.escalated)
     later = datetime.now(UTC) + timedelta(seconds=5)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -240,14 +241,18 @@ def test_logs_command_tails_follows_and_names_unknown_services(lab: Lab) -> None
         text=True,
     )
     try:
-        time.sleep(1.0)
-        httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products/1")
         assert follower.stdout is not None
-        for _ in range(200):  # other lines may come first; pytest-timeout bounds the wait
-            if "/products/1" in follower.stdout.readline():
-                break
-        else:
-            raise AssertionError("the followed log never showed the request")
+        # The follower may still be starting (a busy machine): ask again every second until
+        # a request shows up in what it prints, reading only when a line is there.
+        deadline, seen = time.monotonic() + 60, False
+        while not seen and time.monotonic() < deadline:
+            httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products/1")
+            until = time.monotonic() + 1.0
+            while not seen and time.monotonic() < until:
+                ready, _, _ = select.select([follower.stdout], [], [], 0.2)
+                if ready:
+                    seen = "/products/1" in follower.stdout.readline()
+        assert seen, "the followed log never showed the request"
     finally:
         follower.terminate()
         follower.communicate(timeout=10)
