@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +130,17 @@ class BackgroundLab:
 
     def port(self, name: str) -> int:
         return int(self.env[f"BREAKFIX_{name}_PORT"])
+
+
+@contextmanager
+def running_lab(prefix: str, *, observability: bool = False) -> Iterator[BackgroundLab]:
+    """A `breakfix run` on a fresh state dir and free ports, stopped and removed after."""
+    state_dir = make_state_dir(prefix)
+    running = BackgroundLab(state_dir, lab_environment(state_dir, observability=observability))
+    try:
+        running.start()
+        yield running
+    finally:
+        if running.proc is not None and running.proc.poll() is None:
+            running.down()
+        remove_state_dir(state_dir)

@@ -8,9 +8,7 @@ from action_server.context import ActionContext
 from lab.background import (
     PORT_VARS,
     BackgroundLab,
-    lab_environment,
-    make_state_dir,
-    remove_state_dir,
+    running_lab,
 )
 from lab.config import LabSettings
 from lab.paths import StatePaths
@@ -21,15 +19,8 @@ from lab.services import clusters
 @pytest.fixture(scope="module")
 def lab() -> Iterator[BackgroundLab]:
     """`breakfix run` in the background on its own state dir, stopped after the module."""
-    state_dir = make_state_dir("breakfix-action-")
-    running = BackgroundLab(state_dir, lab_environment(state_dir))
-    try:
-        running.start()
+    with running_lab("breakfix-action-") as running:
         yield running
-    finally:
-        if running.proc is not None and running.proc.poll() is None:
-            running.down()
-        remove_state_dir(state_dir)
 
 
 def lab_settings(lab: BackgroundLab) -> LabSettings:

@@ -13,7 +13,10 @@ from agent.config import Settings
 from agent.model import Alert, Hypothesis, IncidentState, Plan, PlanStep, Verdict
 from agent.policy import PolicyContext, PolicyEngine, overall
 from agent.store import IncidentStore
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from lab.background import (
+    BackgroundLab,
+    running_lab,
+)
 
 pytestmark = pytest.mark.slow
 S = IncidentState
@@ -22,15 +25,8 @@ S = IncidentState
 @pytest.fixture(scope="module")
 def lab() -> Iterator[BackgroundLab]:
     """`breakfix run` (observability off: only the action server is asked)."""
-    state_dir = make_state_dir("breakfix-policy-")
-    running = BackgroundLab(state_dir, lab_environment(state_dir))
-    try:
-        running.start()
+    with running_lab("breakfix-policy-") as running:
         yield running
-    finally:
-        if running.proc is not None and running.proc.poll() is None:
-            running.down()
-        remove_state_dir(state_dir)
 
 
 @pytest.fixture(scope="module")

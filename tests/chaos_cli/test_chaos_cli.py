@@ -15,7 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from lab.background import (
+    BackgroundLab,
+    running_lab,
+)
 from lab.paths import SHIPPED_SCENARIOS, StatePaths
 from lab.secrets import read_secret
 
@@ -25,15 +28,8 @@ CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[BackgroundLab]:
-    state_dir = make_state_dir("breakfix-chaoscli-")
-    running = BackgroundLab(state_dir, lab_environment(state_dir))
-    try:
-        running.start()
+    with running_lab("breakfix-chaoscli-") as running:
         yield running
-    finally:
-        if running.proc is not None and running.proc.poll() is None:
-            running.down()
-        remove_state_dir(state_dir)
 
 
 def _faults(lab: BackgroundLab, correlation: str) -> list[dict[str, Any]]:

@@ -6,9 +6,7 @@ import pytest
 
 from lab.background import (
     BackgroundLab,
-    lab_environment,
-    make_state_dir,
-    remove_state_dir,
+    running_lab,
 )
 from lab.config import LabSettings
 from lab.paths import StatePaths
@@ -18,15 +16,8 @@ from tests.action_server.conftest import lab_settings as settings_of
 @pytest.fixture(scope="package")
 def lab() -> Iterator[BackgroundLab]:
     """`breakfix run` in the background on its own state dir, stopped after the package."""
-    state_dir = make_state_dir("breakfix-obs-")
-    running = BackgroundLab(state_dir, lab_environment(state_dir))
-    try:
-        running.start()
+    with running_lab("breakfix-obs-") as running:
         yield running
-    finally:
-        if running.proc is not None and running.proc.poll() is None:
-            running.down()
-        remove_state_dir(state_dir)
 
 
 @pytest.fixture(scope="package")
