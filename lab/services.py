@@ -254,6 +254,10 @@ def build_specs(
                     "TARGET_ENV_FILE": str(paths.target_env),
                     "TARGET_HOST": host,
                     "TARGET_PORT": str(target.port),
+                    # The target always traces: observability reads its spans' marks. An
+                    # OTEL_SDK_DISABLED inherited from the caller (a shell, or a process that
+                    # imported CrewAI, agent/crew/offline.py) silently turned them all off.
+                    "OTEL_SDK_DISABLED": "false",
                 },
                 drop_env_prefixes=("TARGET_",),
             ),
