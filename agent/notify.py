@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from action_server.client import ActionClientError
 from agent.store_models import ActionRecord, Incident
+from lab.tls import client_tls
 
 if TYPE_CHECKING:
     from agent.store import IncidentStore
@@ -116,7 +117,7 @@ class Notifier:
         result = Delivery()
         if not self._hooks:
             return result
-        with httpx.Client(timeout=self._timeout, trust_env=False) as client:
+        with httpx.Client(timeout=self._timeout, trust_env=False, verify=client_tls()) as client:
             for name, url in sorted(self._hooks.items()):
                 try:
                     response = client.post(url, json=_FORMATS[name](message))

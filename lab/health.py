@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from lab.postgres import Cluster
+from lab.tls import client_tls
 
 HealthCheck = Callable[[], Awaitable[bool]]
 
@@ -15,7 +16,9 @@ def http_check(url: str, *, timeout: float = 2.0) -> HealthCheck:
 
     async def check() -> bool:
         try:
-            async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                timeout=timeout, trust_env=False, verify=client_tls()
+            ) as client:
                 response = await client.get(url)
         except httpx.HTTPError:
             return False

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from action_server.catalogue import ActionSpec, Risk
 from action_server.context import ActionContext, ActionFailed, Outcome, Plan, PreconditionFailed
+from lab.tls import client_tls
 
 _COLOURS = {"info": 0x3498DB, "warning": 0xF1C40F, "critical": 0xE74C3C}
 
@@ -75,7 +76,7 @@ def execute(ctx: ActionContext, params: EscalateParams) -> Outcome:
     """Post to every configured receiver; fails when a configured one refuses."""
     delivered: list[str] = []
     failed: list[str] = []
-    with httpx.Client(timeout=5.0, trust_env=False) as client:
+    with httpx.Client(timeout=5.0, trust_env=False, verify=client_tls()) as client:
         for name, url in sorted(ctx.webhooks.items()):
             try:
                 response = client.post(url, json=_FORMATS[name](params))

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 
 from lab.hooks_token import HOOKS_HEADER
+from lab.tls import client_tls
 
 
 class ProxyAdminError(Exception):
@@ -48,7 +49,9 @@ class ProxyAdmin:
 
     def _call(self, method: str, path: str, json: Any = None) -> httpx.Response:
         try:
-            with httpx.Client(timeout=self._timeout, trust_env=False) as client:
+            with httpx.Client(
+                timeout=self._timeout, trust_env=False, verify=client_tls()
+            ) as client:
                 response = client.request(
                     method, f"{self.base_url}{path}", json=json, headers=self._headers
                 )

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chaos_server.context import ChaosContext
 from chaos_server.faults.base import Fault, FaultRefused, RevertData
+from lab.tls import client_tls
 
 log = logging.getLogger("chaos_server.faults")
 HOOK_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -48,7 +49,10 @@ class LatencyParams(BaseModel):
 def _call(ctx: ChaosContext, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One hook call; a 404 for an unknown hook is None, any other failure raises."""
     with httpx.Client(
-        base_url=ctx.target_url, headers=ctx.hook_headers(), timeout=HOOK_TIMEOUT
+        base_url=ctx.target_url,
+        headers=ctx.hook_headers(),
+        timeout=HOOK_TIMEOUT,
+        verify=client_tls(),
     ) as client:
         response = client.request(method, path, json=body)
     if response.is_success:

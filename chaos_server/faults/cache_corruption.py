@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chaos_server.context import ChaosContext
 from chaos_server.faults.base import Fault, FaultRefused, RevertData
 from lab.files import write_atomic
+from lab.tls import client_tls
 
 ENTRY_GLOB = "price-*.json"
 GARBAGE_PREFIX = b"\x00breakfix-garbage:"
@@ -34,7 +35,9 @@ def _entries(cache: Path) -> list[Path]:
 
 def _warm(ctx: ChaosContext, count: int) -> None:
     """Ask the target for prices, as any client would, so that it caches them."""
-    with httpx.Client(base_url=ctx.target_url, timeout=10.0, trust_env=False) as client:
+    with httpx.Client(
+        base_url=ctx.target_url, timeout=10.0, trust_env=False, verify=client_tls()
+    ) as client:
         listing = client.get("/products", params={"limit": count})
         listing.raise_for_status()
         for product in listing.json():

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from chaos_server.context import ChaosContext
 from chaos_server.faults.base import Fault, FaultRefused, RevertData
 from lab.envfile import read_env, write_env
+from lab.tls import client_tls
 
 # Keys `breakfix run` does not re-sync (lab.provision's managed keys), so a drift persists.
 DRIFTS: dict[str, tuple[str, str]] = {
@@ -32,7 +33,10 @@ def _settled(ctx: ChaosContext) -> bool:
     if ctx.runtime.status(TARGET).pid is None:
         return True
     try:
-        return httpx.get(f"{ctx.target_url}/healthz", timeout=2.0).status_code == 200
+        return (
+            httpx.get(f"{ctx.target_url}/healthz", timeout=2.0, verify=client_tls()).status_code
+            == 200
+        )
     except httpx.HTTPError:
         return False
 

@@ -11,6 +11,7 @@ from chaos_server.faults.base import Fault, FaultRefused, RevertData
 from lab.envfile import read_env
 from lab.files import write_atomic
 from lab.services import PRIMARY_HOST, endpoints
+from lab.tls import client_tls
 from target_server.config import Settings as TargetSettings
 
 UPSTREAMS = ("upstream-primary", "upstream-fallback")
@@ -39,7 +40,9 @@ def _pricing_timeout(ctx: ChaosContext) -> float:
 
 
 def _client(ctx: ChaosContext) -> httpx.Client:
-    return httpx.Client(headers=ctx.hook_headers(), timeout=HTTP_TIMEOUT_S, trust_env=False)
+    return httpx.Client(
+        headers=ctx.hook_headers(), timeout=HTTP_TIMEOUT_S, trust_env=False, verify=client_tls()
+    )
 
 
 class UpstreamOutage(Fault):

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from chaos_server.scenarios.model import Probe
+from lab.tls import client_tls
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -38,7 +39,7 @@ def run_probe(service_urls: dict[str, str], probe: Probe) -> ProbeResult:
     url = resolve_url(service_urls, probe)
     started = time.monotonic()
     try:
-        response = httpx.get(url, timeout=probe.timeout_s, trust_env=False)
+        response = httpx.get(url, timeout=probe.timeout_s, trust_env=False, verify=client_tls())
     except httpx.HTTPError as exc:
         took = (time.monotonic() - started) * 1000
         return ProbeResult(url, False, None, took, f"{type(exc).__name__}: {exc}")

@@ -16,6 +16,7 @@ from docker.errors import APIError, DockerException, NotFound
 from lab.errors import LabError, UnknownServiceError
 from lab.runtime.docker_stats import has_previous_cpu, is_frozen, process_stats
 from lab.runtime.models import Health, ProcessStats, ServiceStatus, SignalName
+from lab.tls import client_tls
 
 SERVICE_LABEL = "breakfix.service"
 PORT_LABEL = "breakfix.port"
@@ -136,7 +137,10 @@ class DockerRuntime:
             return "healthy"
         try:
             response = httpx.get(
-                f"{url.rstrip('/')}/healthz", timeout=self._probe_timeout_s, trust_env=False
+                f"{url.rstrip('/')}/healthz",
+                timeout=self._probe_timeout_s,
+                trust_env=False,
+                verify=client_tls(),
             )
         except httpx.HTTPError:
             return "unhealthy"

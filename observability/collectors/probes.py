@@ -24,6 +24,7 @@ from sqlalchemy.exc import ArgumentError
 from lab.envfile import read_env
 from lab.postgres import SUPERUSER, Cluster
 from lab.services import Endpoint
+from lab.tls import client_tls
 from observability.model import Collection, Sample
 
 Check = Callable[[float], None]  # raises when the service is not healthy
@@ -43,7 +44,7 @@ def http_check(url: str) -> Check:
     """Healthy when `url` answers 200."""
 
     def check(timeout: float) -> None:
-        response = httpx.get(url, timeout=timeout, trust_env=False)
+        response = httpx.get(url, timeout=timeout, trust_env=False, verify=client_tls())
         if response.status_code != 200:
             raise RuntimeError(f"GET {url}: {response.status_code}")
 
