@@ -3,6 +3,8 @@
 import psutil
 from pydantic import BaseModel
 
+from lab.process_tree import process_tree
+
 
 class ProcessStats(BaseModel):
     """CPU, memory, threads and open files summed over a process and its children."""
@@ -21,10 +23,7 @@ def tree_stats(root: psutil.Process, known: dict[int, psutil.Process]) -> Proces
     `known` keeps the Process objects between calls: psutil measures CPU per object, so a
     fresh object for a child would always report 0%.
     """
-    procs = [root]
-    for child in root.children(recursive=True):
-        cached = known.get(child.pid)
-        procs.append(cached if cached is not None and cached.is_running() else child)
+    procs = process_tree(root, known)
     live = {proc.pid: proc for proc in procs}
     known.clear()
     known.update(live)

@@ -4,6 +4,7 @@ from typing import Any
 
 import psutil
 
+from lab.process_tree import process_tree
 from lab.stats import ProcessStats
 
 Sample = dict[str, Any]
@@ -54,7 +55,7 @@ def open_files(pid: int) -> int:
         return 0
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        procs = process_tree(root)
     except psutil.Error:
         return 0
     count = 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psutil
 
 from lab.errors import UnknownServiceError
+from lab.process_tree import process_tree
 from lab.runtime.base import Runtime
 from lab.runtime.local import RuntimeCallError
 from observability.model import Collection, Sample
@@ -34,7 +35,7 @@ def tree_cpu_seconds(pid: int) -> tuple[float, bool] | None:
     root is stopped (SIGSTOP). None when the process is not visible from here."""
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        procs = process_tree(root)
         stopped = root.status() == psutil.STATUS_STOPPED
     except psutil.Error:
         return None
