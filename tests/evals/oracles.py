@@ -239,7 +239,10 @@ def recovered(
 
     def ok() -> bool:
         nonlocal problems
-        problems = oracle(lab, baseline)
+        try:
+            problems = oracle(lab, baseline)
+        except httpx.HTTPError as exc:  # the target down (restarting): not recovered yet
+            problems = [f"{name}: {type(exc).__name__}: {exc}"]
         return not problems
 
     until(ok, within_s, every_s=2.0)
