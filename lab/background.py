@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,13 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.cache_volume import unmount_all_under
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from lab.ports import free_port
 
 
 def make_state_dir(prefix: str = "breakfix-") -> Path:
@@ -133,10 +126,13 @@ class BackgroundLab:
 
 
 @contextmanager
-def running_lab(prefix: str, *, observability: bool = False) -> Iterator[BackgroundLab]:
+def running_lab(
+    prefix: str, *, observability: bool = False, agent: bool = False
+) -> Iterator[BackgroundLab]:
     """A `breakfix run` on a fresh state dir and free ports, stopped and removed after."""
     state_dir = make_state_dir(prefix)
-    running = BackgroundLab(state_dir, lab_environment(state_dir, observability=observability))
+    env = lab_environment(state_dir, observability=observability, agent=agent)
+    running = BackgroundLab(state_dir, env)
     try:
         running.start()
         yield running
