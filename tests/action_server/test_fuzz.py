@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import schemathesis.specs.openapi.schemas  # at collection: see below
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
@@ -18,6 +19,11 @@ from lab.background import BackgroundLab
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from tests.action_server.conftest import lab_settings
+
+# schemathesis loads its OpenAPI modules on first use, through pytest's assertion rewriting
+# (ast.parse). Done inside a test while other threads of earlier tests still ran, CPython
+# 3.11.7 failed it once ("SystemError: AST constructor recursion depth mismatch"): they are
+# imported here, at collection, before any test has started a thread.
 
 
 @pytest.fixture(scope="module")

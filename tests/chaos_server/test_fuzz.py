@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import schemathesis.specs.openapi.schemas  # at collection: see below
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
@@ -24,6 +25,11 @@ from tests.chaos_server.conftest import ALLOWLIST, ChaosFactory
 from tests.target_server.helpers import TestClient
 
 pytestmark = pytest.mark.slow
+
+# schemathesis loads its OpenAPI modules on first use, through pytest's assertion rewriting
+# (ast.parse). Done inside a test while other threads of earlier tests still ran, CPython
+# 3.11.7 failed it once ("SystemError: AST constructor recursion depth mismatch"): they are
+# imported here, at collection, before any test has started a thread.
 
 
 def _check(operation: Any, key: str) -> None:
