@@ -36,25 +36,8 @@ def test_there_is_a_case_for_every_catalogue_fault(eval_lab: EvalLab) -> None:
     assert len({c.fault for c in CASES}) == len(CASES)
 
 
-# Known gaps, not hidden: in CI's parallel run (three test processes on two cores) the
-# deterministic diagnosis of these faults goes wrong or stays under AGENT_MIN_CONFIDENCE
-# (escalation instead of the fix) in some runs; alone on the machine they pass. Open in the
-# session note: find which evidence goes missing under load, then remove them from here.
-KNOWN_GAPS = {
-    "cache-corruption": "taken for api-error-storm under CI's CPU contention (3 runs of 3)",
-    "upstream-outage": "taken for api-cpu-hog at 0.44 under CI's CPU contention (2 of 3)",
-    "config-drift": "right fault but confidence 0.38 < 0.5 under CI's CPU contention (1 of 3)",
-}
-PARAMS = [
-    pytest.param(c, marks=pytest.mark.xfail(strict=False, reason=KNOWN_GAPS[c.name]))
-    if c.name in KNOWN_GAPS
-    else c
-    for c in CASES
-]
-
-
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize("case", PARAMS, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_the_agent_fixes_the_fault(
     case: Case, eval_lab: EvalLab, table: dict[str, CaseRun]
 ) -> None:
