@@ -66,6 +66,13 @@ class Settings(BaseSettings):
 
     # timing
     settle_s: float = Field(3.0, ge=0)  # wait after the first alert, for the rest to fire
+    # A first look under min_confidence, or matching no runbook, is taken again every
+    # diagnose_retry_s while the incident is younger than diagnose_patience_s (since the
+    # agent opened it): alerts with a `for` duration and the evidence window fill in over
+    # the first seconds (slower on a loaded machine). Judged on the deterministic
+    # diagnosis, before any LLM call.
+    diagnose_patience_s: float = Field(20.0, ge=0)
+    diagnose_retry_s: float = Field(4.0, gt=0)
     evidence_window_s: float = Field(300.0, gt=0)
     verify_hold_s: float = Field(10.0, ge=0)  # signals clear and health ok for this long
     verify_timeout_s: float = Field(150.0, gt=0)

@@ -270,6 +270,18 @@ class IncidentPipeline:
             log.exception("retrieval failed for %s", incident.id)
             perception.errors.append(f"retrieval failed: {type(exc).__name__}")
         diagnosis = self._diagnose(perception, matches)
+        if not incident.plans and self._too_early(incident, diagnosis):
+            best = diagnosis.best
+            self.store.add_event(
+                incident.id,
+                "diagnose:inconclusive",
+                {"features": len(perception.features), "errors": perception.errors},
+                {
+                    "summary": f"best: {best.fault} ({best.confidence:.2f})" if best else "none",
+                    "retry_in_s": self.settings.diagnose_retry_s,
+                },
+            )
+            return not self._stop.wait(self.settings.diagnose_retry_s)
         usage, crew_plans, fallback = Usage(), list[Plan](), ""
         if self.settings.mode == "llm" and self.crew is not None:
             usage, crew_plans, diagnosis, fallback = self._crew(perception, matches, diagnosis)
@@ -315,6 +327,14 @@ class IncidentPipeline:
             incident.id, S.planned, step="diagnose", inputs=inputs, outputs=outputs
         )
         return True
+
+    def _too_early(self, incident: Incident, diagnosis: Diagnosis) -> bool:
+        """A weak first look on a young incident: look again rather than escalate on it."""
+        best = diagnosis.best
+        if best is not None and best.confidence >= self.settings.min_confidence:
+            return False
+        age = (datetime.now(UTC) - incident.opened_at).total_seconds()  # since intake
+        return age + self.settings.diagnose_retry_s <= self.settings.diagnose_patience_s
 
     def _cleared(self, incident: Incident, perception: Perception) -> bool:
         """Nothing of the incident still firing and health ok: resolve with no action."""

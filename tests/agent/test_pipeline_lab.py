@@ -321,3 +321,72 @@ def test_dry_run_mode_validates_the_plan_and_changes_nothing(
     escalated = [e for e in store.events(incident_id) if e.state_to == "escalated"]
     assert escalated[0].inputs["reason"].startswith("dry-run mode: nothing changed")
     assert "(dry run)" in (incident.report or "")
+
+
+def scripted(*looks: list[tuple[str, float]]) -> Diagnoser:
+    """A diagnosis per look, in order (the last repeats): evidence that firms up over time."""
+    calls = iter(looks)
+    last: list[tuple[str, float]] = []
+
+    def diagnose(
+        perception: Perception, runbooks: list[Runbook], matches: list[Match]
+    ) -> Diagnosis:
+        nonlocal last
+        last = next(calls, last)
+        return constructed(*last)(perception, runbooks, matches)
+
+    return diagnose
+
+
+def test_a_weak_first_look_is_taken_again_while_the_incident_is_young(
+    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+) -> None:
+    """Under AGENT_MIN_CONFIDENCE, or no runbook matched: look again every retry_s within
+    the patience instead of escalating on the first look; act on the look that is sure."""
+    alert = firing(lab, *FAULT_ALERT)
+    diagnoser = scripted([], [("cache-corruption", 0.3)], [("db-auth-failure", 0.9)])
+    with pipeline_on(
+        lab,
+        knowledge,
+        tmp_path,
+        diagnoser=diagnoser,
+        dry_run=True,  # the plan is validated, nothing changes
+        approval_required=[],
+        cooldown_s=0,
+        diagnose_patience_s=30.0,
+        diagnose_retry_s=1.0,
+    ) as (pipeline, store):
+        incident_id = intake(store, alert, tag="weak")
+        pipeline.submit(incident_id)
+        incident = wait_for(store, incident_id, closed)
+    looks = [e for e in store.events(incident_id) if e.step == "diagnose:inconclusive"]
+    assert [e.outputs["summary"] for e in looks] == ["none", "best: cache-corruption (0.30)"]
+    assert incident.fault == "db-auth-failure", story(store, incident_id)
+    assert [(a.action, a.dry_run) for a in store.actions(incident_id)][0] == (
+        "regenerate-env",
+        True,
+    )
+
+
+def test_a_look_that_stays_weak_is_escalated_once_patience_runs_out(
+    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+) -> None:
+    alert = firing(lab, *FAULT_ALERT)
+    with pipeline_on(
+        lab,
+        knowledge,
+        tmp_path,
+        diagnoser=constructed(("db-auth-failure", 0.3)),
+        cooldown_s=0,
+        diagnose_patience_s=5.0,
+        diagnose_retry_s=1.0,
+    ) as (pipeline, store):
+        incident_id = intake(store, alert, tag="stays-weak")
+        pipeline.submit(incident_id)
+        incident = wait_for(store, incident_id, closed)
+    assert incident.state == S.escalated, story(store, incident_id)
+    looks = [e for e in store.events(incident_id) if e.step == "diagnose:inconclusive"]
+    assert 2 <= len(looks) <= 5  # within 5 s of intake, one look a second
+    assert [a.action for a in store.actions(incident_id)] == ["escalate"]
+    decision = incident.decisions[0]
+    assert decision["verdict"] == "escalate" and decision["reason"].startswith("low confidence")
