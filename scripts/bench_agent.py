@@ -50,7 +50,7 @@ from agent.config import Settings as AgentSettings  # noqa: E402
 from agent.main import create_app  # noqa: E402
 from agent.store_models import Incident  # noqa: E402
 from lab import ops_db  # noqa: E402
-from lab.background import free_port  # noqa: E402
+from lab.ports import free_port  # noqa: E402
 from lab.postgres import Cluster  # noqa: E402
 from lab.services import clusters  # noqa: E402
 from tests.evals.cases import load_cases  # noqa: E402

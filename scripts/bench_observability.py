@@ -35,13 +35,13 @@ import psutil
 from lab.background import (
     PORT_VARS,
     BackgroundLab,
-    free_port,
     lab_environment,
     make_state_dir,
     remove_state_dir,
 )
 from lab.config import LabSettings
 from lab.paths import StatePaths
+from lab.ports import free_port
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
 from observability.stack.alerting import Grouping

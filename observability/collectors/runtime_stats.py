@@ -20,6 +20,11 @@ from lab.runtime.base import Runtime
 from lab.runtime.local import RuntimeCallError
 from observability.model import Collection, Sample
 
+# No CPU ratio for a process younger than this: a start-up (imports, pools) takes a core for
+# seconds, and a restart's burst then stood in the evidence window as if the service were
+# busy (a CPU hog's signal, right after the previous incident's restart-api).
+WARMUP_S = 15.0
+
 
 @dataclass(frozen=True)
 class CpuReading:
@@ -30,13 +35,15 @@ class CpuReading:
     at: float
 
 
-def tree_cpu_seconds(pid: int) -> tuple[float, bool] | None:
-    """CPU seconds used by `pid`, its descendants and their reaped children; and whether the
-    root is stopped (SIGSTOP). None when the process is not visible from here."""
+def tree_cpu_seconds(pid: int) -> tuple[float, bool, float] | None:
+    """CPU seconds used by `pid`, its descendants and their reaped children; whether the
+    root is stopped (SIGSTOP); and the root's age in seconds. None when the process is not
+    visible from here."""
     try:
         root = psutil.Process(pid)
         procs = process_tree(root)
         stopped = root.status() == psutil.STATUS_STOPPED
+        age_s = time.time() - root.create_time()
     except psutil.Error:
         return None
     total = 0.0
@@ -46,7 +53,7 @@ def tree_cpu_seconds(pid: int) -> tuple[float, bool] | None:
         except psutil.Error:
             continue  # exited between the listing and the reading
         total += t.user + t.system + t.children_user + t.children_system
-    return total, stopped
+    return total, stopped, age_s
 
 
 def cpu_ratio(previous: CpuReading | None, current: CpuReading) -> float | None:
@@ -68,9 +75,17 @@ class RuntimeStatsCollector:
 
     name = "runtime"
 
-    def __init__(self, *, runtime: Runtime, services: Sequence[str], parallel: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        services: Sequence[str],
+        parallel: int = 4,
+        warmup_s: float = WARMUP_S,
+    ) -> None:
         self.runtime = runtime
         self.services = list(services)
+        self.warmup_s = warmup_s
         self._previous: dict[str, CpuReading] = {}
         # Readings in parallel: one slow service tree must not use up the whole interval.
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="runtime-stats")
@@ -107,11 +122,11 @@ class RuntimeStatsCollector:
         if reading is None:
             out.append(sample("process_cpu_ratio", stats.cpu_percent / 100.0))
             return out
-        cpu_s, stopped = reading
+        cpu_s, stopped, age_s = reading
         current = CpuReading(stats.pid, cpu_s, time.monotonic())
         ratio = cpu_ratio(self._previous.get(service), current)
         self._previous[service] = current
-        if ratio is not None:
+        if ratio is not None and age_s >= self.warmup_s:
             out.append(sample("process_cpu_ratio", ratio))
         out.append(sample("process_stopped", 1 if stopped else 0))
         return out

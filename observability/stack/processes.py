@@ -14,7 +14,7 @@ from types import TracebackType
 
 import httpx
 
-from lab.background import free_port
+from lab.ports import free_port
 from lab.process import Command, spawn, stop
 
 PROMETHEUS_BINARIES = ("prometheus",)

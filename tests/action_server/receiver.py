@@ -6,7 +6,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from lab.background import free_port
+from lab.ports import free_port
 
 
 class WebhookReceiver:

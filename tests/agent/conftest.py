@@ -16,7 +16,7 @@ from agent.model import IncidentState
 from agent.store import IncidentStore
 from agent.store_models import Incident
 from lab import ops_db
-from lab.background import free_port
+from lab.ports import free_port
 from tests.support.pg import RunningCluster
 from tests.target_server.helpers import ThreadedServer
 

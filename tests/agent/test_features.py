@@ -20,7 +20,7 @@ import pytest
 from agent.features import extract_features, series_key
 from agent.model import Perception
 from agent.perceive import ObservabilityClient, perception_of
-from lab.background import free_port
+from lab.ports import free_port
 
 EVIDENCE = Path(__file__).parent / "fixtures" / "evidence"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.background import BackgroundLab, free_port
+from lab.background import BackgroundLab
+from lab.ports import free_port
 from lab.runtime.local import LocalRuntime
 from tests.chaos_server.conftest import ChaosFactory, target_url, wait_for
 

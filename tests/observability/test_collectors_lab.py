@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import httpx
+import psutil
 import pytest
 
 from lab.background import BackgroundLab
@@ -16,6 +17,7 @@ from lab.runtime.local import LocalRuntime
 from lab.services import APP_DB, clusters, endpoints
 from observability.collectors.lab_collectors import close_collectors, lab_collectors, traces_file
 from observability.collectors.runner import Runner
+from observability.collectors.runtime_stats import WARMUP_S
 from observability.collectors.synthetic import SyntheticTransaction
 from observability.model import Collection, Collector, Sample
 
@@ -89,13 +91,16 @@ def synthetic_result(synthetic: Collector, now: float = 0.0) -> list[Sample]:
 
 
 def test_every_service_gets_runtime_and_probe_samples(
-    build: Build, lab_settings: LabSettings
+    build: Build, lab_settings: LabSettings, runtime: LocalRuntime
 ) -> None:
+    services = [name for name in endpoints(lab_settings) if name != "observability"]
+    # no CPU ratio for a process in its start-up (WARMUP_S): wait until all are past it
+    started = [psutil.Process(runtime.status(name).pid or 0).create_time() for name in services]
+    time.sleep(max(0.0, max(started) + WARMUP_S - time.time()))
     runner = Runner(list(build().values()), interval_s=1.0)
     runner.run_once()
     time.sleep(0.5)
     result = runner.run_once()
-    services = [name for name in endpoints(lab_settings) if name != "observability"]
     for service in services:
         assert value(result, service, "service_up") == 1, service
         assert value(result, service, "process_rss_bytes") > 0, service

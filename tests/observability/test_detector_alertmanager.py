@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lab.background import free_port
+from lab.ports import free_port
 from observability.detector.alertmanager import fingerprint, label_set, rfc3339, webhook_payload
 from observability.detector.detector import Detector
 from observability.detector.rules import parse_rules

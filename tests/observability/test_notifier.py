@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lab.background import free_port
+from lab.ports import free_port
 from observability.detector.detector import Detector, receivers_from
 from observability.detector.notifier import Backoff, Notifier, Receiver
 from observability.detector.rules import parse_rules

@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from lab.background import BackgroundLab, free_port
+from lab.background import BackgroundLab
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths
+from lab.ports import free_port
 from lab.runtime.local import LocalRuntime
 from observability.collectors.lab_collectors import lab_collectors
 from observability.exposition import CONTENT_TYPE, render

@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from lab import ops_db
-from lab.background import free_port
 from lab.ops_store import OpsStore
+from lab.ports import free_port
 from observability.collectors.runner import Runner
 from observability.config import Settings
 from observability.detector.detector import Detector
