@@ -218,6 +218,18 @@ def broken(lab: EvalLab) -> Iterator[ChangedPassword]:
 FAULT_ALERT = ("ProbeFailing", "target-db")
 
 
+def handled(
+    lab: EvalLab, knowledge: KnowledgeIndex, tmp_path: Path, *, tag: str, **overrides: Any
+) -> tuple[Incident, IncidentStore]:
+    """An incident opened on the firing FAULT_ALERT (its fingerprint tagged `tag`), handled
+    until closed by a pipeline with `overrides`; the incident and its store."""
+    alert = firing(lab, *FAULT_ALERT)
+    with pipeline_on(lab, knowledge, tmp_path, **overrides) as (pipeline, store):
+        incident_id = intake(store, alert, tag=tag)
+        pipeline.submit(incident_id)
+        return wait_for(store, incident_id, closed), store
+
+
 def test_an_alert_that_no_longer_fires_clears_by_itself(
     lab: EvalLab, knowledge: KnowledgeIndex, tmp_path: Path
 ) -> None:
@@ -285,13 +297,15 @@ def test_wrong_first_fix_fails_verification_then_the_cap_escalates(
 def test_another_incident_on_the_same_target_is_held_by_the_cooldown(
     lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
 ) -> None:
-    alert = firing(lab, *FAULT_ALERT)
-    with pipeline_on(
-        lab, knowledge, tmp_path, diagnoser=constructed(("cache-corruption", 0.9)), cooldown_s=600
-    ) as (pipeline, store):
-        incident_id = intake(store, alert, tag="cooldown")
-        pipeline.submit(incident_id)
-        incident = wait_for(store, incident_id, closed)
+    incident, store = handled(
+        lab,
+        knowledge,
+        tmp_path,
+        tag="cooldown",
+        diagnoser=constructed(("cache-corruption", 0.9)),
+        cooldown_s=600,
+    )
+    incident_id = incident.id
     assert incident.state == S.escalated
     assert [a.action for a in store.actions(incident_id)] == ["escalate"]
     decision = incident.decisions[0]
@@ -302,18 +316,16 @@ def test_another_incident_on_the_same_target_is_held_by_the_cooldown(
 def test_dry_run_mode_validates_the_plan_and_changes_nothing(
     lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
 ) -> None:
-    alert = firing(lab, *FAULT_ALERT)
-    with pipeline_on(
+    incident, store = handled(
         lab,
         knowledge,
         tmp_path,
+        tag="dry",
         diagnoser=constructed(("cache-corruption", 0.9)),
         dry_run=True,
         cooldown_s=0,
-    ) as (pipeline, store):
-        incident_id = intake(store, alert, tag="dry")
-        pipeline.submit(incident_id)
-        incident = wait_for(store, incident_id, closed)
+    )
+    incident_id = incident.id
     assert incident.state == S.escalated, story(store, incident_id)
     records = [(a.action, a.status, a.dry_run) for a in store.actions(incident_id)]
     assert records[0] == ("clear-cache", "dry_run", True)
@@ -343,22 +355,19 @@ def test_a_weak_first_look_is_taken_again_while_the_incident_is_young(
 ) -> None:
     """Under AGENT_MIN_CONFIDENCE, or no runbook matched: look again every retry_s within
     the patience instead of escalating on the first look; act on the look that is sure."""
-    alert = firing(lab, *FAULT_ALERT)
-    diagnoser = scripted([], [("cache-corruption", 0.3)], [("db-auth-failure", 0.9)])
-    with pipeline_on(
+    incident, store = handled(
         lab,
         knowledge,
         tmp_path,
-        diagnoser=diagnoser,
+        tag="weak",
+        diagnoser=scripted([], [("cache-corruption", 0.3)], [("db-auth-failure", 0.9)]),
         dry_run=True,  # the plan is validated, nothing changes
         approval_required=[],
         cooldown_s=0,
         diagnose_patience_s=30.0,
         diagnose_retry_s=1.0,
-    ) as (pipeline, store):
-        incident_id = intake(store, alert, tag="weak")
-        pipeline.submit(incident_id)
-        incident = wait_for(store, incident_id, closed)
+    )
+    incident_id = incident.id
     looks = [e for e in store.events(incident_id) if e.step == "diagnose:inconclusive"]
     assert [e.outputs["summary"] for e in looks] == ["none", "best: cache-corruption (0.30)"]
     assert incident.fault == "db-auth-failure", story(store, incident_id)
@@ -371,19 +380,17 @@ def test_a_weak_first_look_is_taken_again_while_the_incident_is_young(
 def test_a_look_that_stays_weak_is_escalated_once_patience_runs_out(
     lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
 ) -> None:
-    alert = firing(lab, *FAULT_ALERT)
-    with pipeline_on(
+    incident, store = handled(
         lab,
         knowledge,
         tmp_path,
+        tag="stays-weak",
         diagnoser=constructed(("db-auth-failure", 0.3)),
         cooldown_s=0,
         diagnose_patience_s=5.0,
         diagnose_retry_s=1.0,
-    ) as (pipeline, store):
-        incident_id = intake(store, alert, tag="stays-weak")
-        pipeline.submit(incident_id)
-        incident = wait_for(store, incident_id, closed)
+    )
+    incident_id = incident.id
     assert incident.state == S.escalated, story(store, incident_id)
     looks = [e for e in store.events(incident_id) if e.step == "diagnose:inconclusive"]
     assert 2 <= len(looks) <= 5  # within 5 s of intake, one look a second
