@@ -11,32 +11,36 @@ the store at every step, so a restarted agent resumes where it stopped.
 
 import importlib
 import logging
-import queue
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from agent import approval as approvals
 from agent.act import run_plan
+from agent.closing import Closing
 from agent.config import Settings
+from agent.diagnosing import Diagnosing
 from agent.model import (
     Diagnosis,
     Hypothesis,
     IncidentState,
-    Perception,
     Plan,
-    Usage,
     Verdict,
 )
-from agent.notify import Notifier, escalate_incident
-from agent.policy import CatalogueClient, PolicyContext, PolicyEngine, overall
-from agent.report import postmortem, render
+from agent.notify import Notifier
+from agent.pipeline_types import (
+    ActionsClient,
+    CrewLike,
+    Diagnoser,
+    Knowledge,
+    Observability,
+    Planner,
+)
+from agent.policy import PolicyContext, PolicyEngine, overall
 from agent.store import IncidentStore
 from agent.store_models import Incident
-from agent.verify import VerifyingObservability, routed_around, verify
-from knowledge.retrieval import Match
-from knowledge.runbook import Runbook
+from agent.verify import routed_around, verify
+from agent.workers import Workers
 
 log = logging.getLogger("agent.pipeline")
 S = IncidentState
@@ -44,30 +48,8 @@ NotAwaitingApproval = approvals.NotAwaitingApproval
 RAN = ("succeeded", "failed", "rolled_back", "running", "interrupted")  # touched the target
 
 
-class Observability(VerifyingObservability, Protocol):
-    def close(self) -> None: ...
-
-
-class Knowledge(Protocol):
-    runbooks: list[Runbook]
-
-    def query(self, text: str, k: int = 5) -> list[Match]: ...
-
-
-class CrewLike(Protocol):
-    def run(self, perception: Perception, matches: list[Match], runbooks: list[Runbook]) -> Any: ...
-
-
-Diagnoser = Callable[[Perception, list[Runbook], list[Match]], Diagnosis]
-Planner = Callable[[Hypothesis, list[Runbook]], Plan]
-
-
-class ActionsClient(CatalogueClient, Protocol):
-    def close(self) -> None: ...
-
-
-class IncidentPipeline:
-    """Workers that carry incidents through the state machine."""
+class IncidentPipeline(Workers):
+    """Workers (agent/workers.py) that carry incidents through the state machine."""
 
     def __init__(
         self,
@@ -83,66 +65,36 @@ class IncidentPipeline:
         planner: Planner | None = None,
         tick_s: float = 1.0,
     ) -> None:
+        super().__init__(workers=settings.workers, tick_s=tick_s)
         self.settings, self.store, self.obs = settings, store, observability
         self.knowledge, self.actions, self.notifier, self.crew = knowledge, actions, notifier, crew
         self.policy = PolicyEngine(settings, store=store, actions=actions)
-        self._diagnoser = diagnoser
         self._planner = planner
-        self._tick_s = tick_s
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._lock = threading.Lock()
-        self._queued: set[str] = set()
-        self._active: set[str] = set()
-        self._again: set[str] = set()
-        self._incident_locks: dict[str, threading.Lock] = {}
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.closing = Closing(store=store, actions=actions, notifier=notifier, knowledge=knowledge)
+        self._diagnosing = Diagnosing(
+            settings,
+            store,
+            observability,
+            knowledge,
+            crew,
+            diagnoser=diagnoser,
+            closing=self.closing,
+            stop=self._stop,
+        )
         self.base_url = f"http://{settings.host}:{settings.port}"
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the workers and the ticker; resume every open incident."""
-        if self._threads:
-            return
-        self._stop.clear()
-        for n in range(self.settings.workers):
-            self._threads.append(
-                threading.Thread(target=self._work, name=f"agent-worker-{n}", daemon=True)
-            )
-        self._threads.append(threading.Thread(target=self._tick, name="agent-ticker", daemon=True))
-        for thread in self._threads:
-            thread.start()
-        try:
-            for incident in self.store.open_incidents():
+    def resumable(self) -> list[str]:
+        """Every open incident: a restarted agent resumes where it stopped."""
+        return [incident.id for incident in self.store.open_incidents()]
+
+    def tick(self) -> None:
+        """Queue awaiting-approval incidents whose deadline passed."""
+        for incident in self.store.list(state=S.awaiting_approval, limit=200):
+            pending = approvals.load(incident.approval)
+            if pending is None or pending.expired():
                 self.submit(incident.id)
-        except Exception:
-            log.exception("could not list open incidents to resume")
-
-    def stop(self, timeout: float = 60.0) -> None:
-        """Finish the step in progress, then stop (an incident stays where it was)."""
-        self._stop.set()
-        for _ in range(self.settings.workers):
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads.clear()
-
-    def submit(self, incident_id: str) -> None:
-        """Queue an incident (again); one worker at a time handles it."""
-        with self._lock:
-            if incident_id in self._active:
-                self._again.add(incident_id)
-                return
-            if incident_id in self._queued:
-                return
-            self._queued.add(incident_id)
-        self._queue.put(incident_id)
-
-    def idle(self) -> bool:
-        """Nothing queued and nothing being handled."""
-        with self._lock:
-            return not self._queued and not self._active
 
     # -- approvals -----------------------------------------------------------------------
 
@@ -155,7 +107,7 @@ class IncidentPipeline:
         return self._answer(incident_id, granted=False, by=by, note=note)
 
     def _answer(self, incident_id: str, *, granted: bool, by: str, note: str | None) -> Incident:
-        with self._incident_lock(incident_id):
+        with self._id_lock(incident_id):
             incident = self.store.require(incident_id)
             if incident.state != S.awaiting_approval:
                 raise NotAwaitingApproval(
@@ -178,41 +130,6 @@ class IncidentPipeline:
         self.submit(incident_id)
         return incident
 
-    def _incident_lock(self, incident_id: str) -> threading.Lock:
-        with self._lock:
-            return self._incident_locks.setdefault(incident_id, threading.Lock())
-
-    # -- threads -------------------------------------------------------------------------
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            incident_id = self._queue.get()
-            if incident_id is None:
-                return
-            with self._lock:
-                self._queued.discard(incident_id)
-                self._active.add(incident_id)
-            try:
-                self.handle(incident_id)
-            finally:
-                with self._lock:
-                    self._active.discard(incident_id)
-                    again = incident_id in self._again
-                    self._again.discard(incident_id)
-                if again and not self._stop.is_set():
-                    self.submit(incident_id)
-
-    def _tick(self) -> None:
-        """Queue awaiting-approval incidents whose deadline passed."""
-        while not self._stop.wait(self._tick_s):
-            try:
-                for incident in self.store.list(state=S.awaiting_approval, limit=200):
-                    pending = approvals.load(incident.approval)
-                    if pending is None or pending.expired():
-                        self.submit(incident.id)
-            except Exception:
-                log.exception("approval deadline check failed")
-
     # -- the state machine -----------------------------------------------------------------
 
     def handle(self, incident_id: str) -> None:
@@ -231,7 +148,7 @@ class IncidentPipeline:
                     return
                 if incident.state == S.awaiting_approval:
                     # the only step an HTTP answer races with; held briefly, never while acting
-                    with self._incident_lock(incident_id):
+                    with self._id_lock(incident_id):
                         go_on = self._awaiting_approval(self.store.require(incident_id))
                 else:
                     go_on = steps[incident.state](incident)
@@ -239,7 +156,7 @@ class IncidentPipeline:
                     return
         except Exception as exc:
             log.exception("incident %s failed", incident_id)
-            self._fail(incident_id, exc)
+            self.closing.fail(incident_id, exc)
 
     def _detected(self, incident: Incident) -> bool:
         """Let the other alerts of the same outage fire, then start diagnosing."""
@@ -256,140 +173,6 @@ class IncidentPipeline:
             outputs={"alertnames": incident.alertnames, "alert_count": incident.alert_count},
         )
         return True
-
-    def _diagnosing(self, incident: Incident) -> bool:
-        perception = self.obs.perceive(self.settings.evidence_window_s)
-        if not incident.plans and self._cleared(incident, perception):
-            return False
-        matches: list[Match] = []
-        try:
-            from agent.diagnose import query_text
-
-            matches = self.knowledge.query(query_text(perception), self.settings.retrieval_k)
-        except Exception as exc:
-            log.exception("retrieval failed for %s", incident.id)
-            perception.errors.append(f"retrieval failed: {type(exc).__name__}")
-        diagnosis = self._diagnose(perception, matches)
-        if not incident.plans and self._too_early(incident, diagnosis):
-            best = diagnosis.best
-            self.store.add_event(
-                incident.id,
-                "diagnose:inconclusive",
-                {"features": len(perception.features), "errors": perception.errors},
-                {
-                    "summary": f"best: {best.fault} ({best.confidence:.2f})" if best else "none",
-                    "retry_in_s": self.settings.diagnose_retry_s,
-                },
-            )
-            return not self._stop.wait(self.settings.diagnose_retry_s)
-        usage, crew_plans, fallback = Usage(), list[Plan](), ""
-        if self.settings.mode == "llm" and self.crew is not None:
-            usage, crew_plans, diagnosis, fallback = self._crew(perception, matches, diagnosis)
-        best = diagnosis.best
-        evidence = {
-            "features": perception.features,
-            "log_lines": perception.log_lines[:20],
-            "trace_ids": perception.trace_ids[:20],
-            "errors": perception.errors,
-        }
-        stored = {
-            **diagnosis.model_dump(mode="json"),
-            "evidence": evidence,
-            "matches": [m.model_dump(mode="json") for m in matches],
-            "crew_plans": [p.model_dump(mode="json") for p in crew_plans],
-            "fallback": fallback,
-        }
-        self.store.update(
-            incident.id,
-            diagnosis=stored,
-            usage=usage.model_dump(mode="json"),
-            mode=diagnosis.mode,
-            fault=best.fault if best else None,
-            diagnosed_at=incident.diagnosed_at or datetime.now(UTC),  # the first diagnosis
-        )
-        outputs = {
-            "hypotheses": [h.model_dump(mode="json") for h in diagnosis.hypotheses],
-            "mode": diagnosis.mode,
-            "notes": diagnosis.notes,
-            "fallback": fallback,
-            "usage": usage.model_dump(mode="json"),
-            "summary": f"best: {best.fault} ({best.confidence:.2f})" if best else "no hypothesis",
-        }
-        inputs = {
-            "features": perception.features,
-            "matches": [{"kind": m.kind, "id": m.id, "score": m.score} for m in matches],
-            "errors": perception.errors,
-        }
-        if best is None:
-            self._escalate(incident.id, "no hypothesis: the evidence matched no runbook")
-            return False
-        self.store.transition(
-            incident.id, S.planned, step="diagnose", inputs=inputs, outputs=outputs
-        )
-        return True
-
-    def _too_early(self, incident: Incident, diagnosis: Diagnosis) -> bool:
-        """A weak first look on a young incident: look again rather than escalate on it."""
-        best = diagnosis.best
-        if best is not None and best.confidence >= self.settings.min_confidence:
-            return False
-        age = (datetime.now(UTC) - incident.opened_at).total_seconds()  # since intake
-        return age + self.settings.diagnose_retry_s <= self.settings.diagnose_patience_s
-
-    def _cleared(self, incident: Incident, perception: Perception) -> bool:
-        """Nothing of the incident still firing and health ok: resolve with no action."""
-        if perception.errors:
-            return False
-        firing = [
-            a
-            for a in perception.alerts
-            if a.get("status") == "firing"
-            and (
-                a.get("fingerprint") in incident.fingerprints
-                or a.get("alertname") in incident.alertnames
-            )
-        ]
-        services = [incident.service or "target"]
-        health = self.obs.health(services)
-        if firing or not all(health.values()):
-            return False
-        self.store.transition(
-            incident.id,
-            S.resolved,
-            step="cleared",
-            inputs={"alertnames": incident.alertnames, "health": health},
-            outputs={"outcome": "cleared by itself, no action", "reason": "cleared by itself"},
-        )
-        self.store.update(
-            incident.id, verification={"outcome": "cleared by itself, no action", "runs": []}
-        )
-        self._close(incident.id)
-        return True
-
-    def _diagnose(self, perception: Perception, matches: list[Match]) -> Diagnosis:
-        if self._diagnoser is not None:
-            return self._diagnoser(perception, self.knowledge.runbooks, matches)
-        from agent.diagnose import diagnose
-
-        return diagnose(perception, self.knowledge.runbooks, matches)
-
-    def _crew(
-        self, perception: Perception, matches: list[Match], fallback_diagnosis: Diagnosis
-    ) -> tuple[Usage, list[Plan], Diagnosis, str]:
-        """The LLM crew's diagnosis and plans; its failure falls back to the deterministic."""
-        assert self.crew is not None
-        from agent.crew.errors import CrewError
-
-        try:
-            outcome = self.crew.run(perception, matches, self.knowledge.runbooks)
-        except CrewError as exc:
-            reason = getattr(exc, "reason", "timeout")
-            log.warning("crew failed (%s); using the deterministic diagnosis", reason)
-            return exc.usage, [], fallback_diagnosis, f"crew {reason}: {str(exc)[:300]}"
-        except Exception as exc:  # a crew bug must not cost the incident its diagnosis
-            log.exception("crew raised; using the deterministic diagnosis")
-            return Usage(), [], fallback_diagnosis, f"crew error: {type(exc).__name__}"
-        return outcome.usage, list(outcome.plans), outcome.diagnosis, ""
 
     def _plan(self, hypothesis: Hypothesis, incident: Incident) -> Plan:
         for raw in incident.diagnosis.get("crew_plans") or []:
@@ -412,7 +195,7 @@ class IncidentPipeline:
         hypothesis = self._next_hypothesis(incident)
         if hypothesis is None:
             tried = ", ".join(p["hypothesis"]["fault"] for p in incident.plans) or "none"
-            self._escalate(incident.id, f"no further hypothesis to try (tried: {tried})")
+            self.closing.escalate(incident.id, f"no further hypothesis to try (tried: {tried})")
             return False
         plan = self._plan(hypothesis, incident)
         index = len(incident.plans)
@@ -437,11 +220,11 @@ class IncidentPipeline:
         )
         only_escalate = all(s.action == "escalate" for s in plan.steps)
         if only_escalate:
-            self._escalate(incident.id, f"the runbook for {hypothesis.fault} says escalate")
+            self.closing.escalate(incident.id, f"the runbook for {hypothesis.fault} says escalate")
             return False
         if verdict == Verdict.escalate:
             why = "; ".join(d.reason for d in decisions if d.verdict == Verdict.escalate)
-            self._escalate(incident.id, f"policy: {why}")
+            self.closing.escalate(incident.id, f"policy: {why}")
             return False
         if verdict == Verdict.refuse:
             why = "; ".join(d.reason for d in decisions if d.verdict == Verdict.refuse)
@@ -516,7 +299,7 @@ class IncidentPipeline:
             if current is None or current.status == "timed_out"
             else f"denied by {current.by}" + (f": {current.note}" if current.note else "")
         )
-        self._escalate(incident.id, f"approval {reason}", step="approval:denied")
+        self.closing.escalate(incident.id, f"approval {reason}", step="approval:denied")
         return False
 
     def _acting(self, incident: Incident) -> bool:
@@ -545,10 +328,12 @@ class IncidentPipeline:
                     outputs={"summary": why, "next": "the next hypothesis"},
                 )
                 return True
-            self._escalate(incident.id, why)
+            self.closing.escalate(incident.id, why)
             return False
         if ran.dry_run:
-            self._escalate(incident.id, "dry-run mode: nothing changed (the plan was validated)")
+            self.closing.escalate(
+                incident.id, "dry-run mode: nothing changed (the plan was validated)"
+            )
             return False
         self.store.transition(
             incident.id,
@@ -584,7 +369,7 @@ class IncidentPipeline:
             self.store.transition(
                 incident.id, S.resolved, step="verify", inputs=inputs, outputs=outputs
             )
-            self._close(incident.id)
+            self.closing.close(incident.id)
             return False
         failures = sum(1 for r in runs if not r.get("passed"))
         incident = self.store.require(incident.id)
@@ -595,55 +380,10 @@ class IncidentPipeline:
             )
             return True
         self.store.add_event(incident.id, "verify", inputs, outputs)
-        self._escalate(incident.id, f"the fix did not hold ({failures} failed verification(s))")
+        self.closing.escalate(
+            incident.id, f"the fix did not hold ({failures} failed verification(s))"
+        )
         return False
-
-    # -- closing ---------------------------------------------------------------------------
-
-    def _escalate(self, incident_id: str, reason: str, *, step: str = "escalate") -> None:
-        outputs = escalate_incident(
-            store=self.store,
-            actions=self.actions,
-            notifier=self.notifier,
-            incident=self.store.require(incident_id),
-            reason=reason,
-            tried=self.store.actions(incident_id),
-        )
-        self.store.transition(
-            incident_id, S.escalated, step=step, inputs={"reason": reason}, outputs=outputs
-        )
-        self._close(incident_id)
-
-    def _fail(self, incident_id: str, exc: Exception) -> None:
-        error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        try:
-            self.store.transition(
-                incident_id, S.failed, step="error", inputs={}, outputs={"error": error}
-            )
-            self._close(incident_id)
-        except Exception:
-            log.exception("could not record the failure of %s", incident_id)
-
-    def _close(self, incident_id: str) -> None:
-        """The report on the incident and its postmortem in the knowledge memory."""
-        incident = self.store.require(incident_id)
-        actions = self.store.actions(incident_id)
-        report = render(incident, self.store.events(incident_id), actions)
-        self.store.update(incident_id, report=report)
-        written = None
-        add = getattr(self.knowledge, "add_postmortem", None)
-        if add is not None:
-            try:
-                written = str(add(postmortem(incident, actions)))
-            except Exception as exc:
-                log.exception("postmortem of %s not written", incident_id)
-                written = f"not written: {type(exc).__name__}"
-        self.store.add_event(
-            incident_id,
-            "report",
-            {"state": incident.state.value},
-            {"report_chars": len(report), "postmortem": written},
-        )
 
 
 def build_pipeline(

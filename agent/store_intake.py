@@ -1,0 +1,357 @@
+"""Alert intake into ops-db: repeats counted, new alerts correlated into incidents.
+
+Concurrency: a repeat of a known alert is one row update with no lock beyond that row, so
+a storm of identical alerts never queues behind anything. Anything that may open or join an
+incident runs under one transaction-scoped advisory lock, so two workers can never both open
+an incident for the same outage. Rows are always touched in (fingerprint, startsAt) order.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from agent.model import Alert, IncidentState
+from agent.store_events import utcnow, write_event
+from agent.store_models import IntakeResult
+from lab.ops_store import OpsStore
+
+_INTAKE_LOCK = 0x62666167  # pg_advisory_xact_lock key of the intake ("bfag")
+# How long an escalated outage whose alerts still fire absorbs new alerts (no second page).
+HANDOVER_S = 3600.0
+
+_Key = tuple[str, datetime]
+
+
+class AlertIntake:
+    """Records received alerts against the agent's incidents (IncidentStore.ingest)."""
+
+    def __init__(self, ops: OpsStore, *, handover_s: float = HANDOVER_S) -> None:
+        """`handover_s`: how long an escalated outage still firing absorbs new alerts (0:
+        never)."""
+        self._ops = ops
+        self.handover_s = handover_s
+
+    def ingest(
+        self,
+        alerts: list[Alert],
+        *,
+        group_key: str | None,
+        source: str,
+        contract: dict[str, Any] | None = None,
+    ) -> IntakeResult:
+        """Record alerts: repeats counted, firing alerts join the open incident or open one.
+
+        A resolved notification marks its alert resolved and leaves an event on its
+        incident. `contract` (the incident contract) names the incident's external id and
+        is kept as an event.
+        """
+        now = utcnow()
+        batch: dict[_Key, tuple[Alert, int]] = {}
+        for alert in alerts:
+            key = (alert.fingerprint, alert.starts_at or now)
+            seen = batch.get(key)
+            # the resolved copy wins over a firing one in the same payload
+            chosen = alert if seen is None or alert.status == "resolved" else seen[0]
+            batch[key] = (chosen, 1 if seen is None else seen[1] + 1)
+        result = IntakeResult()
+        with self._ops.session() as session:
+            pending = self._count_repeats(session, batch, result, now)
+            if not pending:
+                # Only repeat counters changed: a crash may lose a few counts, never an
+                # incident, so this commit does not wait for the WAL flush (storms stay fast).
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            else:
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INTAKE_LOCK})
+                for key in sorted(pending):
+                    alert, n = batch[key]
+                    self._ingest_one(
+                        session, key, alert, n, result, now, group_key, source, contract
+                    )
+            session.commit()
+        return result
+
+    def _count_repeats(
+        self,
+        session: Session,
+        batch: dict[_Key, tuple[Alert, int]],
+        result: IntakeResult,
+        now: datetime,
+    ) -> list[_Key]:
+        """Pure repeats (same key, same status) counted without the intake lock."""
+        pending: list[_Key] = []
+        for key in sorted(batch):
+            alert, n = batch[key]
+            row = session.execute(
+                text(
+                    "UPDATE agent_alerts SET received_count = received_count + :n,"
+                    " last_received = :now WHERE fingerprint = :fp AND starts_at = :sa"
+                    " AND status = :status RETURNING incident_id"
+                ),
+                {"n": n, "now": now, "fp": key[0], "sa": key[1], "status": alert.status},
+            ).first()
+            if row is None:
+                pending.append(key)
+            else:
+                result.duplicates += n
+        return pending
+
+    def _ingest_one(
+        self,
+        session: Session,
+        key: _Key,
+        alert: Alert,
+        n: int,
+        result: IntakeResult,
+        now: datetime,
+        group_key: str | None,
+        source: str,
+        contract: dict[str, Any] | None,
+    ) -> None:
+        existing = session.execute(
+            text(
+                "SELECT status, incident_id FROM agent_alerts"
+                " WHERE fingerprint = :fp AND starts_at = :sa FOR UPDATE"
+            ),
+            {"fp": key[0], "sa": key[1]},
+        ).first()
+        if existing is not None:
+            self._known_alert(session, key, alert, n, existing, result, now)
+            return
+        if contract is not None:
+            known = session.execute(
+                text("SELECT id FROM agent_incidents WHERE external_id = :x"),
+                {"x": str(contract.get("incident_id"))},
+            ).scalar()
+            if known is not None:  # the same contract incident under another timestamp
+                result.duplicates += n
+                return
+        result.duplicates += n - 1
+        incident_id, late = None, False
+        if alert.status == "resolved":
+            incident_id = self._open_incident_id(session, group_key)
+            result.resolved += 1
+        else:
+            incident_id, late = self._correlate(session, alert, key, group_key)
+            if incident_id is None:
+                incident_id = self._open(session, alert, key, group_key, source, contract)
+                result.opened.append(incident_id)
+            else:
+                self._attach(session, incident_id, alert, key)
+                if late:
+                    result.late += 1
+                if incident_id not in result.attached and incident_id not in result.opened:
+                    result.attached.append(incident_id)
+        self._insert_alert(session, key, alert, n, incident_id, late, group_key, now)
+        if incident_id is not None:
+            step = {"firing": "alert_late" if late else "alert", "resolved": "alert_resolved"}
+            write_event(
+                session,
+                incident_id,
+                step[alert.status],
+                {"fingerprint": key[0], "starts_at": key[1].isoformat(), "source": source},
+                {"alertname": alert.alertname, "service": alert.service, "status": alert.status},
+            )
+            if contract is not None:
+                write_event(session, incident_id, "incident_contract", contract, {})
+                session.execute(
+                    text(
+                        "UPDATE agent_incidents SET external_id = :x"
+                        " WHERE id = :id AND external_id IS NULL"
+                    ),
+                    {"x": str(contract.get("incident_id")), "id": incident_id},
+                )
+
+    def _known_alert(
+        self,
+        session: Session,
+        key: _Key,
+        alert: Alert,
+        n: int,
+        existing: Any,
+        result: IntakeResult,
+        now: datetime,
+    ) -> None:
+        resolving = existing.status == "firing" and alert.status == "resolved"
+        session.execute(
+            text(
+                "UPDATE agent_alerts SET received_count = received_count + :n,"
+                " last_received = :now, status = :status, ends_at = COALESCE(:ends, ends_at),"
+                " resolved_at = CASE WHEN :resolving THEN :resolved_at ELSE resolved_at END"
+                " WHERE fingerprint = :fp AND starts_at = :sa"
+            ),
+            {
+                "n": n,
+                "now": now,
+                "status": "resolved" if resolving else existing.status,
+                "ends": alert.ends_at if resolving else None,
+                "resolving": resolving,
+                "resolved_at": alert.ends_at or now,
+                "fp": key[0],
+                "sa": key[1],
+            },
+        )
+        if not resolving:  # a repeat, or a firing copy arriving after its resolution
+            result.duplicates += n
+            return
+        result.resolved += 1
+        result.duplicates += n - 1
+        if existing.incident_id is not None:
+            write_event(
+                session,
+                existing.incident_id,
+                "alert_resolved",
+                {"fingerprint": key[0], "starts_at": key[1].isoformat()},
+                {"alertname": alert.alertname, "ends_at": (alert.ends_at or now).isoformat()},
+            )
+
+    def _open_incident_id(self, session: Session, group_key: str | None) -> str | None:
+        """The open incident (the one with this groupKey first), newest first."""
+        return session.execute(
+            text(
+                "SELECT id FROM agent_incidents WHERE closed_at IS NULL"
+                " ORDER BY (group_key IS NOT DISTINCT FROM :gk) DESC, opened_at DESC LIMIT 1"
+            ),
+            {"gk": group_key},
+        ).scalar()
+
+    def _correlate(
+        self, session: Session, alert: Alert, key: _Key, group_key: str | None
+    ) -> tuple[str | None, bool]:
+        """The incident a new firing alert joins (and whether it is late), or None."""
+        open_id = self._open_incident_id(session, group_key)
+        if open_id is not None:
+            return open_id, False
+        last = session.execute(
+            text(
+                "SELECT id, closed_at, :fp = ANY(fingerprints) AS seen FROM agent_incidents"
+                " WHERE closed_at IS NOT NULL ORDER BY closed_at DESC LIMIT 1"
+            ),
+            {"fp": key[0]},
+        ).first()
+        if last is not None and last.seen and key[1] < last.closed_at:
+            return str(last.id), True
+        # An outage handed to a human (escalated) that is still going on, one of its alerts
+        # still firing: what else it sets off joins it instead of paging again.
+        if self.handover_s <= 0:
+            return None, False
+        handed_over = session.execute(
+            text(
+                "SELECT i.id FROM agent_incidents i WHERE i.state = 'escalated'"
+                " AND i.closed_at > :now - make_interval(secs => :within)"
+                " AND EXISTS (SELECT 1 FROM agent_alerts a WHERE a.incident_id = i.id"
+                " AND a.status = 'firing' AND NOT a.late)"
+                " ORDER BY i.closed_at DESC LIMIT 1"
+            ),
+            {"now": utcnow(), "within": self.handover_s},
+        ).scalar()
+        if handed_over is not None:
+            return str(handed_over), True
+        return None, False
+
+    def _open(
+        self,
+        session: Session,
+        alert: Alert,
+        key: _Key,
+        group_key: str | None,
+        source: str,
+        contract: dict[str, Any] | None,
+    ) -> str:
+        summary = alert.annotations.get("summary") or alert.alertname
+        title = (
+            summary
+            if alert.service is None or alert.service in summary
+            else (f"{summary} ({alert.service})")
+        )
+        incident_id: str = session.execute(
+            text(
+                "INSERT INTO agent_incidents (state, title, service, severity, source,"
+                " external_id, group_key, fingerprints, alertnames, alert_count, opened_at,"
+                " detected_at, updated_at) VALUES ('detected', :title, :service, :severity,"
+                " :source, :external, :gk, ARRAY[:fp], ARRAY[:name], 1, :now, :detected, :now)"
+                " RETURNING id"
+            ),
+            {
+                "title": title,
+                "service": alert.service,
+                "severity": alert.severity,
+                "source": source,
+                "external": None if contract is None else str(contract.get("incident_id")),
+                "gk": group_key,
+                "fp": key[0],
+                "name": alert.alertname,
+                "now": utcnow(),
+                "detected": key[1],
+            },
+        ).scalar_one()
+        write_event(
+            session,
+            incident_id,
+            "opened",
+            {"fingerprint": key[0], "alertname": alert.alertname, "group_key": group_key},
+            {"state": IncidentState.detected.value},
+            state_to=IncidentState.detected.value,
+        )
+        return incident_id
+
+    def _attach(self, session: Session, incident_id: str, alert: Alert, key: _Key) -> None:
+        session.execute(
+            text(
+                "UPDATE agent_incidents SET alert_count = alert_count + 1, updated_at = :now,"
+                " fingerprints = CASE WHEN :fp = ANY(fingerprints) THEN fingerprints"
+                "   ELSE array_append(fingerprints, :fp) END,"
+                " alertnames = CASE WHEN :name = ANY(alertnames) THEN alertnames"
+                "   ELSE array_append(alertnames, :name) END,"
+                " detected_at = LEAST(detected_at, :sa) WHERE id = :id"
+            ),
+            {
+                "now": utcnow(),
+                "fp": key[0],
+                "name": alert.alertname,
+                "sa": key[1],
+                "id": incident_id,
+            },
+        )
+
+    def _insert_alert(
+        self,
+        session: Session,
+        key: _Key,
+        alert: Alert,
+        n: int,
+        incident_id: str | None,
+        late: bool,
+        group_key: str | None,
+        now: datetime,
+    ) -> None:
+        resolved = alert.status == "resolved"
+        session.execute(
+            text(
+                "INSERT INTO agent_alerts (fingerprint, starts_at, incident_id, alertname, service,"
+                " severity, status, source, late, first_received, last_received, received_count,"
+                " ends_at, resolved_at, labels, annotations, group_key) VALUES (:fp, :sa, :inc,"
+                " :name, :service, :severity, :status, :source, :late, :now, :now, :n, :ends,"
+                " :resolved_at, CAST(:labels AS jsonb), CAST(:annotations AS jsonb), :gk)"
+            ),
+            {
+                "fp": key[0],
+                "sa": key[1],
+                "inc": incident_id,
+                "name": alert.alertname,
+                "service": alert.service,
+                "severity": alert.severity,
+                "status": alert.status,
+                "source": alert.source,
+                "late": late,
+                "now": now,
+                "n": n,
+                "ends": alert.ends_at,
+                "resolved_at": (alert.ends_at or now) if resolved else None,
+                "labels": json.dumps(alert.labels),
+                "annotations": json.dumps(alert.annotations),
+                "gk": group_key,
+            },
+        )
