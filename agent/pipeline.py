@@ -372,9 +372,9 @@ class IncidentPipeline(Workers):
             self.closing.close(incident.id)
             return False
         failures = sum(1 for r in runs if not r.get("passed"))
-        incident = self.store.require(incident.id)
-        if failures < 2 and self._next_hypothesis(incident) is not None:
-            # Look again before the next try: the evidence may say more now than at first.
+        if failures < 2:
+            # Look again before the next try, even when the first look had no other candidate:
+            # the evidence may say more now (an alert with a duration has fired since).
             self.store.transition(
                 incident.id, S.diagnosing, step="verify", inputs=inputs, outputs=outputs
             )

@@ -397,3 +397,28 @@ def test_a_look_that_stays_weak_is_escalated_once_patience_runs_out(
     assert [a.action for a in store.actions(incident_id)] == ["escalate"]
     decision = incident.decisions[0]
     assert decision["verdict"] == "escalate" and decision["reason"].startswith("low confidence")
+
+
+def test_after_a_failed_fix_a_fresh_look_finds_what_the_first_did_not(
+    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+) -> None:
+    """The first look names one fault (the wrong one) and nothing else; its fix fails
+    verification; the look taken again on fresh evidence names the right one, whose fix
+    holds. (Last in the module: it really fixes the password.)"""
+    incident, store = handled(
+        lab,
+        knowledge,
+        tmp_path,
+        tag="fresh-look",
+        diagnoser=scripted(
+            [("cache-corruption", 0.9)],
+            [("cache-corruption", 0.9), ("db-auth-failure", 0.8)],
+        ),
+        approval_required=[],
+        cooldown_s=0,
+    )
+    ran = [a.action for a in store.actions(incident.id) if not a.dry_run]
+    assert ran == ["clear-cache", "regenerate-env"], story(store, incident.id)
+    assert incident.state == S.resolved, story(store, incident.id)
+    states = [e.state_to for e in store.events(incident.id) if e.state_to]
+    assert states.count("diagnosing") == 2  # the second look, after the failed verification
