@@ -23,12 +23,8 @@ class Closing:
         notifier: Notifier,
         knowledge: Knowledge,
     ) -> None:
-        self.store, self.actions, self.notifier, self.knowledge = (
-            store,
-            actions,
-            notifier,
-            knowledge,
-        )
+        self.store, self.actions = store, actions
+        self.notifier, self.knowledge = notifier, knowledge
 
     def escalate(self, incident_id: str, reason: str, *, step: str = "escalate") -> None:
         """Escalate through the action server (and the notifier), then close."""
