@@ -170,12 +170,12 @@ def test_a_slow_receiver_never_blocks_evaluation_or_the_other_receivers(
         # one still holds the first request open.
         assert [r["status"] for r in det.records()] == ["resolved"]
         deadline = threading.Event()
-        for _ in range(500):
-            if len(receiver.bodies) == 2:
+        for _ in range(500):  # the slow one's first request may reach it after the others
+            if len(receiver.bodies) == 2 and slow.attempts == 1:
                 break
             deadline.wait(0.02)
         assert [b["status"] for b in receiver.bodies] == ["firing", "resolved"]
-        assert slow.bodies == [] and slow.attempts == 1
+        assert slow.bodies == [] and slow.attempts == 1  # held open, nothing sent behind it
         slow.release.set()
         assert notifier.flush()
         assert [b["status"] for b in slow.bodies] == ["firing", "resolved"]
