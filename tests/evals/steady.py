@@ -1,4 +1,5 @@
-"""A steady lab: no open incident, nothing firing in observability, the victims healthy."""
+"""A steady lab: the agent's pipeline running, no open incident, nothing firing in
+observability, the victims healthy."""
 
 import time
 
@@ -26,6 +27,15 @@ def unsteady(lab: EvalLab, *, incidents: bool = True) -> list[str]:
         ]
     except (httpx.HTTPError, ValueError) as exc:
         why.append(f"observability /alerts unreadable: {exc}")
+    if lab.agent is not None:
+        # A fresh lab's agent builds its knowledge index first (tens of seconds on a busy
+        # machine): alerts are recorded meanwhile, but nothing is handled until it runs.
+        try:
+            pipeline = lab.agent.get("/healthz").json().get("pipeline")
+            if pipeline != "running":
+                why.append(f"agent pipeline {pipeline}")
+        except (httpx.HTTPError, ValueError) as exc:
+            why.append(f"agent /healthz unreadable: {exc}")
     if lab.agent is not None and incidents:
         try:
             why += [f"incident {i['id']} {i['state']}" for i in open_incidents(lab)]
