@@ -416,6 +416,7 @@ def test_after_a_failed_fix_a_fresh_look_finds_what_the_first_did_not(
         ),
         approval_required=[],
         cooldown_s=0,
+        verify_timeout_s=45.0,  # the wrong fix's verification fails sooner
     )
     ran = [a.action for a in store.actions(incident.id) if not a.dry_run]
     assert ran == ["clear-cache", "regenerate-env"], story(store, incident.id)
