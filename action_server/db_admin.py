@@ -53,6 +53,46 @@ def row_counts(conn: PgConnection) -> dict[str, int]:
     return counts
 
 
+def max_ids(conn: PgConnection) -> dict[str, int]:
+    """max(id) of every public table with an integer `id` column (0 when empty), by name."""
+    found: dict[str, int] = {}
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND column_name = 'id' AND data_type IN ('integer', 'bigint', 'smallint')"
+            " ORDER BY 1"
+        )
+        tables = [str(row[0]) for row in cur.fetchall()]
+        for table in tables:
+            cur.execute(
+                sql.SQL("SELECT coalesce(max(id), 0) FROM {}").format(
+                    sql.Identifier("public", table)
+                )
+            )
+            row = cur.fetchone()
+            found[table] = int(row[0]) if row else 0
+    return found
+
+
+def row_counts_upto(conn: PgConnection, upto: dict[str, int]) -> dict[str, int]:
+    """Like row_counts, but a table named in `upto` counts only its rows with id <= that:
+    rows written after a snapshot's instant (higher ids) are left out."""
+    counts = row_counts(conn)
+    with conn.cursor() as cur:
+        for table, top in upto.items():
+            if table not in counts:
+                continue
+            cur.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE id <= %s").format(
+                    sql.Identifier("public", table)
+                ),
+                (top,),
+            )
+            row = cur.fetchone()
+            counts[table] = int(row[0]) if row else 0
+    return counts
+
+
 def alembic_revision(conn: PgConnection) -> str | None:
     """The revision in public.alembic_version, or None when the table is absent or empty."""
     with conn.cursor() as cur:

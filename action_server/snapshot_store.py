@@ -18,6 +18,7 @@ from action_server.db_admin import (
     alembic_revision,
     client_args,
     client_env,
+    max_ids,
     row_counts,
 )
 from lab.chaos_role import CHAOS_SCHEMA
@@ -37,7 +38,7 @@ def take_snapshot(ctx: ActionContext, *, label: str) -> dict[str, Any]:
     name = _new_name(folder, label)
     dump, tmp = folder / f"{name}.dump", folder / f".{name}.dump.tmp"
     try:
-        counts, revision = _dump(ctx, tmp)
+        counts, ids, revision = _dump(ctx, tmp)
         digest = _sha256(tmp)
         _fsync(tmp)
         os.replace(tmp, dump)
@@ -50,6 +51,7 @@ def take_snapshot(ctx: ActionContext, *, label: str) -> dict[str, Any]:
             "size_bytes": dump.stat().st_size,
             "sha256": digest,
             "row_counts": counts,
+            "max_ids": ids,  # rows a restore must bring back are those with id <= these
             "alembic_revision": revision,
             "verified": True,
         }
@@ -125,8 +127,9 @@ def _new_name(folder: Path, label: str) -> str:
             return name
 
 
-def _dump(ctx: ActionContext, out: Path) -> tuple[dict[str, int], str | None]:
-    """pg_dump under an exported snapshot, so the row counts are exactly the dump's."""
+def _dump(ctx: ActionContext, out: Path) -> tuple[dict[str, int], dict[str, int], str | None]:
+    """pg_dump under an exported snapshot, so the row counts and max ids are exactly the
+    dump's."""
     try:
         with admin_connection(ctx.target_db) as conn:
             conn.set_session(isolation_level="REPEATABLE READ", readonly=True, autocommit=False)
@@ -134,7 +137,7 @@ def _dump(ctx: ActionContext, out: Path) -> tuple[dict[str, int], str | None]:
                 cur.execute("SELECT pg_export_snapshot()")
                 row = cur.fetchone()
             snapshot_id = str(row[0]) if row else ""
-            counts, revision = row_counts(conn), alembic_revision(conn)
+            counts, ids, revision = row_counts(conn), max_ids(conn), alembic_revision(conn)
             argv = [str(ctx.target_db.bindir / "pg_dump"), *client_args(ctx.target_db)]
             # The chaos role's own schema (the rows a fault keeps for its revert) is not the
             # app's data: a restore must neither bring back nor drop it.
@@ -146,7 +149,7 @@ def _dump(ctx: ActionContext, out: Path) -> tuple[dict[str, int], str | None]:
         raise ActionFailed(f"target-db unavailable for a snapshot: {exc.pgerror or exc}") from None
     if result.returncode != 0:
         raise ActionFailed(f"pg_dump failed: {result.stderr.strip()[-500:]}")
-    return counts, revision
+    return counts, ids, revision
 
 
 def _lists_ok(ctx: ActionContext, dump: Path) -> bool:

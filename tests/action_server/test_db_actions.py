@@ -16,6 +16,7 @@ from action_server.actions.migrations import RUN_MIGRATIONS
 from action_server.actions.snapshots import RESTORE_DB, SNAPSHOT_DB, list_snapshots, take_snapshot
 from action_server.catalogue import NoParams
 from action_server.context import ActionContext, PreconditionFailed
+from action_server.snapshot_restore import restored_differences
 from lab.postgres import SUPERUSER
 from target_server import migrations
 
@@ -330,3 +331,26 @@ def test_terminate_blockers_finds_hogs_on_other_databases(action_ctx: ActionCont
                 cur.execute("SELECT 1")
     finally:
         hog.close()
+
+
+def test_a_restore_is_judged_on_the_snapshots_rows_not_on_writes_after_it(
+    action_ctx: ActionContext,
+) -> None:
+    """The app reconnects as soon as a restore commits and may write before the restore's
+    check (in CI a synthetic order did, and a good restore was rolled back): rows past the
+    snapshot's max ids do not count; a snapshot row missing still does."""
+    good = take_snapshot(action_ctx, label="busy")
+    assert good["max_ids"]["products"] >= SEEDED
+    execute_sql(action_ctx, "TRUNCATE order_lines")
+    RESTORE_DB.execute(action_ctx, RESTORE_DB.params(snapshot=good["name"]))
+    assert restored_differences(action_ctx, good) == {}
+    # what the app writes right after the restore: a new product (a higher id)
+    execute_sql(action_ctx, "INSERT INTO products (sku, name) VALUES ('after-restore', 'x')")
+    assert counts(action_ctx)["products"] == good["row_counts"]["products"] + 1
+    assert restored_differences(action_ctx, good) == {}
+    # a row of the snapshot gone is still a difference
+    execute_sql(action_ctx, "DELETE FROM products WHERE id = (SELECT min(id) FROM products)")
+    missing = restored_differences(action_ctx, good)
+    assert "products" in missing, missing  # (its inventory row went with it)
+    assert missing["products"]["actual"] == good["row_counts"]["products"] - 1
+    RESTORE_DB.execute(action_ctx, RESTORE_DB.params(snapshot=good["name"]))  # leave it whole
