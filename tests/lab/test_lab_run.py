@@ -80,7 +80,11 @@ def test_runtime_lists_stats_and_tails_logs(lab: Lab, runtime: LocalRuntime) -> 
     stats = runtime.stats("target-db")
     assert stats.processes > 1 and stats.rss_bytes > 0  # postmaster plus its workers
     httpx.get(f"http://127.0.0.1:{lab.port('TARGET')}/products")
-    assert any("/products" in line for line in runtime.logs("target", 50))
+    # the access line reaches the log file a moment after the response (seen in CI)
+    deadline = time.monotonic() + 10.0
+    while not any("/products" in line for line in runtime.logs("target", 50)):
+        assert time.monotonic() < deadline, runtime.logs("target", 50)[-5:]
+        time.sleep(0.2)
     with pytest.raises(UnknownServiceError):
         runtime.stats("nope")
     runtime.stop("upstream-fallback")
