@@ -74,13 +74,13 @@ def max_ids(conn: PgConnection) -> dict[str, int]:
     return found
 
 
-def row_counts_upto(conn: PgConnection, upto: dict[str, int]) -> dict[str, int]:
-    """Like row_counts, but a table named in `upto` counts only its rows with id <= that:
-    rows written after a snapshot's instant (higher ids) are left out."""
-    counts = row_counts(conn)
+def counts_upto(conn: PgConnection, upto: dict[str, int], tables: set[str]) -> dict[str, int]:
+    """For each of `tables` named in `upto`, its rows with id <= that: rows written after a
+    snapshot's instant (higher ids) are left out."""
+    counts: dict[str, int] = {}
     with conn.cursor() as cur:
         for table, top in upto.items():
-            if table not in counts:
+            if table not in tables:
                 continue
             cur.execute(
                 sql.SQL("SELECT count(*) FROM {} WHERE id <= %s").format(

@@ -3,26 +3,21 @@
 from typing import Any
 
 import psycopg2
+from psycopg2.extensions import connection as PgConnection
 
 from action_server.context import ActionContext, ActionFailed
 from action_server.db_admin import (
     LOCK_TIMEOUT,
     admin_connection,
     client_args,
+    counts_upto,
     row_counts,
-    row_counts_upto,
     target_sessions,
     terminate,
 )
 from action_server.snapshot_store import dump_path, run_client
 from lab.chaos_role import CHAOS_SCHEMA
 from lab.services import APP_DB
-
-
-def current_counts(ctx: ActionContext) -> dict[str, int]:
-    """Row counts of the public tables of `shop` as they are now."""
-    with admin_connection(ctx.target_db) as conn:
-        return row_counts(conn)
 
 
 def count_differences(expected: dict[str, int], actual: dict[str, int]) -> dict[str, Any]:
@@ -42,8 +37,14 @@ def restored_differences(ctx: ActionContext, manifest: dict[str, Any]) -> dict[s
     the count. A manifest without max ids (older snapshots) is compared on whole tables.
     """
     with admin_connection(ctx.target_db) as conn:
-        restored = row_counts_upto(conn, dict(manifest.get("max_ids") or {}))
-    return count_differences(manifest["row_counts"], restored)
+        return _differences(conn, manifest, row_counts(conn))
+
+
+def _differences(
+    conn: PgConnection, manifest: dict[str, Any], current: dict[str, int]
+) -> dict[str, Any]:
+    upto = counts_upto(conn, dict(manifest.get("max_ids") or {}), set(current))
+    return count_differences(manifest["row_counts"], {**current, **upto})
 
 
 def restore_snapshot(
@@ -71,8 +72,9 @@ def restore_snapshot(
             f"pg_restore of {name} failed and was rolled back, shop is unchanged: "
             f"{result.stderr.strip()[-500:]}"
         )
-    differences = restored_differences(ctx, manifest)
-    after = current_counts(ctx)
+    with admin_connection(ctx.target_db) as conn:
+        after = row_counts(conn)
+        differences = _differences(conn, manifest, after)
     if differences:
         raise ActionFailed(
             f"restored {name} but row counts differ from its manifest: {differences}", undo=undo

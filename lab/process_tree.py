@@ -55,9 +55,10 @@ def process_tree(
 ) -> list[psutil.Process]:
     """`root` and its live descendants; a Process found in `known` (same pid, still running)
     is reused, so per-object readings such as `cpu_percent` keep their history."""
+    known = known or {}
     procs = [root]
     for pid in descendant_pids(root.pid):
-        cached = (known or {}).get(pid)
+        cached = known.get(pid)
         if cached is not None and cached.is_running():
             procs.append(cached)
             continue

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from chaos_server.config import Settings
 from chaos_server.main import create_app
 from lab import ops_db
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from lab.background import BackgroundLab, running_lab
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
@@ -27,22 +27,15 @@ ChaosFactory = Callable[..., TestClient]
 @pytest.fixture(scope="package")
 def lab() -> Iterator[BackgroundLab]:
     """`breakfix run` in the background on its own state dir, stopped after the package."""
-    state_dir = make_state_dir("breakfix-chaos-")
-    running = BackgroundLab(state_dir, lab_environment(state_dir))
-    try:
-        running.start()
+    with running_lab("breakfix-chaos-") as running:
         # The lab runs a chaos server of its own on the same ops-db; these tests run their
         # own instances, so the lab's is stopped: one watchdog per test, no races between.
-        own = LocalRuntime.from_state_dir(StatePaths.at(state_dir))
+        own = LocalRuntime.from_state_dir(StatePaths.at(running.state_dir))
         try:
             own.stop("chaos")
         finally:
             own.close()
         yield running
-    finally:
-        if running.proc is not None and running.proc.poll() is None:
-            running.down()
-        remove_state_dir(state_dir)
 
 
 @pytest.fixture(scope="package")

@@ -6,22 +6,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from lab.background import BackgroundLab, running_lab
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def full_lab() -> Iterator[BackgroundLab]:
-    state_dir = make_state_dir("breakfix-obs-full-")
-    running = BackgroundLab(state_dir, lab_environment(state_dir, observability=True))
-    try:
-        running.start()
+    with running_lab("breakfix-obs-full-", observability=True) as running:
         yield running
-    finally:
-        if running.proc is not None and running.proc.poll() is None:
-            running.down()
-        remove_state_dir(state_dir)
 
 
 def test_observability_runs_with_the_lab_and_samples_it(full_lab: BackgroundLab) -> None:
