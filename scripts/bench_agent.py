@@ -49,16 +49,18 @@ import uvicorn  # noqa: E402
 from agent.config import Settings as AgentSettings  # noqa: E402
 from agent.main import create_app  # noqa: E402
 from agent.store_models import Incident  # noqa: E402
+from gameday.cases import load_cases  # noqa: E402
+from gameday.chaos_faults import inject, revert  # noqa: E402
+from gameday.errors import GamedayError  # noqa: E402
+from gameday.incidents import agent_actions, wait_closed, when  # noqa: E402
+from gameday.polling import until  # noqa: E402
+from gameday.side_actions import restore_primary_routes, snapshot  # noqa: E402
+from gameday.steady import wait_steady  # noqa: E402
 from lab import ops_db  # noqa: E402
 from lab.ports import free_port  # noqa: E402
 from lab.postgres import Cluster  # noqa: E402
 from lab.services import clusters  # noqa: E402
-from tests.evals.cases import load_cases  # noqa: E402
-from tests.evals.chaos_faults import inject, revert  # noqa: E402
-from tests.evals.eval_lab import EvalLab, running_eval_lab, until  # noqa: E402
-from tests.evals.incidents import agent_actions, wait_closed, when  # noqa: E402
-from tests.evals.steady import wait_steady  # noqa: E402
-from tests.evals.test_side_actions import restore_primary_routes, snapshot  # noqa: E402
+from tests.evals.eval_lab import EvalLab, running_eval_lab  # noqa: E402
 
 STEADY_WITHIN_S = 150.0
 
@@ -246,7 +248,7 @@ def bench_faults(lab: EvalLab, faults: list[str], budget_s: float) -> None:
             continue
         try:
             wait_steady(lab, STEADY_WITHIN_S, f"before {fault}")
-        except AssertionError as exc:
+        except (AssertionError, GamedayError) as exc:
             print(f"{fault:<20}  skipped: {exc}")
             continue
         if case.expected.action == "restore-db":
@@ -267,7 +269,7 @@ def bench_faults(lab: EvalLab, faults: list[str], budget_s: float) -> None:
                 f"{fault:<20}{times}  {incident['state']:<10}"
                 f"{str(incident.get('fault')):<20}{actions}"
             )
-        except AssertionError as exc:
+        except (AssertionError, GamedayError) as exc:
             print(f"{fault:<20}      -       -      -  {str(exc)[:100]}")
         finally:
             revert(lab, injected)

@@ -18,6 +18,7 @@ import pytest
 from agent.api.errors import NotAwaitingApproval
 from agent.model import IncidentState
 from agent.store import IncidentStore
+from gameday.out_of_band import ChangedPassword
 from knowledge.index import KnowledgeIndex
 from tests.agent.test_pipeline_lab import (
     DISCORD,
@@ -34,7 +35,6 @@ from tests.agent.test_pipeline_lab import broken as broken
 from tests.agent.test_pipeline_lab import knowledge as knowledge
 from tests.agent.test_pipeline_lab import lab as lab
 from tests.evals.eval_lab import EvalLab
-from tests.evals.out_of_band import ChangedPassword
 
 pytestmark = pytest.mark.slow
 S = IncidentState

@@ -32,15 +32,16 @@ from agent.perceive import ObservabilityClient
 from agent.pipeline import Diagnoser, IncidentPipeline
 from agent.store import IncidentStore
 from agent.store_models import Incident
+from gameday.out_of_band import ChangedPassword
+from gameday.polling import until
+from gameday.steady import wait_steady
 from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Match
 from knowledge.runbook import Runbook
 from lab.provision import OPS_PASSWORD
 from lab.secrets import read_secret
 from lab.services import OPS_DB, OPS_ROLE
-from tests.evals.eval_lab import SLACK_PATH, EvalLab, running_eval_lab, until
-from tests.evals.out_of_band import ChangedPassword
-from tests.evals.steady import wait_steady
+from tests.evals.eval_lab import SLACK_PATH, EvalLab, running_eval_lab
 
 pytestmark = pytest.mark.slow
 S = IncidentState

@@ -5,15 +5,15 @@ ended in."""
 import time
 from typing import Any
 
-from tests.evals.cases import Expected
-from tests.evals.eval_lab import EvalLab
-from tests.evals.incidents import (
+from gameday.cases import Expected
+from gameday.incidents import (
     ActionSeen,
     agent_actions,
     incidents_since,
     mutating,
     wait_closed,
 )
+from tests.evals.eval_lab import SLACK_PATH, EvalLab
 from tests.evals.timings import CaseRun
 
 
@@ -51,6 +51,8 @@ def judge(
         calls = [(a.action, a.params, a.outcome) for a in seen]
         problems.append(f"{expected.action} {expected.params or ''} did not run: {calls}")
     problems += detected_by_a_meant_alert(lab, incident, run)
+    if expected.state == "escalated" and not lab.receiver.received.get(SLACK_PATH):
+        problems.append("no escalation delivered to the Slack webhook")
     false = [a for a in mutating(seen) if a.action != expected.action]
     if false:
         problems.append(f"false actions: {[(a.action, a.params, a.outcome) for a in false]}")

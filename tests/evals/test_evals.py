@@ -14,13 +14,14 @@ awaited steady for the next case. Times per case are printed as a table (`pytest
 
 import pytest
 
-from tests.evals.cases import Case, load_cases
-from tests.evals.chaos_faults import inject, revert
+from gameday.cases import Case, load_cases
+from gameday.chaos_faults import inject, revert
+from gameday.errors import GamedayError
+from gameday.oracles import recovered, take_baseline
+from gameday.side_actions import restore_primary_routes, snapshot
+from gameday.steady import wait_steady
 from tests.evals.eval_lab import EvalLab
 from tests.evals.judge import judge, judge_quiet
-from tests.evals.oracles import recovered, take_baseline
-from tests.evals.steady import wait_steady
-from tests.evals.test_side_actions import restore_primary_routes, snapshot
 from tests.evals.timings import CaseRun
 
 pytestmark = pytest.mark.slow
@@ -61,7 +62,7 @@ def test_the_agent_fixes_the_fault(
                 run=run,
             )
             problems += recovered(eval_lab, case.recovered, baseline)
-    except AssertionError as exc:  # no incident closed in time: still a row in the table
+    except GamedayError as exc:  # no incident closed in time: still a row in the table
         problems.append(str(exc))
     finally:
         revert(eval_lab, injected)

@@ -9,37 +9,25 @@ whatever the agent did not fix is cleaned up, and the lab awaited steady for the
 """
 
 import time
-from collections.abc import Callable
 
 import pytest
 
-from tests.evals.cases import CASES_DIR, Expected, load_case
-from tests.evals.eval_lab import EvalLab
-from tests.evals.judge import judge
-from tests.evals.oracles import recovered, take_baseline
-from tests.evals.out_of_band import (
-    ChangedPassword,
-    FilledCache,
-    LockingSession,
-    OutOfBand,
-    StoppedProcess,
-    TruncatedTable,
+from gameday.cases import Expected, load_case
+from gameday.errors import GamedayError
+from gameday.oracles import recovered, take_baseline
+from gameday.out_of_band import (
+    MAKERS,
     settle,
 )
-from tests.evals.steady import wait_steady
-from tests.evals.test_side_actions import snapshot
+from gameday.side_actions import snapshot
+from gameday.steady import wait_steady
+from tests.evals.eval_lab import EvalLab
+from tests.evals.judge import judge
 from tests.evals.timings import CaseRun
 
 pytestmark = pytest.mark.slow
 
 STEADY_WITHIN_S = 150.0
-MAKERS: dict[str, Callable[[], OutOfBand]] = {
-    "psql-lock": LockingSession,
-    "sigstop": StoppedProcess,
-    "alter-role": ChangedPassword,
-    "truncate": TruncatedTable,
-    "filled-cache": FilledCache,
-}
 
 
 @pytest.mark.timeout(420)
@@ -49,7 +37,7 @@ def test_a_fault_made_by_hand_is_fixed_like_the_chaos_one(
 ) -> None:
     maker = MAKERS[name]()
     # The chaos-made fault's case says what is expected and how recovery is proven.
-    case = load_case(CASES_DIR / maker.fault)
+    case = load_case(maker.fault)
     expected: Expected = case.expected
     run = table[name] = CaseRun(f"{name} ({maker.fault})", expected_action=expected.action)
     wait_steady(eval_lab, STEADY_WITHIN_S, f"before {name}")
@@ -64,7 +52,7 @@ def test_a_fault_made_by_hand_is_fixed_like_the_chaos_one(
             eval_lab, expected=expected, injected_at=made_at, within_s=case.timeout_s, run=run
         )
         problems += recovered(eval_lab, case.recovered, baseline)
-    except AssertionError as exc:
+    except GamedayError as exc:
         problems.append(str(exc))
     finally:
         left = maker.clean(eval_lab)

@@ -4,7 +4,7 @@ injection request (time to detect, diagnose, mitigate), printed as one table."""
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.evals.incidents import ActionSeen, when
+from gameday.incidents import ActionSeen, when
 
 
 @dataclass

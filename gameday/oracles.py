@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 import httpx
 from psycopg2 import sql
 
+from gameday.incidents import agent_actions
+from gameday.lab_handle import GamedayLab
+from gameday.polling import until
 from lab.cache_volume import is_lab_mount
 from lab.services import APP_DB
 from target_server.migrations import head_revision
-from tests.evals.eval_lab import SLACK_PATH, EvalLab, until
 
-DATA_TABLES = ("orders", "order_lines")
+DATA_TABLES = ("products", "orders", "order_lines")
 LATENCY_SAMPLES = 20
 LATENCY_FLOOR_S = 1.0  # p95 under this, or within 3x the baseline, is "back to baseline"
 RSS_SLACK_BYTES = 64 * 2**20
@@ -35,9 +37,10 @@ class Baseline:
     p95_s: float = 0.0
     rows: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # max id, count, md5
     product_id: int = 1
+    taken_at: float = field(default_factory=time.time)
 
 
-def take_baseline(lab: EvalLab) -> Baseline:
+def take_baseline(lab: GamedayLab) -> Baseline:
     """RSS of the target, p95 of product reads, and the id sets of the order tables."""
     product_id = _some_product(lab)
     return Baseline(
@@ -48,13 +51,13 @@ def take_baseline(lab: EvalLab) -> Baseline:
     )
 
 
-def _some_product(lab: EvalLab) -> int:
+def _some_product(lab: GamedayLab) -> int:
     response = lab.target.get("/products", params={"limit": 1})
     response.raise_for_status()
     return int(response.json()[0]["id"])
 
 
-def _p95(lab: EvalLab, product_id: int) -> float:
+def _p95(lab: GamedayLab, product_id: int) -> float:
     took = []
     for _ in range(LATENCY_SAMPLES):
         started = time.perf_counter()
@@ -63,10 +66,13 @@ def _p95(lab: EvalLab, product_id: int) -> float:
     return statistics.quantiles(took, n=20)[-1]
 
 
-def _row_ids(lab: EvalLab, upto: dict[str, int] | None = None) -> dict[str, tuple[int, int, str]]:
+RowIds = dict[str, tuple[int, int, str]]  # per table: max id, count, md5 of the ids
+
+
+def _row_ids(lab: GamedayLab, upto: dict[str, int] | None = None) -> RowIds:
     """Per table: max id, row count and md5 of the sorted ids (up to `upto`'s max id)."""
     found: dict[str, tuple[int, int, str]] = {}
-    conn = lab.target_db.connect(APP_DB, application_name="breakfix-evals")
+    conn = lab.target_db.connect(APP_DB, application_name="breakfix-gameday")
     try:
         with conn.cursor() as cur:
             for table in DATA_TABLES:
@@ -87,7 +93,7 @@ def _row_ids(lab: EvalLab, upto: dict[str, int] | None = None) -> dict[str, tupl
     return found
 
 
-def crud_probe(lab: EvalLab) -> list[str]:
+def crud_probe(lab: GamedayLab) -> list[str]:
     """/ready 200, then a product created, read, renamed, priced (a fresh sku: no cache, a
     real upstream call), ordered and the order cancelled, and a second product deleted."""
     try:
@@ -105,14 +111,14 @@ def _crud(client: httpx.Client) -> list[str]:
     problems = expect(client.get("/ready"), 200, "GET /ready")
     if problems:
         return problems
-    sku = f"eval-{secrets.token_hex(4)}"
-    made = client.post("/products", json={"sku": sku, "name": "eval probe", "quantity": 5})
+    sku = f"gameday-{secrets.token_hex(4)}"
+    made = client.post("/products", json={"sku": sku, "name": "gameday probe", "quantity": 5})
     if problems := expect(made, 201, "POST /products"):
         return problems
     pid = int(made.json()["id"])
     steps: list[tuple[httpx.Response, int, str]] = [
         (client.get(f"/products/{pid}"), 200, "GET /products/{id}"),
-        (client.patch(f"/products/{pid}", json={"name": "eval probe 2"}), 200, "PATCH"),
+        (client.patch(f"/products/{pid}", json={"name": "gameday probe 2"}), 200, "PATCH"),
         (client.get(f"/products/{pid}/price"), 200, "GET /products/{id}/price"),
     ]
     order = client.post("/orders", json={"items": [{"product_id": pid, "quantity": 1}]})
@@ -120,7 +126,7 @@ def _crud(client: httpx.Client) -> list[str]:
     if order.status_code == 201:
         cancel = client.post(f"/orders/{order.json()['id']}/cancel")
         steps.append((cancel, 200, "POST /orders/{id}/cancel"))
-    spare = client.post("/products", json={"sku": f"{sku}-x", "name": "eval spare"})
+    spare = client.post("/products", json={"sku": f"{sku}-x", "name": "gameday spare"})
     steps.append((spare, 201, "POST /products (spare)"))
     if spare.status_code == 201:
         gone = client.delete(f"/products/{spare.json()['id']}")
@@ -130,34 +136,34 @@ def _crud(client: httpx.Client) -> list[str]:
     return problems
 
 
-def _with_probe(check: Callable[[EvalLab, Baseline], list[str]]) -> "Oracle":
-    def oracle(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _with_probe(check: Callable[[GamedayLab, Baseline], list[str]]) -> "Oracle":
+    def oracle(lab: GamedayLab, baseline: Baseline) -> list[str]:
         return check(lab, baseline) + crud_probe(lab)
 
     return oracle
 
 
-def _memory(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _memory(lab: GamedayLab, baseline: Baseline) -> list[str]:
     rss = lab.runtime.stats("target").rss_bytes
     bound = max(int(baseline.rss_bytes * 1.5), baseline.rss_bytes + RSS_SLACK_BYTES)
     return [] if rss <= bound else [f"target RSS {rss >> 20} MiB over {bound >> 20} MiB"]
 
 
-def _latency(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _latency(lab: GamedayLab, baseline: Baseline) -> list[str]:
     p95 = _p95(lab, baseline.product_id)
     bound = max(LATENCY_FLOOR_S, 3 * baseline.p95_s)
     return [] if p95 <= bound else [f"p95 {p95:.2f}s over {bound:.2f}s"]
 
 
-def _errors(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _errors(lab: GamedayLab, baseline: Baseline) -> list[str]:
     codes = [lab.target.get(f"/products/{baseline.product_id}").status_code for _ in range(30)]
     failed = sum(1 for c in codes if c >= 500)
     return [] if failed == 0 else [f"{failed}/30 reads answered 5xx"]
 
 
-def _table_readable(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _table_readable(lab: GamedayLab, baseline: Baseline) -> list[str]:
     """Every hot table readable under a short lock timeout, for 5 s in a row."""
-    conn = lab.target_db.connect(APP_DB, application_name="breakfix-evals")
+    conn = lab.target_db.connect(APP_DB, application_name="breakfix-gameday")
     try:
         with conn.cursor() as cur:
             cur.execute("SET lock_timeout = '1s'")
@@ -172,7 +178,7 @@ def _table_readable(lab: EvalLab, baseline: Baseline) -> list[str]:
     return []
 
 
-def _rows_back(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _rows_back(lab: GamedayLab, baseline: Baseline) -> list[str]:
     now = _row_ids(lab, upto={t: baseline.rows[t][0] for t in DATA_TABLES})
     return [
         f"{t}: {now[t][1]} of {baseline.rows[t][1]} rows (ids checksum differs)"
@@ -181,8 +187,8 @@ def _rows_back(lab: EvalLab, baseline: Baseline) -> list[str]:
     ]
 
 
-def _alembic_head(lab: EvalLab, baseline: Baseline) -> list[str]:
-    conn = lab.target_db.connect(APP_DB, application_name="breakfix-evals")
+def _alembic_head(lab: GamedayLab, baseline: Baseline) -> list[str]:
+    conn = lab.target_db.connect(APP_DB, application_name="breakfix-gameday")
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT version_num FROM alembic_version")
@@ -193,7 +199,7 @@ def _alembic_head(lab: EvalLab, baseline: Baseline) -> list[str]:
     return [] if current == [head] else [f"alembic at {current}, head is {head}"]
 
 
-def _free_space(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _free_space(lab: GamedayLab, baseline: Baseline) -> list[str]:
     cache = lab.paths.target_cache
     if is_lab_mount(cache):
         usage = shutil.disk_usage(cache)
@@ -203,17 +209,19 @@ def _free_space(lab: EvalLab, baseline: Baseline) -> list[str]:
     return [] if used < 32 * 2**20 else [f"cache dir holds {used >> 20} MiB"]
 
 
-def _escalated(lab: EvalLab, baseline: Baseline) -> list[str]:
-    """The escalation reached the on-call channel (the loopback Slack receiver)."""
-    pages = lab.receiver.received.get(SLACK_PATH, [])
-    return [] if pages else ["no escalation delivered to the Slack webhook"]
+def _escalated(lab: GamedayLab, baseline: Baseline) -> list[str]:
+    """A responder paged a human: an `escalate` run the action server carried out."""
+    runs = [a for a in agent_actions(lab, baseline.taken_at) if a.action == "escalate"]
+    if any(a.outcome == "succeeded" for a in runs):
+        return []
+    return [f"no escalation delivered (escalate runs: {[a.outcome for a in runs]})"]
 
 
-def _nothing(lab: EvalLab, baseline: Baseline) -> list[str]:
+def _nothing(lab: GamedayLab, baseline: Baseline) -> list[str]:
     return []
 
 
-Oracle = Callable[[EvalLab, Baseline], list[str]]
+Oracle = Callable[[GamedayLab, Baseline], list[str]]
 
 ORACLES: dict[str, Oracle] = {
     "probe": _with_probe(_nothing),
@@ -231,7 +239,7 @@ ORACLES: dict[str, Oracle] = {
 
 
 def recovered(
-    lab: EvalLab, name: str, baseline: Baseline, within_s: float = ORACLE_WITHIN_S
+    lab: GamedayLab, name: str, baseline: Baseline, within_s: float = ORACLE_WITHIN_S
 ) -> list[str]:
     """The oracle's problems once it passes or `within_s` runs out (empty = recovered)."""
     oracle = ORACLES[name]

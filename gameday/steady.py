@@ -5,14 +5,15 @@ import time
 
 import httpx
 
-from tests.evals.eval_lab import EvalLab
-from tests.evals.incidents import open_incidents
+from gameday.errors import NotSteady
+from gameday.incidents import open_incidents
+from gameday.lab_handle import GamedayLab
 
 STEADY_CHECKS = 3  # consecutive 1 s checks with nothing wrong
 VICTIMS = ("target", "target-db", "db-proxy", "upstream-primary", "upstream-fallback")
 
 
-def unsteady(lab: EvalLab, *, incidents: bool = True) -> list[str]:
+def unsteady(lab: GamedayLab, *, incidents: bool = True) -> list[str]:
     """Why the lab is not steady now (empty when it is); open incidents count unless not
     `incidents`."""
     why: list[str] = []
@@ -53,7 +54,7 @@ def unsteady(lab: EvalLab, *, incidents: bool = True) -> list[str]:
     return why
 
 
-def wait_steady(lab: EvalLab, within_s: float, what: str, *, incidents: bool = True) -> float:
+def wait_steady(lab: GamedayLab, within_s: float, what: str, *, incidents: bool = True) -> float:
     """Until the lab is steady STEADY_CHECKS checks in a row; seconds it took."""
     started = time.monotonic()
     deadline, in_a_row, why = started + within_s, 0, ["not checked"]
@@ -61,6 +62,6 @@ def wait_steady(lab: EvalLab, within_s: float, what: str, *, incidents: bool = T
         why = unsteady(lab, incidents=incidents)
         in_a_row = 0 if why else in_a_row + 1
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not steady after {within_s:.0f}s: {why}")
+            raise NotSteady(f"{what}: not steady after {within_s:.0f}s: {why}")
         time.sleep(1.0)
     return time.monotonic() - started

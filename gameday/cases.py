@@ -1,4 +1,8 @@
-"""Evaluation cases as data: `tests/evals/<case>/case.yaml`, one per catalogue fault + noop."""
+"""Cases as data: `gameday/cases/<fault>.yaml`, one per catalogue fault + noop.
+
+The game day and the evaluations (tests/evals) read the same cases: what a right response
+to each fault is, and how recovery is proven.
+"""
 
 from pathlib import Path
 from typing import Any, Literal
@@ -8,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.model import CATALOGUE_ACTIONS
 
-CASES_DIR = Path(__file__).resolve().parent
+CASES_DIR = Path(__file__).resolve().parent / "cases"
 
-# The recovery oracles a case may name (tests/evals/oracles.py implements each).
+# The recovery oracles a case may name (gameday/oracles.py implements each).
 OracleName = Literal[
     "probe",
     "memory_baseline",
@@ -59,14 +63,14 @@ class Case(BaseModel):
             raise ValueError(f"{self.name}: state none goes with no action, and only then")
 
 
-def load_case(directory: Path) -> Case:
-    """The case in `directory/case.yaml`, named after the directory."""
-    raw = yaml.safe_load((directory / "case.yaml").read_text())
-    case = Case.model_validate({"name": directory.name, **raw})
+def load_case(name: str, root: Path = CASES_DIR) -> Case:
+    """The case in `root/<name>.yaml`, named after the file."""
+    raw = yaml.safe_load((root / f"{name}.yaml").read_text())
+    case = Case.model_validate({"name": name, **raw})
     case.check()
     return case
 
 
 def load_cases(root: Path = CASES_DIR) -> list[Case]:
-    """Every case under `root`, by directory name."""
-    return [load_case(d) for d in sorted(root.iterdir()) if (d / "case.yaml").is_file()]
+    """Every case under `root`, by name."""
+    return [load_case(p.stem, root) for p in sorted(root.glob("*.yaml"))]

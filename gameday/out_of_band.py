@@ -9,6 +9,7 @@ import errno
 import os
 import secrets
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,12 +19,14 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 from psycopg2.extensions import encrypt_password
 
+from gameday.errors import GamedayError
+from gameday.lab_handle import GamedayLab
+from gameday.polling import until
 from lab.cache_volume import cache_budget, is_lab_mount
 from lab.envfile import read_env
 from lab.provision import APP_PASSWORD
 from lab.secrets import read_secret
 from lab.services import APP_DB, APP_ROLE
-from tests.evals.eval_lab import EvalLab, until
 
 FILL_PREFIX = "oob-fill-"
 _CHUNKS = (2**20, 64 * 2**10, 4 * 2**10)
@@ -34,17 +37,17 @@ class OutOfBand(Protocol):
 
     fault: str  # the catalogue fault it amounts to
 
-    def make(self, lab: EvalLab) -> None: ...
+    def make(self, lab: GamedayLab) -> None: ...
 
-    def clean(self, lab: EvalLab) -> list[str]: ...
+    def clean(self, lab: GamedayLab) -> list[str]: ...
 
 
-def _superuser(lab: EvalLab, *, autocommit: bool = True) -> PgConnection:
+def _superuser(lab: GamedayLab, *, autocommit: bool = True) -> PgConnection:
     """A superuser session over the cluster's socket, named like an interactive psql."""
     return lab.target_db.connect(APP_DB, application_name="psql", autocommit=autocommit)
 
 
-def _target_ready(lab: EvalLab) -> bool:
+def _target_ready(lab: GamedayLab) -> bool:
     try:
         return lab.target.get("/ready", timeout=5.0).status_code == 200
     except Exception:
@@ -59,14 +62,14 @@ class LockingSession:
     fault: str = "db-lock"
     conn: PgConnection | None = None
 
-    def make(self, lab: EvalLab) -> None:
+    def make(self, lab: GamedayLab) -> None:
         self.conn = _superuser(lab, autocommit=False)
         with self.conn.cursor() as cur:
             cur.execute("SET lock_timeout = '5s'")
             lock = "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE"
             cur.execute(sql.SQL(lock).format(sql.Identifier(self.table)))
 
-    def clean(self, lab: EvalLab) -> list[str]:
+    def clean(self, lab: GamedayLab) -> list[str]:
         if self.conn is None:
             return []
         left = []
@@ -89,12 +92,13 @@ class StoppedProcess:
     fault: str = "api-hang"
     pid: int | None = None
 
-    def make(self, lab: EvalLab) -> None:
+    def make(self, lab: GamedayLab) -> None:
         self.pid = lab.runtime.status("target").pid
-        assert self.pid is not None, "the target is not running"
+        if self.pid is None:
+            raise GamedayError("the target is not running")
         os.kill(self.pid, signal.SIGSTOP)
 
-    def clean(self, lab: EvalLab) -> list[str]:
+    def clean(self, lab: GamedayLab) -> list[str]:
         if self.pid is None:
             return []
         try:
@@ -113,10 +117,10 @@ class ChangedPassword:
 
     fault: str = "db-auth-failure"
 
-    def make(self, lab: EvalLab) -> None:
+    def make(self, lab: GamedayLab) -> None:
         self._set(lab, secrets.token_urlsafe(24))
 
-    def clean(self, lab: EvalLab) -> list[str]:
+    def clean(self, lab: GamedayLab) -> list[str]:
         # regenerate-env rewrote the lab's secret with the role's new password: setting the
         # secret's value again changes nothing then, and undoes the change otherwise.
         password = read_secret(lab.paths.secret(APP_PASSWORD))
@@ -137,7 +141,7 @@ class ChangedPassword:
         return ["the app's password was still changed"]
 
     @staticmethod
-    def _set(lab: EvalLab, password: str) -> None:
+    def _set(lab: GamedayLab, password: str) -> None:
         conn = _superuser(lab)
         try:
             verifier = encrypt_password(password, APP_ROLE, conn, "scram-sha-256")
@@ -159,7 +163,7 @@ class TruncatedTable:
     columns: list[str] = field(default_factory=list)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
-    def make(self, lab: EvalLab) -> None:
+    def make(self, lab: GamedayLab) -> None:
         conn = _superuser(lab, autocommit=False)
         try:
             with conn, conn.cursor() as cur:
@@ -170,7 +174,7 @@ class TruncatedTable:
         finally:
             conn.close()
 
-    def clean(self, lab: EvalLab) -> list[str]:
+    def clean(self, lab: GamedayLab) -> list[str]:
         """Put back the rows still missing (by id), never duplicating restored ones."""
         if not self.rows:
             return []
@@ -202,7 +206,7 @@ class FilledCache:
     fault: str = "disk-fill"
     written: int = 0
 
-    def make(self, lab: EvalLab) -> None:
+    def make(self, lab: GamedayLab) -> None:
         cache = lab.paths.target_cache
         limit = None if is_lab_mount(cache) else cache_budget(read_env(lab.paths.target_env))
         n = 0
@@ -220,13 +224,22 @@ class FilledCache:
             if limit is not None:
                 break
 
-    def clean(self, lab: EvalLab) -> list[str]:
+    def clean(self, lab: GamedayLab) -> list[str]:
         left = list(lab.paths.target_cache.glob(f"{FILL_PREFIX}*"))
         for path in left:
             path.unlink(missing_ok=True)
         return [f"{len(left)} fill files were still there"] if left else []
 
 
-def settle(lab: EvalLab, within_s: float = 60.0) -> bool:
+MAKERS: dict[str, Callable[[], OutOfBand]] = {
+    "psql-lock": LockingSession,
+    "sigstop": StoppedProcess,
+    "alter-role": ChangedPassword,
+    "truncate": TruncatedTable,
+    "filled-cache": FilledCache,
+}
+
+
+def settle(lab: GamedayLab, within_s: float = 60.0) -> bool:
     """Whether the target answers /ready 200 within `within_s` after a clean-up."""
     return until(lambda: _target_ready(lab), within_s, every_s=1.0)

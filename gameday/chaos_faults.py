@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.evals.eval_lab import EvalLab
+from gameday.errors import GamedayError
+from gameday.lab_handle import GamedayLab
 
 FAULT_TTL_S = 300.0  # never expires during a case: the test reverts
 
@@ -23,7 +24,7 @@ class Injected:
 
 
 def inject(
-    lab: EvalLab, fault: str, *, target: str | None = None, params: dict[str, Any] | None = None
+    lab: GamedayLab, fault: str, *, target: str | None = None, params: dict[str, Any] | None = None
 ) -> Injected:
     """POST /break/{fault}; raises with the chaos server's answer when refused."""
     body: dict[str, Any] = {"ttl_s": FAULT_TTL_S, "params": params or {}}
@@ -33,14 +34,14 @@ def inject(
     response = lab.chaos.post(f"/break/{fault}", json=body, timeout=180.0)
     took = time.time() - requested
     if response.status_code != 201:
-        raise AssertionError(f"chaos refused {fault}: {response.status_code} {response.text}")
+        raise GamedayError(f"chaos refused {fault}: {response.status_code} {response.text}")
     return Injected(response.json()["id"], fault, requested, took)
 
 
-def revert(lab: EvalLab, injected: Injected) -> dict[str, Any]:
+def revert(lab: GamedayLab, injected: Injected) -> dict[str, Any]:
     """DELETE /faults/{id}: the fault's own revert (a no-op where the agent fixed it)."""
     response = lab.chaos.delete(f"/faults/{injected.id}", timeout=180.0)
     if response.status_code != 200:
-        raise AssertionError(f"revert of {injected.fault}: {response.status_code} {response.text}")
+        raise GamedayError(f"revert of {injected.fault}: {response.status_code} {response.text}")
     row: dict[str, Any] = response.json()
     return row

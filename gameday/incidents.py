@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.evals.eval_lab import EvalLab
+from gameday.errors import GamedayError
+from gameday.lab_handle import GamedayLab
 
 CLOSED = ("resolved", "escalated", "failed")
 # Actions that change nothing in the lab: a snapshot is a copy, an escalation a message.
@@ -21,9 +22,10 @@ def when(value: Any) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def incidents(lab: EvalLab, limit: int = 200) -> list[dict[str, Any]]:
+def incidents(lab: GamedayLab, limit: int = 200) -> list[dict[str, Any]]:
     """Every incident the agent lists, newest first."""
-    assert lab.agent is not None, "this lab runs no agent"
+    if lab.agent is None:
+        raise GamedayError("this lab runs no agent")
     response = lab.agent.get("/incidents", params={"limit": limit})
     response.raise_for_status()
     body = response.json()
@@ -31,27 +33,28 @@ def incidents(lab: EvalLab, limit: int = 200) -> list[dict[str, Any]]:
     return items
 
 
-def open_incidents(lab: EvalLab) -> list[dict[str, Any]]:
+def open_incidents(lab: GamedayLab) -> list[dict[str, Any]]:
     """Incidents not closed yet."""
     return [i for i in incidents(lab) if i["state"] not in CLOSED]
 
 
-def incidents_since(lab: EvalLab, since: float) -> list[dict[str, Any]]:
+def incidents_since(lab: GamedayLab, since: float) -> list[dict[str, Any]]:
     """Incidents opened at or after `since` (epoch seconds), oldest first."""
     found = [i for i in incidents(lab) if (when(i.get("opened_at")) or 0.0) >= since]
     return sorted(found, key=lambda i: when(i.get("opened_at")) or 0.0)
 
 
-def incident(lab: EvalLab, incident_id: str) -> dict[str, Any]:
+def incident(lab: GamedayLab, incident_id: str) -> dict[str, Any]:
     """One incident in full (timeline, diagnosis, plans, actions, verification)."""
-    assert lab.agent is not None, "this lab runs no agent"
+    if lab.agent is None:
+        raise GamedayError("this lab runs no agent")
     response = lab.agent.get(f"/incidents/{incident_id}")
     response.raise_for_status()
     detail: dict[str, Any] = response.json()
     return detail
 
 
-def wait_closed(lab: EvalLab, since: float, within_s: float) -> list[dict[str, Any]]:
+def wait_closed(lab: GamedayLab, since: float, within_s: float) -> list[dict[str, Any]]:
     """Until an incident opened after `since` exists and every such incident is closed;
     the incidents (full), or AssertionError with their states when time runs out."""
     deadline = time.monotonic() + within_s
@@ -62,7 +65,7 @@ def wait_closed(lab: EvalLab, since: float, within_s: float) -> list[dict[str, A
             return [incident(lab, i["id"]) for i in seen]
         time.sleep(1.0)
     states = [(i["id"], i["state"], i.get("fault")) for i in seen]
-    raise AssertionError(f"no closed incident within {within_s:.0f}s: {states or 'none opened'}")
+    raise GamedayError(f"no closed incident within {within_s:.0f}s: {states or 'none opened'}")
 
 
 @dataclass
@@ -76,7 +79,7 @@ class ActionSeen:
     at: float
 
 
-def agent_actions(lab: EvalLab, since: float) -> list[ActionSeen]:
+def agent_actions(lab: GamedayLab, since: float) -> list[ActionSeen]:
     """Every non-dry-run action call since `since` by any key but the test's, oldest first
     (the lab's only other caller of the action server is the agent)."""
     rows = lab.actions.audit(since=datetime.fromtimestamp(since, UTC), limit=1000)
@@ -91,7 +94,7 @@ def agent_actions(lab: EvalLab, since: float) -> list[ActionSeen]:
         for row in rows
         if row.path.startswith("/action/")
         and not row.dry_run
-        and row.key_id != lab.eval_key_id
+        and row.key_id != lab.own_key_id
         and row.outcome != "replayed"
     ]
     return sorted(seen, key=lambda a: a.at)

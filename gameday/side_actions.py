@@ -1,22 +1,24 @@
-"""What an evaluation itself does through the action server, with its own admin key (never
+"""What a game day itself does through the action server, with its own admin key (never
 counted as the agent's): a verified snapshot before data is lost, and the routes put back
 on their primaries after a case that switched to a fallback."""
 
+from gameday.errors import GamedayError
+from gameday.lab_handle import GamedayLab
+from gameday.steady import wait_steady
 from lab.envfile import read_env
-from tests.evals.eval_lab import EvalLab
-from tests.evals.steady import wait_steady
 
 ROUTES = {"pricing": "TARGET_PRICING_ROUTE", "db": "TARGET_DB_ROUTE"}
 
 
-def snapshot(lab: EvalLab) -> str:
+def snapshot(lab: GamedayLab) -> str:
     """A verified snapshot of shop now (restore-db restores the latest verified one)."""
-    run = lab.actions.act("snapshot-db", {"label": "eval"}, wait=True)
-    assert run.status == "succeeded", f"snapshot-db {run.status}: {run.summary}"
+    run = lab.actions.act("snapshot-db", {"label": "gameday"}, wait=True)
+    if run.status != "succeeded":
+        raise GamedayError(f"snapshot-db {run.status}: {run.summary}")
     return str(run.details.get("name", ""))
 
 
-def restore_primary_routes(lab: EvalLab) -> list[str]:
+def restore_primary_routes(lab: GamedayLab) -> list[str]:
     """Switch every dependency on its fallback back to primary; the ones switched.
 
     The switch restarts the target: planned work, announced to the agent with a silence
@@ -28,15 +30,17 @@ def restore_primary_routes(lab: EvalLab) -> list[str]:
     silence = None
     if lab.agent is not None:
         made = lab.agent.post(
-            "/silences", json={"for_s": 180, "reason": "eval: routes back to primary"}
+            "/silences", json={"for_s": 180, "reason": "gameday: routes back to primary"}
         )
-        assert made.status_code == 201, made.text
+        if made.status_code != 201:
+            raise GamedayError(f"the agent refused a silence: {made.status_code} {made.text}")
         silence = made.json()["id"]
     try:
         for dependency in pending:
             params = {"dependency": dependency, "route": "primary"}
             run = lab.actions.act("switch-to-fallback", params, wait=True)
-            assert run.status == "succeeded", f"{dependency} back to primary: {run.summary}"
+            if run.status != "succeeded":
+                raise GamedayError(f"{dependency} back to primary: {run.summary}")
         wait_steady(lab, 150.0, "routes back to primary", incidents=False)
     finally:
         if silence is not None and lab.agent is not None:
