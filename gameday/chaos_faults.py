@@ -24,10 +24,15 @@ class Injected:
 
 
 def inject(
-    lab: GamedayLab, fault: str, *, target: str | None = None, params: dict[str, Any] | None = None
+    lab: GamedayLab,
+    fault: str,
+    *,
+    target: str | None = None,
+    params: dict[str, Any] | None = None,
+    ttl_s: float = FAULT_TTL_S,
 ) -> Injected:
     """POST /break/{fault}; raises with the chaos server's answer when refused."""
-    body: dict[str, Any] = {"ttl_s": FAULT_TTL_S, "params": params or {}}
+    body: dict[str, Any] = {"ttl_s": ttl_s, "params": params or {}}
     if target is not None:
         body["target"] = target
     requested = time.time()

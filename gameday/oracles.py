@@ -187,6 +187,11 @@ def _rows_back(lab: GamedayLab, baseline: Baseline) -> list[str]:
     ]
 
 
+def rows_lost(lab: GamedayLab, baseline: Baseline) -> list[str]:
+    """Seed rows (ids up to the baseline's) missing or changed since the baseline."""
+    return _rows_back(lab, baseline)
+
+
 def _alembic_head(lab: GamedayLab, baseline: Baseline) -> list[str]:
     conn = lab.target_db.connect(APP_DB, application_name="breakfix-gameday")
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.cache_volume import unmount_all_under
+from lab.config import LabSettings
 from lab.ports import free_port
 
 
@@ -123,6 +124,16 @@ class BackgroundLab:
 
     def port(self, name: str) -> int:
         return int(self.env[f"BREAKFIX_{name}_PORT"])
+
+    def settings(self) -> LabSettings:
+        """The lab's settings as its supervisor sees them, from the BREAKFIX_* environment."""
+        values: dict[str, object] = {
+            var.lower(): self.port(var.removesuffix("_PORT")) for var in PORT_VARS
+        }
+        values["state_dir"] = self.state_dir
+        for flag in ("observability_enabled", "agent_enabled"):
+            values[flag] = self.env.get(f"BREAKFIX_{flag.upper()}", "true") == "true"
+        return LabSettings.model_validate(values)
 
 
 @contextmanager

@@ -6,7 +6,6 @@ import pytest
 
 from action_server.context import ActionContext
 from lab.background import (
-    PORT_VARS,
     BackgroundLab,
     running_lab,
 )
@@ -25,14 +24,7 @@ def lab() -> Iterator[BackgroundLab]:
 
 def lab_settings(lab: BackgroundLab) -> LabSettings:
     """The lab's settings as its supervisor sees them, from the BREAKFIX_* environment."""
-    ports = {f"{var.lower()}": lab.port(var.removesuffix("_PORT")) for var in PORT_VARS}
-    return LabSettings(
-        _env_file=None,  # type: ignore[call-arg]
-        state_dir=lab.state_dir,
-        observability_enabled=lab.env.get("BREAKFIX_OBSERVABILITY_ENABLED", "true") == "true",
-        agent_enabled=lab.env.get("BREAKFIX_AGENT_ENABLED", "true") == "true",
-        **ports,
-    )
+    return lab.settings()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,109 @@
+"""A whole game day: every case of the plan, under every arm, in the same run.
+
+Arms take turns per case (agent, restart-only, none for case 1, then case 2, ...), so a
+noisy machine weighs on each arm alike. The probe runs for the whole day; the approver
+answers the agent's requests. After every case the report is handed to `on_case` (stored
+and written), so an interrupted day keeps what it scored.
+"""
+
+import os
+import platform
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gameday.approver import Approver
+from gameday.case_runner import CaseSettings, Phase, run_case
+from gameday.lab_handle import GamedayLab
+from gameday.plan import GamedayPlan
+from gameday.probe import JourneyProbe
+from gameday.report.schema import Machine, RunReport
+from gameday.summary import apply_summary
+
+ARM_ORDER = ("agent", "restart-only", "none")
+
+
+@dataclass
+class RunSettings:
+    """How the day is run, beyond the plan."""
+
+    probe_interval_s: float = 0.5
+    slow_s: float = 2.0  # a journey slower than this counts as failed
+    deadline: float | None = None  # epoch s: start no case after it (the monkey's duration)
+    gap_jitter: tuple[float, float] | None = None  # random gaps between cases (the monkey)
+    seed: int | None = None
+
+
+def new_report(*, options: dict[str, object]) -> RunReport:
+    """An empty report for a day starting now."""
+    return RunReport(
+        run_id=time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3),
+        started_at=time.time(),
+        machine=Machine(
+            host=platform.node(), cpus=os.cpu_count() or 0, python=platform.python_version()
+        ),
+        options=options,
+    )
+
+
+def run_gameday(
+    *,
+    lab: GamedayLab,
+    plan: GamedayPlan,
+    report: RunReport,
+    settings: RunSettings,
+    phase: Phase,
+    on_case: Callable[[RunReport], None],
+) -> RunReport:
+    """Run the plan; the report, summarised. KeyboardInterrupt propagates after the case
+    under way has taken its faults away and the partial report was handed to `on_case`."""
+    rng = random.Random(settings.seed)
+    probe = JourneyProbe(
+        lab.target.base_url.__str__(), interval_s=settings.probe_interval_s, slow_s=settings.slow_s
+    ).start()
+    approver = None
+    if lab.agent is not None and "agent" in plan.arms:
+        approver = Approver(lab.agent, mode=plan.approve, think_time_s=plan.think_time_s).start()
+    case_settings = CaseSettings(clean_window_s=plan.clean_window_s)
+    arms = [a for a in ARM_ORDER if a in plan.arms]
+    try:
+        for case_plan in plan.cases:
+            for repeat in range(1, case_plan.repeat * plan.repeat + 1):
+                for arm in arms:
+                    if settings.deadline is not None and time.time() >= settings.deadline:
+                        return _finish(report, on_case)
+                    result = run_case(
+                        lab=lab,
+                        plan=case_plan,
+                        arm=arm,
+                        repeat=repeat,
+                        probe=probe,
+                        approver=approver if arm == "agent" else None,
+                        settings=case_settings,
+                        phase=phase,
+                    )
+                    report.cases.append(result)
+                    on_case(apply_summary(report))
+                    time.sleep(_gap(plan.gap_s, settings.gap_jitter, rng))
+    except KeyboardInterrupt:
+        report.interrupted = True
+        _finish(report, on_case)
+        raise
+    finally:
+        probe.stop()
+        if approver is not None:
+            approver.stop()
+    return _finish(report, on_case)
+
+
+def _gap(base: float, jitter: tuple[float, float] | None, rng: random.Random) -> float:
+    return rng.uniform(*jitter) if jitter else base
+
+
+def _finish(report: RunReport, on_case: Callable[[RunReport], None]) -> RunReport:
+    report.finished_at = time.time()
+    done = apply_summary(report)
+    on_case(done)
+    return done
