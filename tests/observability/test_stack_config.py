@@ -19,10 +19,19 @@ from observability.stack.rules import (
     with_for,
 )
 from observability.stack.scrape import Timing
+from tests.support.system_binaries import require_binary
 
-# The Debian packages prometheus and prometheus-alertmanager ship both tools.
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
-AMTOOL = shutil.which("amtool") or "/usr/bin/amtool"
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    """promtool, from the Debian package prometheus."""
+    return require_binary("promtool", package="prometheus")
+
+
+@pytest.fixture(scope="module")
+def amtool() -> str:
+    """amtool, from the Debian package prometheus-alertmanager."""
+    return require_binary("amtool", package="prometheus-alertmanager")
 
 
 def run(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -31,11 +40,11 @@ def run(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return result
 
 
-def test_the_shipped_rules_pass_promtool_check_and_their_unit_tests() -> None:
-    out = run(PROMTOOL, "check", "rules", str(RULES_FILE)).stdout
+def test_the_shipped_rules_pass_promtool_check_and_their_unit_tests(promtool: str) -> None:
+    out = run(promtool, "check", "rules", str(RULES_FILE)).stdout
     assert f"{len(alert_names(load_rules()))} rules found" in out
     # Each alert fires on its fault's series and stays quiet on normal ones (rules_test.yml).
-    run(PROMTOOL, "test", "rules", RULES_TEST_FILE.name, cwd=PROMETHEUS_DIR)
+    run(promtool, "test", "rules", RULES_TEST_FILE.name, cwd=PROMETHEUS_DIR)
 
 
 def test_every_alert_is_unit_tested_and_labelled_for_the_agent() -> None:
@@ -77,7 +86,7 @@ def test_the_shipped_files_are_what_the_generator_writes() -> None:
 
 
 def test_the_shipped_prometheus_config_is_valid_where_the_default_state_dir_is(
-    tmp_path: Path,
+    tmp_path: Path, promtool: str
 ) -> None:
     # Its chaos key path is relative to observability/prometheus/, pointing at .breakfix/.
     home = tmp_path / "observability" / "prometheus"
@@ -87,14 +96,14 @@ def test_the_shipped_prometheus_config_is_valid_where_the_default_state_dir_is(
     key = (home / DEFAULT_CHAOS_KEY).resolve()
     key.parent.mkdir(parents=True)
     key.write_text("k\n")
-    out = run(PROMTOOL, "check", "config", "prometheus.yml", cwd=home).stdout
+    out = run(promtool, "check", "config", "prometheus.yml", cwd=home).stdout
     assert f"SUCCESS: {len(alert_names(load_rules()))} rules found" in out
     # Without a state dir the syntax is still checked.
-    run(PROMTOOL, "check", "config", "--syntax-only", str(PROMETHEUS_DIR / "prometheus.yml"))
+    run(promtool, "check", "config", "--syntax-only", str(PROMETHEUS_DIR / "prometheus.yml"))
 
 
-def test_the_shipped_alertmanager_config_routes_everything_to_the_agent() -> None:
-    out = run(AMTOOL, "check-config", str(PROMETHEUS_DIR / "alertmanager.yml")).stdout
+def test_the_shipped_alertmanager_config_routes_everything_to_the_agent(amtool: str) -> None:
+    out = run(amtool, "check-config", str(PROMETHEUS_DIR / "alertmanager.yml")).stdout
     assert "SUCCESS" in out
     config = yaml.safe_load((PROMETHEUS_DIR / "alertmanager.yml").read_text())
     receivers = {r["name"]: r for r in config["receivers"]}
@@ -104,7 +113,9 @@ def test_the_shipped_alertmanager_config_routes_everything_to_the_agent() -> Non
     assert "routes" not in config["route"]  # nothing is routed anywhere else
 
 
-def test_a_rendering_for_other_ports_is_valid_and_uses_them(tmp_path: Path) -> None:
+def test_a_rendering_for_other_ports_is_valid_and_uses_them(
+    tmp_path: Path, promtool: str, amtool: str
+) -> None:
     key = tmp_path / "secrets" / "chaos.key"
     key.parent.mkdir()
     key.write_text("k\n")
@@ -123,8 +134,8 @@ def test_a_rendering_for_other_ports_is_valid_and_uses_them(tmp_path: Path) -> N
         rules=with_for(load_rules(), "2s", interval="1s"),
         webhook_credentials=token,
     )
-    run(PROMTOOL, "check", "config", str(files.prometheus))
-    run(AMTOOL, "check-config", str(files.alertmanager))
+    run(promtool, "check", "config", str(files.prometheus))
+    run(amtool, "check-config", str(files.alertmanager))
     config = yaml.safe_load(files.prometheus.read_text())
     targets = {
         job["job_name"]: job["static_configs"][0]["targets"][0] for job in config["scrape_configs"]
@@ -148,11 +159,11 @@ def test_a_rendering_for_other_ports_is_valid_and_uses_them(tmp_path: Path) -> N
 
 @pytest.mark.parametrize("bad", ["not a url", "ftp://x"])
 def test_amtool_refuses_a_broken_receiver_so_the_check_means_something(
-    tmp_path: Path, bad: str
+    tmp_path: Path, bad: str, amtool: str
 ) -> None:
     path = tmp_path / "am.yml"
     path.write_text(dump(alertmanager_config(bad)))
     result = subprocess.run(
-        [AMTOOL, "check-config", str(path)], capture_output=True, text=True, timeout=60
+        [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0

@@ -35,10 +35,17 @@ from observability.model import Collector
 from observability.stack.alerting import Grouping
 from observability.stack.api import PrometheusAPI
 from observability.stack.files import write_stack
-from observability.stack.processes import StackProcess, alertmanager, prometheus
+from observability.stack.processes import (
+    ALERTMANAGER_BINARIES,
+    PROMETHEUS_BINARIES,
+    StackProcess,
+    alertmanager,
+    prometheus,
+)
 from observability.stack.rules import load_rules, with_for
 from observability.stack.scrape import Timing
 from observability.store.ring import RingStore
+from tests.support.system_binaries import require_binary
 
 pytestmark = pytest.mark.slow
 
@@ -162,6 +169,8 @@ def stack(
     lab_paths: StatePaths,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
+    require_binary(*PROMETHEUS_BINARIES, package="prometheus")
+    require_binary(*ALERTMANAGER_BINARIES, package="prometheus-alertmanager")
     runtime = LocalRuntime.from_state_dir(lab_paths)
     exposition = LiveExposition(
         lab_collectors(settings=lab_settings, paths=lab_paths, runtime=runtime),
