@@ -76,7 +76,7 @@ class ActionSeen:
     params: dict[str, Any]
     outcome: str
     status_code: int
-    at: float
+    at: float  # when the call began (epoch s)
 
 
 def agent_actions(lab: GamedayLab, since: float) -> list[ActionSeen]:
@@ -89,7 +89,7 @@ def agent_actions(lab: GamedayLab, since: float) -> list[ActionSeen]:
             params=dict(row.params or {}),
             outcome=row.outcome,
             status_code=row.status_code,
-            at=row.ts.timestamp(),
+            at=row.ts.timestamp() - row.duration_ms / 1000.0,  # ts is written at the end
         )
         for row in rows
         if row.path.startswith("/action/")

@@ -61,7 +61,7 @@ def _plan(
     *,
     faults: str | None,
     scenario: Path | None,
-    arm: str,
+    arm: str | None,
     approve: str | None,
     repeat: int,
     think_time: float | None,
@@ -83,7 +83,7 @@ def _plan(
     else:
         plan = GamedayPlan(cases=from_faults(faults or "all"))
     updates: dict[str, object] = {}
-    if arm != "scenario" or scenario is None:
+    if arm is not None:  # else the scenario's arms (default: the agent alone)
         updates["arms"] = ["agent", "restart-only", "none"] if arm == "all" else [arm]
     if approve is not None:
         updates["approve"] = approve
@@ -165,7 +165,9 @@ def gameday(
     ] = None,
     scenario: Annotated[Path | None, typer.Option(help="A game-day plan (YAML).")] = None,
     repeat: Annotated[int, typer.Option(min=1, max=20)] = 1,
-    arm: Annotated[str, typer.Option(help="agent, none, restart-only or all.")] = "agent",
+    arm: Annotated[
+        str | None, typer.Option(help="agent, none, restart-only or all (default agent).")
+    ] = None,
     approve: Annotated[
         str | None, typer.Option(help="auto, manual or deny (default auto).")
     ] = None,
@@ -190,7 +192,7 @@ def gameday(
     """Run a game day against the running lab (or --fresh) and write its report."""
     if ctx.invoked_subcommand is not None:
         return
-    if arm not in ("agent", "none", "restart-only", "all"):
+    if arm not in (None, "agent", "none", "restart-only", "all"):
         err.print(f"error: --arm must be agent, none, restart-only or all, not {arm!r}")
         raise typer.Exit(2)
     if approve is not None and approve not in ("auto", "manual", "deny"):
