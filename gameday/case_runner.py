@@ -32,6 +32,7 @@ from gameday.steady import VICTIMS, wait_steady
 from gameday.trigger import second_fault_due
 
 Phase = Callable[[str, str], None]  # (case id, what is happening)
+QUIET_S = 30.0  # a fault users never feel: how long a responder without incidents gets
 
 
 @dataclass
@@ -96,7 +97,9 @@ def run_case(
     placed: list[Placed] = []
     with responding(lab, arm, for_s=window + 120):
         try:
-            _inject_and_watch(lab, plan, cases, placed, window, probe, settings, phase, case_id)
+            _inject_and_watch(
+                lab, plan, arm, cases, placed, window, probe, settings, phase, case_id
+            )
             end = time.time()
             result.faults = [p.record for p in placed]
             result.started_at = placed[0].record.injected_at if placed else started
@@ -123,6 +126,7 @@ def _kind(plan: CasePlan, cases: list[Case]) -> schema.CaseKind:
 def _inject_and_watch(
     lab: GamedayLab,
     plan: CasePlan,
+    arm: schema.Arm,
     cases: list[Case],
     placed: list[Placed],
     window: float,
@@ -152,7 +156,13 @@ def _inject_and_watch(
         if (
             not quiet
             and len(placed) == len(plan.faults)
-            and _settled(states, probe, since=last_injection, settings=settings)
+            and _settled(
+                states,
+                probe,
+                since=last_injection,
+                settings=settings,
+                incidents_expected=arm == "agent" and lab.agent is not None,
+            )
         ):
             return
         time.sleep(1.0)
@@ -174,20 +184,31 @@ def _describe(states: dict[str, str]) -> str:
 
 
 def _settled(
-    states: dict[str, str], probe: JourneyProbe, *, since: float, settings: CaseSettings
+    states: dict[str, str],
+    probe: JourneyProbe,
+    *,
+    since: float,
+    settings: CaseSettings,
+    incidents_expected: bool,
 ) -> bool:
-    """Every incident closed, users clean for a window, and not too early to tell."""
+    """Every incident closed, users clean for a window, and not too early to tell (the
+    lab's own agent: not before it opened an incident)."""
     now = time.time()
     if now - since < settings.settle_s:
         return False
     if any(s not in CLOSED for s in states.values()):
         return False
     recent = probe.journeys(since=now - settings.clean_window_s)
-    clean = len(recent) >= 2 and all(j.ok for j in recent)
+    if len(recent) < 2 or not all(j.ok for j in recent):
+        return False
+    if states:
+        return True
+    if incidents_expected:
+        return False
+    # No incident (nobody, the restart bot, or an external agent without an incident API):
+    # users hurt and clean again is the end; never hurt, give a responder time to act.
     hurt = any(not j.ok for j in probe.journeys(since=since))
-    # Nobody opened anything and users were hurt: keep watching (a responder without an
-    # incident API, or nobody, may still act); users never hurt and all closed: settled.
-    return clean and (bool(states) or not hurt) and (bool(states) or now - since > 30.0)
+    return hurt or now - since > QUIET_S
 
 
 def _observe(

@@ -80,6 +80,7 @@ class CasePlan(BaseModel):
     gap_s: float = Field(20.0, ge=0, le=600)  # back-to-back: after the first is fixed
     window_s: float | None = Field(None, gt=0, le=1800)  # default: the cases' timeouts
     repeat: int = Field(1, ge=1, le=20)
+    arms: list[Arm] | None = None  # default: the plan's arms
 
     @model_validator(mode="before")
     @classmethod
@@ -124,6 +125,9 @@ class GamedayPlan(BaseModel):
     think_time_s: float = Field(5.0, ge=0, le=600)
     gap_s: float = Field(3.0, ge=0, le=600)  # between cases
     clean_window_s: float = Field(5.0, gt=0, le=120)
+    # The window of the arms that do not respond on purpose (none, restart-only): their
+    # outage is then censored at it, a lower bound ("at least"), which keeps a day short.
+    baseline_window_s: float = Field(60.0, gt=0, le=1800)
     repeat: int = Field(1, ge=1, le=20)
 
 

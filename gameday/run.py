@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from gameday.approver import Approver
 from gameday.case_runner import CaseSettings, Phase, run_case
 from gameday.lab_handle import GamedayLab
-from gameday.plan import GamedayPlan
+from gameday.plan import CasePlan, GamedayPlan
 from gameday.probe import JourneyProbe
 from gameday.report.schema import Machine, RunReport
 from gameday.summary import apply_summary
@@ -67,16 +67,17 @@ def run_gameday(
     if lab.agent is not None and "agent" in plan.arms:
         approver = Approver(lab.agent, mode=plan.approve, think_time_s=plan.think_time_s).start()
     case_settings = CaseSettings(clean_window_s=plan.clean_window_s)
-    arms = [a for a in ARM_ORDER if a in plan.arms]
     try:
         for case_plan in plan.cases:
+            wanted = case_plan.arms or plan.arms
+            arms = [a for a in ARM_ORDER if a in wanted]
             for repeat in range(1, case_plan.repeat * plan.repeat + 1):
                 for arm in arms:
                     if settings.deadline is not None and time.time() >= settings.deadline:
                         return _finish(report, on_case)
                     result = run_case(
                         lab=lab,
-                        plan=case_plan,
+                        plan=_windowed(case_plan, arm, plan.baseline_window_s),
                         arm=arm,
                         repeat=repeat,
                         probe=probe,
@@ -96,6 +97,14 @@ def run_gameday(
         if approver is not None:
             approver.stop()
     return _finish(report, on_case)
+
+
+def _windowed(case: CasePlan, arm: str, baseline_window_s: float) -> CasePlan:
+    """The case with the baseline window for the arms that do not respond on purpose."""
+    if arm == "agent":
+        return case
+    window = min(case.window_s or baseline_window_s, baseline_window_s)
+    return case.model_copy(update={"window_s": window})
 
 
 def _gap(base: float, jitter: tuple[float, float] | None, rng: random.Random) -> float:

@@ -101,13 +101,16 @@ def _plan(
 
 
 @contextmanager
-def _lab(fresh: bool, keep: bool) -> Iterator[GamedayLab]:
-    """The running lab, or a fresh one of the game day's own on free ports."""
+def _lab(fresh: bool, keep: bool, lab_env: Path | None) -> Iterator[GamedayLab]:
+    """The running lab, or a fresh one of the game day's own on free ports (its `.env`
+    from `lab_env`: the lab's settings and its services' policies)."""
     if not fresh:
         with connected(get_settings()) as lab:
             yield lab
         return
     state_dir = make_state_dir("breakfix-gameday-")
+    if lab_env is not None:
+        (state_dir / ".env").write_text(lab_env.read_text())
     background = BackgroundLab(state_dir, lab_environment(state_dir, agent=True))
     try:
         err.print(f"gameday: starting a fresh lab in {state_dir} (a minute or two)")
@@ -187,6 +190,9 @@ def gameday(
     monkey: Annotated[str | None, typer.Option(help="Random faults for a while, e.g. 10m.")] = None,
     seed: Annotated[int | None, typer.Option(help="The monkey's seed.")] = None,
     fresh: Annotated[bool, typer.Option(help="Run against a fresh lab of its own.")] = False,
+    lab_env: Annotated[
+        Path | None, typer.Option(help="With --fresh: the fresh lab's .env (its policies).")
+    ] = None,
     keep: Annotated[bool, typer.Option(help="With --fresh: keep its state dir.")] = False,
 ) -> None:
     """Run a game day against the running lab (or --fresh) and write its report."""
@@ -232,7 +238,10 @@ def gameday(
     settings = RunSettings(seed=seed)
     if monkey_s is not None:
         settings.deadline, settings.gap_jitter = time.time() + monkey_s, (5.0, 30.0)
-    code = _run(plan, report, settings, out_dir=out_dir, fresh=fresh, keep=keep)
+    if lab_env is not None and not (fresh and lab_env.is_file()):
+        err.print("error: --lab-env takes an existing file, and goes with --fresh")
+        raise typer.Exit(2)
+    code = _run(plan, report, settings, out_dir=out_dir, fresh=fresh, keep=keep, lab_env=lab_env)
     raise typer.Exit(code if code else _gate(report, min_pass))
 
 
@@ -244,10 +253,11 @@ def _run(
     out_dir: Path,
     fresh: bool,
     keep: bool,
+    lab_env: Path | None,
 ) -> int:
     progress = Progress(out)
     try:
-        with _lab(fresh, keep) as lab, progress:
+        with _lab(fresh, keep, lab_env) as lab, progress:
             recorder = _Recorder(out_dir, lab.settings, progress)
             try:
                 final = run_gameday(
