@@ -6,9 +6,7 @@ so charts may be drawn from several threads at once.
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,6 +17,7 @@ from matplotlib.patches import Patch
 from gameday.report.markdown import clip
 from gameday.report.schema import ARMS, CaseResult, RunReport
 from gameday.summary import user_outage_s
+from lab.files import write_atomic
 
 DPI = 100
 ARM_COLOURS = {"agent": "#2f6fb3", "none": "#9a9a9a", "restart-only": "#d08a2e"}
@@ -44,16 +43,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` atomically (a temporary file in the same directory, renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `data` to `path` atomically."""
+    write_atomic(path, data)
     return path
 
 

@@ -4,8 +4,6 @@ Each file is written to a temporary name and renamed, so an interrupted write ne
 half file behind; a partial report (or one with no case) is written like any other.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 from gameday.report.charts import outage_png, timeline_filename, timeline_png
@@ -13,6 +11,7 @@ from gameday.report.html import OUTAGE_IMAGE, render_html
 from gameday.report.markdown import render_markdown
 from gameday.report.schema import RunReport
 from gameday.summary import apply_summary
+from lab.files import write_atomic as write_file
 
 JSON_FILE = "gameday.json"
 MARKDOWN_FILE = "gameday.md"
@@ -20,15 +19,8 @@ HTML_FILE = "gameday.html"
 
 
 def write_atomic(*, path: Path, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `data` to `path` atomically (readers see the old file or the new, never half)."""
+    write_file(path, data)
     return path
 
 

@@ -14,8 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from lab.config import get_settings
+from lab.paths import StatePaths
+from lab.secrets import read_secret
+from lab.services import AGENT_INTAKE_TOKEN
 
-incidents_app = typer.Typer(help="The agent's incidents: list, show.", no_args_is_help=True)
+incidents_app = typer.Typer(
+    help="The agent's incidents: list, show, approve, deny.", no_args_is_help=True
+)
 # No emoji codes (a signal named `pg:up` is not ":up:"), and wide lines when piped, so
 # scripts that grep the table see whole ids and states.
 out = Console(emoji=False, width=None if sys.stdout.isatty() else 200)
@@ -28,9 +33,13 @@ def _agent_url() -> str:
 
 
 def _get(path: str, **params: Any) -> httpx.Response:
+    return _call("GET", path, params=params)
+
+
+def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:
     url = _agent_url()
     try:
-        response = httpx.get(f"{url}{path}", params=params, timeout=30, trust_env=False)
+        response = httpx.request(method, f"{url}{path}", timeout=30, trust_env=False, **kwargs)
     except httpx.HTTPError as exc:
         err.print(f"[bold red]error:[/] agent at {url} unreachable: {exc}")
         raise typer.Exit(1) from None
@@ -128,3 +137,36 @@ def show(
         typer.echo(json.dumps(incident, indent=2))
         return
     _story(incident)
+
+
+def _answer(incident_id: str, verb: str, by: str, note: str) -> None:
+    """Approve or deny with the agent's intake token (the on-call human's credential)."""
+    paths = StatePaths.at(get_settings().state_dir)
+    token_file = paths.secret(AGENT_INTAKE_TOKEN)
+    if not token_file.exists():
+        err.print("[bold red]error:[/] no agent intake token here: run `make run` first")
+        raise typer.Exit(1)
+    headers = {"Authorization": f"Bearer {read_secret(token_file)}"}
+    body = {"by": by, "note": note}
+    answered = _call("POST", f"/incidents/{incident_id}/{verb}", json=body, headers=headers)
+    out.print(f"{incident_id}: {answered.json().get('state')}")
+
+
+@incidents_app.command()
+def approve(
+    incident_id: Annotated[str, typer.Argument(help="An incident awaiting approval.")],
+    by: Annotated[str, typer.Option(help="Who approves.")] = "cli",
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+) -> None:
+    """Grant an incident's pending approval: its proposed steps run."""
+    _answer(incident_id, "approve", by, note)
+
+
+@incidents_app.command()
+def deny(
+    incident_id: Annotated[str, typer.Argument(help="An incident awaiting approval.")],
+    by: Annotated[str, typer.Option(help="Who denies.")] = "cli",
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+) -> None:
+    """Deny an incident's pending approval: it escalates with no action."""
+    _answer(incident_id, "deny", by, note)
