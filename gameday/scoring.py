@@ -74,7 +74,7 @@ def judge(*, result: CaseResult, expected: list[Expected]) -> CaseResult:
 
 def _control_reasons(result: CaseResult) -> list[str]:
     reasons = [f"incident opened: {i.id} ({i.diagnosis})" for i in result.incidents]
-    reasons += [f"action taken: {a.action} {a.params or ''}".strip() for a in result.actions]
+    reasons += [f"action taken: {_call(a.action, a.params)}" for a in result.actions]
     return reasons + _aftermath(result)
 
 
@@ -90,18 +90,24 @@ def _reasons(result: CaseResult, expected: list[Expected]) -> list[str]:
     for want in expected:
         if not any(_ran(a, want) for a in result.actions):
             tried = [f"{a.action}:{a.outcome}" for a in result.actions] or ["nothing"]
-            reasons.append(f"{want.action} {want.params or ''} did not run ({', '.join(tried)})")
+            reasons.append(f"{_call(want.action, want.params)} did not run ({', '.join(tried)})")
     for action in result.actions:
         if action.verdict == "harmful" and action.outcome in ACTED:
-            reasons.append(f"harmful action: {action.action} {action.params or ''}".strip())
+            reasons.append(f"harmful action: {_call(action.action, action.params)}")
         elif action.verdict == "unneeded" and action.outcome in ACTED:
             if action.action not in NOT_MUTATING:
-                reasons.append(f"unneeded action: {action.action} {action.params or ''}".strip())
+                reasons.append(f"unneeded action: {_call(action.action, action.params)}")
     if result.diagnosis_correct is False:
         found = [i.diagnosis for i in result.incidents]
         wanted = [e.diagnosis for e in expected]
         reasons.append(f"diagnosed {found}, expected {wanted}")
     return reasons + _aftermath(result)
+
+
+def _call(action: str | None, params: dict[str, object]) -> str:
+    """An action and its parameters as a person writes them: `switch-to-fallback
+    dependency=pricing`."""
+    return " ".join([str(action), *(f"{k}={v}" for k, v in params.items())])
 
 
 def _ran(action: ActionTaken, want: Expected) -> bool:
