@@ -19,6 +19,7 @@ from gameday.polling import until
 from gameday.report.schema import RunReport
 from lab.background import BREAKFIX
 from tests.evals.eval_lab import EvalLab, running_eval_lab
+from tests.support.gameday_cli import run_gameday_cli
 
 pytestmark = pytest.mark.slow
 
@@ -38,23 +39,12 @@ def lab() -> Iterator[EvalLab]:
         yield running
 
 
-def _gameday(lab: EvalLab, *args: str, timeout: float = 420.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [BREAKFIX, "gameday", *args],
-        env=lab.lab.env,
-        cwd=lab.lab.state_dir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.mark.timeout(600)
 def test_a_short_game_day_scores_reports_and_stores(lab: EvalLab, tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
     out = tmp_path / "report"
-    done = _gameday(lab, "--scenario", str(plan), "--out", str(out), "--min-pass", "1.0")
+    done = run_gameday_cli(lab.lab, "--scenario", str(plan), "--out", str(out), "--min-pass", "1.0")
     assert done.returncode == 0, done.stdout + done.stderr
     # live progress: a line per phase of each case, then the scorecard
     for line in (
@@ -79,10 +69,10 @@ def test_a_short_game_day_scores_reports_and_stores(lab: EvalLab, tmp_path: Path
     for name in ("gameday.md", "gameday.html", "outage.png"):
         assert (out / name).stat().st_size > 0, name
     assert len(list(out.glob("timeline-*.png"))) == 2
-    listed = _gameday(lab, "list", "--json")
+    listed = run_gameday_cli(lab.lab, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert report.run_id in [r["run_id"] for r in json.loads(listed.stdout)]
-    shown = _gameday(lab, "show", report.run_id[:15], "--json")
+    shown = run_gameday_cli(lab.lab, "show", report.run_id[:15], "--json")
     assert RunReport.model_validate_json(shown.stdout).cases == report.cases
 
 
@@ -117,8 +107,8 @@ def test_ctrl_c_mid_case_reverts_and_keeps_the_partial_report(lab: EvalLab, tmp_
 
 
 def test_bad_input_is_refused_before_anything_runs(lab: EvalLab, tmp_path: Path) -> None:
-    unknown = _gameday(lab, "--faults", "api-crash,db-lok", "--out", str(tmp_path))
+    unknown = run_gameday_cli(lab.lab, "--faults", "api-crash,db-lok", "--out", str(tmp_path))
     assert unknown.returncode == 2 and "unknown fault 'db-lok'" in unknown.stderr
     assert not (tmp_path / "gameday.json").exists()
-    missing = _gameday(lab, "show", "no-such-run")
+    missing = run_gameday_cli(lab.lab, "show", "no-such-run")
     assert missing.returncode == 2 and "no game day run" in missing.stderr
