@@ -154,4 +154,3 @@ def connected(settings: LabSettings, *, agent: bool | None = None) -> Iterator[G
         yield lab
     finally:
         lab.close()
-
