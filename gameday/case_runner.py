@@ -26,7 +26,7 @@ from gameday.outage import measure
 from gameday.plan import CasePlan
 from gameday.probe import JourneyProbe
 from gameday.report import schema
-from gameday.scoring import diagnosis_correct, judge
+from gameday.scoring import judge
 from gameday.side_actions import restore_primary_routes, snapshot
 from gameday.steady import VICTIMS, wait_steady
 from gameday.trigger import second_fault_due
@@ -109,6 +109,8 @@ def run_case(
                 remove(lab, p)
     result.faults = [p.record for p in placed]
     result.reasons += [n for p in placed for n in p.notes]
+    if 0 < len(placed) < len(plan.faults):
+        result.reasons.append(f"{plan.faults[len(placed)].label} never went in: the case closed")
     _aftermath(lab, result, baseline, settings, phase)
     judge(result=result, expected=expected if kind != "control" else expected[:1])
     phase(case_id, result.status)
@@ -148,7 +150,9 @@ def _inject_and_watch(
         if len(placed) < len(plan.faults) and second_fault_due(
             plan=plan, states=states, probe=probe, since=t0, clean_window_s=settings.clean_window_s
         ):
-            placed.append(place(lab, plan.faults[1], ttl_s=ttl))
+            second = place(lab, plan.faults[1], ttl_s=ttl)
+            second.record.note = _when_second(plan, states, second.record.injected_at - t0)
+            placed.append(second)
             last_injection = time.time()
             deadline = max(deadline, last_injection + window * 0.75)
             phase(case_id, f"injected {plan.faults[1].label}")
@@ -166,6 +170,17 @@ def _inject_and_watch(
         ):
             return
         time.sleep(1.0)
+
+
+def _when_second(plan: CasePlan, states: dict[str, str], after_s: float) -> str:
+    """What the second fault of a sequence went in on, for the record."""
+    awaited = {"during-approval": "awaiting_approval", "during-verification": "verifying"}
+    want = awaited.get(plan.kind)
+    if want is None:
+        return f"{plan.kind}, {after_s:.1f} s after the first"
+    if want in states.values():
+        return f"{plan.kind}: in state {want}, {after_s:.1f} s after the first"
+    return f"{plan.kind}: {want} never came; put in after {after_s:.1f} s"
 
 
 def _incident_states(lab: GamedayLab, since: float) -> dict[str, str]:
@@ -229,9 +244,7 @@ def _observe(
         details = [incident(lab, i["id"]) for i in opened]
         result.incidents = [_incident(d, t0) for d in details]
         if result.kind != "control" and result.arm == "agent":
-            result.diagnosis_correct = diagnosis_correct(
-                diagnoses=[i.diagnosis for i in result.incidents], expected=expected
-            )
+            result.diagnosis_correct = False  # judged once the oracles have looked
     result.actions = [
         schema.ActionTaken(
             action=a.action,

@@ -43,6 +43,7 @@ class FaultRecord(_Model):
     ttl_s: float | None = None  # chaos TTL: longer than the case, so it cannot mask a fix
     reverted_at: float | None = None  # when the game day reverted or cleaned it
     left_behind: list[str] = Field(default_factory=list)  # what its revert/clean-up found
+    note: str | None = None  # a sequence's second fault: what it waited for
 
 
 class ActionTaken(_Model):

@@ -47,7 +47,9 @@ def test_the_right_fix_in_time_passes() -> None:
 
 def test_a_wrong_action_fails_and_names_what_ran() -> None:
     actions = [ActionTaken(action="restart-db", outcome="succeeded", at_s=4.0, verdict="correct")]
-    result = judge(result=_case(actions=actions, diagnosis_correct=False), expected=[RESTART])
+    wrong = [Incident(id="i1", diagnosis="db-down", state="resolved")]
+    result = judge(result=_case(actions=actions, incidents=wrong), expected=[RESTART])
+    assert result.diagnosis_correct is False
     assert result.status == "failed"
     assert result.actions[0].verdict == "harmful"  # restart-db destroys sessions: never free
     assert any("restart-api" in r and "did not run" in r for r in result.reasons)
@@ -88,7 +90,8 @@ def test_a_fault_left_behind_fails() -> None:
     actions = [
         ActionTaken(action="terminate-db-blockers", outcome="succeeded", at_s=5, verdict="correct")
     ]
-    case = _case(faults=faults, actions=actions, expected=BLOCKERS)
+    incidents = [Incident(id="i1", diagnosis="db-lock", state="resolved")]
+    case = _case(faults=faults, actions=actions, expected=BLOCKERS, incidents=incidents)
     result = judge(result=case, expected=[BLOCKERS])
     assert result.status == "failed"
     assert result.reasons == ["db-lock left behind: the locking session was still alive"]
@@ -117,13 +120,14 @@ def test_users_never_recovered_fails_with_the_lower_bound() -> None:
 def test_escalating_a_partition_passes_without_recovery_but_not_with_a_restart() -> None:
     outage = Outage(start_s=0.5, outage_s=60.0, recovered=False, censored=True)
     paged = [ActionTaken(action="escalate", outcome="succeeded", at_s=9.0, verdict="correct")]
-    case = _case(expected=PARTITION, outage=outage, actions=paged, incidents=[])
+    paged_incident = [Incident(id="i1", diagnosis="net-db-partition", state="escalated")]
+    case = _case(expected=PARTITION, outage=outage, actions=paged, incidents=paged_incident)
     assert judge(result=case, expected=[PARTITION]).status == "passed"
     restarted = [
         *paged,
         ActionTaken(action="restart-api", outcome="succeeded", at_s=12.0, verdict="correct"),
     ]
-    case = _case(expected=PARTITION, outage=outage, actions=restarted, incidents=[])
+    case = _case(expected=PARTITION, outage=outage, actions=restarted, incidents=paged_incident)
     result = judge(result=case, expected=[PARTITION])
     assert result.actions[1].verdict == "harmful"
     assert result.status == "failed"
@@ -165,4 +169,42 @@ def test_two_faults_need_both_fixes() -> None:
     assert (
         verdict(action="switch-to-fallback", params={"dependency": "db"}, expected=[outage_fix])
         == "unneeded"
+    )
+
+
+def test_in_a_sequence_a_fault_the_other_fix_also_fixed_counts_as_handled() -> None:
+    auth = Expected(diagnosis="db-auth-failure", action="regenerate-env", state="resolved")
+    faults = [
+        FaultRecord(fault="db-auth-failure", how="chaos", injected_at=T0, reverted_at=T0 + 60),
+        FaultRecord(fault="api-crash", how="chaos", injected_at=T0 + 7, reverted_at=T0 + 60),
+    ]
+    actions = [
+        ActionTaken(action="regenerate-env", outcome="succeeded", at_s=17, verdict="correct")
+    ]
+    incidents = [Incident(id="i1", diagnosis="db-auth-failure", state="resolved")]
+    outage = Outage(start_s=0.5, end_s=20.0, outage_s=19.5)
+    case = _case(
+        kind="sequence", faults=faults, actions=actions, incidents=incidents, outage=outage
+    )
+    result = judge(result=case, expected=[auth, RESTART])
+    assert result.status == "passed", result.reasons
+    assert result.diagnosis_correct is True
+    # ...but not when the crash was still there afterwards
+    faults[1].left_behind = ["CRUD probe: ConnectError"]
+    result = judge(
+        result=_case(
+            kind="sequence", faults=faults, actions=actions, incidents=incidents, outage=outage
+        ),
+        expected=[auth, RESTART],
+    )
+    assert "restart-api did not run (regenerate-env:succeeded)" in result.reasons
+    assert result.diagnosis_correct is False
+    # a fault alone always needs its own fix
+    alone = _case(
+        actions=actions,
+        incidents=incidents[:0] + [Incident(id="i2", diagnosis="api-crash", state="resolved")],
+    )
+    assert (
+        "restart-api did not run (regenerate-env:succeeded)"
+        in judge(result=alone, expected=[RESTART]).reasons
     )
