@@ -396,8 +396,8 @@ def _kill_switch(lab: GamedayLab, c: Checklist) -> None:
         )
     noop = inject(lab, "noop")
     c.defer("revert the noop fault", lambda: revert(lab, noop))
+    c.defer("release the kill switch", lambda: _release_if_engaged(lab))  # not engaged before
     engaged = _chaos(lab.chaos.post("/kill", json={"reason": "breakfix validate"}), "POST /kill")
-    c.defer("release the kill switch", lambda: _release_if_engaged(lab))
     if noop.id not in engaged["reverted"]:
         raise StepFailed(f"POST /kill did not revert the open noop fault: {engaged}")
     if not _chaos(lab.chaos.get("/kill"), "GET /kill")["engaged"]:

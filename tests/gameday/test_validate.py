@@ -3,8 +3,10 @@ walk on a live lab with the agent (every step passes) and on one without it (ste
 saying why, after steps 1-4 passed)."""
 
 import io
+import os
 import re
 import subprocess
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -119,6 +121,16 @@ def test_dry_run_params_fill_only_required_fields() -> None:
         "replicas": 2,
     }
     assert example_params({"properties": {}}) == {}
+
+
+def test_no_lab_here_exits_2_with_the_reason(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREAKFIX_")}
+    env["BREAKFIX_STATE_DIR"] = str(tmp_path / "nothing")
+    result = subprocess.run(
+        [BREAKFIX, "validate"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "validate: no lab state in" in result.stderr
 
 
 # -- on live labs -------------------------------------------------------------------------
