@@ -15,7 +15,8 @@ def snapshot(lab: GamedayLab) -> str:
     run = lab.actions.act("snapshot-db", {"label": "gameday"}, wait=True)
     if run.status != "succeeded":
         raise GamedayError(f"snapshot-db {run.status}: {run.summary}")
-    return str(run.details.get("name", ""))
+    result = run.details.get("result") or {}
+    return str(result.get("name", "")) if isinstance(result, dict) else ""
 
 
 def restore_primary_routes(lab: GamedayLab) -> list[str]:
