@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from gameday.checklist import StepResult, first_failure
 from gameday.lab_handle import GamedayLab, LabUnreachable, check_reachable, connect
-from gameday.validate import STEPS, StepResult, first_failure, run_validation
+from gameday.validate import STEPS, run_validation
 from lab.config import get_settings
 
 # No emoji codes and no highlighting (checked lines carry ids and codes, shown as they are);

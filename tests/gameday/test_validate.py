@@ -12,16 +12,10 @@ from typing import cast
 import pytest
 from rich.console import Console
 
+from gameday.checklist import Checklist, Step, StepResult, first_failure
 from gameday.errors import GamedayError
 from gameday.lab_handle import GamedayLab
-from gameday.validate import (
-    Checklist,
-    Step,
-    StepResult,
-    example_params,
-    first_failure,
-    run_validation,
-)
+from gameday.validate import example_params, run_validation
 from lab.background import BREAKFIX
 from lab.cli.validate_command import failure_line, step_lines
 from tests.evals.eval_lab import EvalLab, running_eval_lab
