@@ -53,7 +53,9 @@ def remove(lab: GamedayLab, placed: Placed) -> None:
     placed.removed = True
     try:
         if placed.chaos is not None:
-            revert(lab, placed.chaos)
+            row = revert(lab, placed.chaos)
+            if row.get("state") != "reverted":  # the ledger must hold nothing of the day
+                placed.record.left_behind.append(f"chaos ledger says {row.get('state')}")
         elif placed.maker is not None:
             placed.record.left_behind += placed.maker.clean(lab)
     except GamedayError as exc:
