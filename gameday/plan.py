@@ -130,6 +130,17 @@ class GamedayPlan(BaseModel):
     baseline_window_s: float = Field(60.0, gt=0, le=1800)
     repeat: int = Field(1, ge=1, le=20)
 
+    @model_validator(mode="after")
+    def _distinct_titles(self) -> "GamedayPlan":
+        """Case ids come from titles: a fault named twice gets `(2)`, `(3)`..."""
+        seen: dict[str, int] = {}
+        for case in self.cases:
+            title = case.title
+            seen[title] = seen.get(title, 0) + 1
+            if seen[title] > 1:
+                case.name = f"{title} ({seen[title]})"
+        return self
+
 
 def _catalogue() -> set[str]:
     return {c.fault for c in load_cases()}

@@ -147,9 +147,13 @@ class _Recorder:
         self.stored = False
 
     def __call__(self, report: RunReport) -> None:
+        """Never raises: a failing writer or store must not break the day it records."""
         self.last = report
         self.progress.scored(report)
-        write_report(report=report, out_dir=self.out_dir)
+        try:
+            write_report(report=report, out_dir=self.out_dir)
+        except Exception as exc:
+            err.print(f"gameday: the report could not be written to {self.out_dir}: {exc}")
         if self.store is None:
             return
         try:
@@ -158,6 +162,8 @@ class _Recorder:
             self.stored = True
         except StoreUnavailable:
             err.print("gameday: ops-db unreachable: this run is in --out only")
+        except Exception as exc:
+            err.print(f"gameday: the run could not be stored in ops-db: {exc}")
 
 
 @gameday_app.callback()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gameday.plan import PlanError, from_faults, load_plan
+from gameday.plan import GamedayPlan, PlanError, from_faults, load_plan
 
 PLANS = Path(__file__).resolve().parents[2] / "gameday" / "plans"
 
@@ -73,3 +73,9 @@ def test_invalid_plans_are_refused_whole(tmp_path: Path, text: str, where: str) 
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="No such file"):
         load_plan(tmp_path / "absent.yaml")
+
+
+def test_a_fault_named_twice_gets_distinct_case_ids() -> None:
+    plan = GamedayPlan(cases=from_faults("api-crash,db-lock,api-crash,api-crash"))
+    titles = [c.title for c in plan.cases]
+    assert titles == ["api-crash", "db-lock", "api-crash (2)", "api-crash (3)"]
