@@ -2,8 +2,10 @@
 
 A case's outage runs from the first failed (or too slow) journey that started after the
 injection to the start of the first clean window: consecutive good journeys spanning at
-least `clean_window_s`. With no such window before the case closed, the outage is
-censored: it lasted at least until the last journey looked at.
+least `clean_window_s`. Users hurt again later in the case (a second fault, a fix that did
+not hold) open another episode: the outage is the sum of the episodes, ending at the start
+of the last clean window. With no clean window after the last failure before the case
+closed, the outage is censored: it lasted at least until the case's end.
 """
 
 import math
@@ -57,16 +59,28 @@ def measure(
     )
     if not failed:
         return outage
-    first_bad = seen.index(failed[0])
     outage.start_s = round(failed[0].started_at - since, 3)
-    for i in range(first_bad + 1, len(seen)):
-        if seen[i].ok and _clean_from(seen, i, clean_window_s):
-            outage.end_s = round(seen[i].started_at - since, 3)
-            outage.outage_s = round(outage.end_s - outage.start_s, 3)
+    total, i = 0.0, seen.index(failed[0])
+    while i < len(seen):  # one episode: a failure to the start of the clean window after it
+        began = seen[i].started_at
+        clean = next(
+            (
+                k
+                for k in range(i + 1, len(seen))
+                if seen[k].ok and _clean_from(seen, k, clean_window_s)
+            ),
+            None,
+        )
+        outage.episodes += 1
+        if clean is None:
+            last = seen[-1].started_at + seen[-1].latency_s
+            outage.recovered, outage.censored = False, True
+            outage.outage_s = round(total + max(last, until) - began, 3)
             return outage
-    last = seen[-1].started_at + seen[-1].latency_s
-    outage.recovered, outage.censored = False, True
-    outage.outage_s = round(max(last, until) - failed[0].started_at, 3)
+        total += seen[clean].started_at - began
+        outage.end_s = round(seen[clean].started_at - since, 3)
+        i = next((k for k in range(clean, len(seen)) if not seen[k].ok), len(seen))
+    outage.outage_s = round(total, 3)
     return outage
 
 

@@ -22,6 +22,7 @@ NOT_MUTATING = ("snapshot-db", "escalate")
 # A run that was carried out (refused and replayed calls changed nothing).
 ACTED = ("succeeded", "failed", "rolled_back")
 # Actions that destroy or replace state: harmful whenever they were not the answer.
+JOURNEY_SLACK_S = 3.0  # the probe's request timeout: the longest a good journey waits
 DESTRUCTIVE = ("restore-db", "regenerate-env", "rollback-config", "restart-db")
 
 
@@ -56,7 +57,9 @@ def recovered_by(*, result: CaseResult) -> RecoveredBy:
     if reverted and min(reverted) <= ended_at:
         return "revert"
     acted = [a for a in result.actions if a.outcome in ACTED and a.action not in NOT_MUTATING]
-    if any(result.started_at + a.at_s <= ended_at for a in acted):
+    # A clean window starts with a journey that began before the fix landed and waited for
+    # it (a lock released mid-request): a fix begun within a journey's time still counts.
+    if any(result.started_at + a.at_s <= ended_at + JOURNEY_SLACK_S for a in acted):
         return "responder"
     return "unknown"  # it got better by itself (or by a hand the game day does not see)
 

@@ -71,8 +71,9 @@ class Outage(_Model):
     """What users saw, measured by the game day's own probe (outside the lab's processes)."""
 
     start_s: float | None = None  # first failed or too-slow journey after the injection
-    end_s: float | None = None  # start of the first sustained clean window
-    outage_s: float | None = None  # end - start; None when never hurt
+    end_s: float | None = None  # start of the clean window after the last episode
+    outage_s: float | None = None  # the episodes' sum; None when never hurt
+    episodes: int = 0  # separate stretches of failed journeys, each to a clean window
     recovered: bool = True  # False: no clean window before the case window closed
     censored: bool = False  # the window closed first: outage_s is a lower bound
     journeys: int = 0

@@ -58,3 +58,20 @@ def test_p99_is_nearest_rank() -> None:
     assert p99_ms([]) is None
     assert p99_ms([0.001 * i for i in range(1, 101)]) == 99.0
     assert p99_ms([0.2, 0.1]) == 200.0
+
+
+def test_users_hurt_again_later_add_an_episode() -> None:
+    # hurt 1 s, clean 6 s (a window), hurt again 2 s, then clean for good
+    journeys = _run("xx" + "." * 12 + "xxxx" + "." * 12)
+    outage = measure(journeys, since=T0, until=T0 + 15, clean_window_s=5.0)
+    assert outage.episodes == 2
+    assert outage.outage_s == 1.0 + 2.0
+    assert outage.start_s == 0.0 and outage.end_s == 9.0  # the last clean window's start
+    assert outage.recovered
+
+
+def test_a_second_episode_without_a_clean_window_is_censored() -> None:
+    journeys = _run("xx" + "." * 12 + "xxxx")
+    outage = measure(journeys, since=T0, until=T0 + 10, clean_window_s=5.0)
+    assert outage.episodes == 2 and outage.censored and not outage.recovered
+    assert outage.outage_s == 1.0 + (10.0 - 7.0)  # the first episode, then to the case's end

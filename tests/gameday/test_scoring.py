@@ -208,3 +208,15 @@ def test_in_a_sequence_a_fault_the_other_fix_also_fixed_counts_as_handled() -> N
         "restart-api did not run (regenerate-env:succeeded)"
         in judge(result=alone, expected=[RESTART]).reasons
     )
+
+
+def test_a_fix_landing_during_the_first_good_journey_is_credited() -> None:
+    # the clean window's first journey began at 6.0 s and waited on the lock the fix ended
+    late = [ActionTaken(action="restart-api", outcome="succeeded", at_s=6.8, verdict="correct")]
+    outage = Outage(start_s=0.3, end_s=6.0, outage_s=5.7)
+    assert judge(result=_case(actions=late, outage=outage), expected=[RESTART]).recovered_by == (
+        "responder"
+    )
+    later = [ActionTaken(action="restart-api", outcome="succeeded", at_s=12.0, verdict="correct")]
+    result = judge(result=_case(actions=later, outage=outage), expected=[RESTART])
+    assert result.recovered_by == "unknown"  # users were back before anyone acted
