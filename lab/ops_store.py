@@ -25,6 +25,11 @@ class OpsStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._unavailable = unavailable
 
+    @property
+    def unavailable(self) -> type[Exception]:
+        """What `session` raises when ops-db cannot be reached."""
+        return self._unavailable
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session; an unreachable ops-db becomes the service's `unavailable` error."""

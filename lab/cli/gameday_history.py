@@ -6,8 +6,6 @@ ops-db is reached as `breakfix keys` reaches it: the URL the lab wrote into its 
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -16,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from gameday.report.schema import ArmSummary, CaseResult, RunReport
@@ -24,45 +21,18 @@ from gameday.store import (
     AmbiguousRunId,
     Comparison,
     GamedayStore,
-    StoreUnavailable,
     UnreadableRun,
     compare,
     get_run,
     list_runs,
 )
-from lab.config import get_settings
-from lab.envfile import read_env
-from lab.paths import StatePaths
+from lab.cli.ops_session import ops_session
 
 # No emoji codes (a case named `db:lock` is not ":lock:"); wide lines when piped.
 out = Console(emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 _REASON_CHARS = 120  # reasons carry upstream error text: bounded in a table cell
 _STATUS_STYLE = {"passed": "green", "failed": "red", "not_run": "yellow"}
-
-
-@contextmanager
-def _ops_session() -> Iterator[Session]:
-    """A session on ops-db, with the credentials the lab keeps in its state dir."""
-    paths = StatePaths.at(get_settings().state_dir)
-    url = read_env(paths.action_env).get("ACTION_OPS_DB_URL")
-    if url is None:
-        err.print("[bold red]error:[/] no lab state here: run `make run` first")
-        raise typer.Exit(1)
-    store = GamedayStore(url)
-    try:
-        with store.session() as session:
-            yield session
-    except StoreUnavailable:
-        err.print("[bold red]error:[/] ops-db is not reachable: is the lab running (`make run`)?")
-        raise typer.Exit(1) from None
-    except ProgrammingError as exc:
-        if getattr(exc.orig, "pgcode", None) != "42P01":  # undefined_table
-            raise
-        err.print("[bold red]error:[/] ops-db has no game day tables yet: run `make run` once")
-        raise typer.Exit(1) from None
-    finally:
-        store.dispose()
 
 
 def _load(session: Session, run_id: str) -> RunReport:
@@ -105,7 +75,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
 ) -> None:
     """Game day runs, newest first."""
-    with _ops_session() as session:
+    with ops_session(GamedayStore, tables="game day") as session:
         rows = list_runs(session=session, limit=limit)
     if as_json:
         typer.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
@@ -223,7 +193,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="The stored gameday.json.")] = False,
 ) -> None:
     """One run: its summary per arm and every case."""
-    with _ops_session() as session:
+    with ops_session(GamedayStore, tables="game day") as session:
         report = _load(session, run_id)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -273,7 +243,7 @@ def compare_(
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of tables.")] = False,
 ) -> None:
     """What changed from RUN_A to RUN_B; exit 1 when any case regressed."""
-    with _ops_session() as session:
+    with ops_session(GamedayStore, tables="game day") as session:
         before, after = _load(session, run_a), _load(session, run_b)
     result = compare(before=before, after=after)
     if as_json:

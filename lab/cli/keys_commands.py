@@ -1,44 +1,17 @@
 """`breakfix keys create | list | revoke`: the action server's API keys, in ops-db."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from lab.config import get_settings
-from lab.envfile import read_env
-from lab.paths import StatePaths
+from lab.cli.ops_session import ops_session
 
 keys_app = typer.Typer(
     help="Manage the action server's API keys (stored hashed in ops-db).", no_args_is_help=True
 )
 err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
-
-
-@contextmanager
-def ops_session() -> Iterator[Session]:
-    """A session on ops-db, with the credentials the lab keeps in its state dir."""
-    from action_server.errors import StoreUnavailable
-    from action_server.store import Store
-
-    paths = StatePaths.at(get_settings().state_dir)
-    url = read_env(paths.action_env).get("ACTION_OPS_DB_URL")
-    if url is None:
-        err.print("[bold red]error:[/] no lab state here: run `make run` first")
-        raise typer.Exit(1)
-    store = Store(url)
-    try:
-        with store.session() as session:
-            yield session
-    except StoreUnavailable:
-        err.print("[bold red]error:[/] ops-db is not reachable: is the lab running (`make run`)?")
-        raise typer.Exit(1) from None
-    finally:
-        store.dispose()
 
 
 @keys_app.command("create")
