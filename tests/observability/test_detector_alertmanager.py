@@ -1,7 +1,6 @@
 """Our webhook payload against the format, and against what the real Alertmanager sends."""
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from observability.detector.rules import parse_rules
 from observability.model import Collection, Sample
 from observability.store.ring import RingStore
 from tests.observability.test_notifier import Receiving
+from tests.support.system_binaries import require_binary
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 LABELS = {"alertname": "TargetDown", "service": "target", "severity": "critical"}
@@ -81,8 +81,7 @@ def test_helpers_format_like_alertmanager() -> None:
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[tuple[str, Receiving]]:
     """The real Alertmanager on a free loopback port, routing to a receiver of ours."""
-    if shutil.which(ALERTMANAGER) is None:
-        pytest.skip("prometheus-alertmanager is not installed")
+    require_binary(ALERTMANAGER, package="prometheus-alertmanager")
     receiver = Receiving()
     port = free_port()
     config = tmp_path / "alertmanager.yml"
