@@ -213,8 +213,12 @@ def _settled(
         return False
     if any(s not in CLOSED for s in states.values()):
         return False
-    recent = probe.journeys(since=now - settings.clean_window_s)
-    if len(recent) < 2 or not all(j.ok for j in recent):
+    journeys = probe.journeys(since=since)
+    outage = measure(journeys, since=since, until=now, clean_window_s=settings.clean_window_s)
+    hurt = outage.start_s is not None
+    if hurt and not outage.recovered:  # the same clean window the report will measure
+        return False
+    if not hurt and len(probe.journeys(since=now - settings.clean_window_s)) < 2:
         return False
     if states:
         return True
@@ -222,7 +226,6 @@ def _settled(
         return False
     # No incident (nobody, the restart bot, or an external agent without an incident API):
     # users hurt and clean again is the end; never hurt, give a responder time to act.
-    hurt = any(not j.ok for j in probe.journeys(since=since))
     return hurt or now - since > QUIET_S
 
 
