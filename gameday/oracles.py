@@ -178,18 +178,14 @@ def _table_readable(lab: GamedayLab, baseline: Baseline) -> list[str]:
     return []
 
 
-def _rows_back(lab: GamedayLab, baseline: Baseline) -> list[str]:
+def rows_lost(lab: GamedayLab, baseline: Baseline) -> list[str]:
+    """Seed rows (ids up to the baseline's) missing or changed since the baseline."""
     now = _row_ids(lab, upto={t: baseline.rows[t][0] for t in DATA_TABLES})
     return [
         f"{t}: {now[t][1]} of {baseline.rows[t][1]} rows (ids checksum differs)"
         for t in DATA_TABLES
         if now[t][1:] != baseline.rows[t][1:]
     ]
-
-
-def rows_lost(lab: GamedayLab, baseline: Baseline) -> list[str]:
-    """Seed rows (ids up to the baseline's) missing or changed since the baseline."""
-    return _rows_back(lab, baseline)
 
 
 def _alembic_head(lab: GamedayLab, baseline: Baseline) -> list[str]:
@@ -235,7 +231,7 @@ ORACLES: dict[str, Oracle] = {
     "error_ratio_baseline": _with_probe(_errors),
     "pricing_ok": _with_probe(_nothing),  # the probe prices a fresh sku through the upstream
     "table_readable": _with_probe(_table_readable),
-    "rows_back": _with_probe(_rows_back),
+    "rows_back": _with_probe(rows_lost),
     "alembic_head": _with_probe(_alembic_head),
     "free_space": _with_probe(_free_space),
     "escalated": _escalated,  # the partition is still there: only the page is checked

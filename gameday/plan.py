@@ -5,6 +5,7 @@ validate is refused whole, with the line and the field that are wrong.
 """
 
 import random
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -142,8 +143,10 @@ class GamedayPlan(BaseModel):
         return self
 
 
-def _catalogue() -> set[str]:
-    return {c.fault for c in load_cases()}
+@cache
+def _catalogue() -> frozenset[str]:
+    """The catalogue's fault ids (the case files, read once per process)."""
+    return frozenset(c.fault for c in load_cases())
 
 
 def from_faults(spec: str) -> list[CasePlan]:

@@ -20,7 +20,7 @@ from gameday.lab_handle import GamedayLab
 from gameday.plan import CasePlan, GamedayPlan
 from gameday.probe import JourneyProbe
 from gameday.report.schema import Machine, RunReport
-from gameday.summary import apply_summary
+from gameday.summary import summarize
 
 ARM_ORDER = ("agent", "restart-only", "none")
 
@@ -57,11 +57,12 @@ def run_gameday(
     phase: Phase,
     on_case: Callable[[RunReport], None],
 ) -> RunReport:
-    """Run the plan; the report, summarised. KeyboardInterrupt propagates after the case
-    under way has taken its faults away and the partial report was handed to `on_case`."""
+    """Run the plan, filling `report` in (summarised after every case). KeyboardInterrupt
+    propagates after the case under way has taken its faults away and the partial report was
+    handed to `on_case`."""
     rng = random.Random(settings.seed)
     probe = JourneyProbe(
-        lab.target.base_url.__str__(), interval_s=settings.probe_interval_s, slow_s=settings.slow_s
+        str(lab.target.base_url), interval_s=settings.probe_interval_s, slow_s=settings.slow_s
     ).start()
     approver = None
     if lab.agent is not None and "agent" in plan.arms:
@@ -86,7 +87,8 @@ def run_gameday(
                         phase=phase,
                     )
                     report.cases.append(result)
-                    on_case(apply_summary(report))
+                    _summarise(report)
+                    on_case(report)
                     time.sleep(_gap(plan.gap_s, settings.gap_jitter, rng))
     except KeyboardInterrupt:
         report.interrupted = True
@@ -113,6 +115,11 @@ def _gap(base: float, jitter: tuple[float, float] | None, rng: random.Random) ->
 
 def _finish(report: RunReport, on_case: Callable[[RunReport], None]) -> RunReport:
     report.finished_at = time.time()
-    done = apply_summary(report)
-    on_case(done)
-    return done
+    _summarise(report)
+    on_case(report)
+    return report
+
+
+def _summarise(report: RunReport) -> None:
+    """The report's arms, outage ratios and pass rate, from its cases (in place)."""
+    report.arms, report.outage_ratios, report.pass_rate = summarize(cases=report.cases)

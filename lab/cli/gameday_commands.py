@@ -30,6 +30,7 @@ from lab.cli.gameday_history import register_history
 from lab.cli.gameday_progress import Progress
 from lab.config import LabSettings, get_settings
 from lab.envfile import read_env
+from lab.paths import StatePaths
 
 gameday_app = typer.Typer(
     help="Game days: faults against an agent, scored by what users saw.",
@@ -139,16 +140,12 @@ class _Recorder:
 
     def __init__(self, out_dir: Path, settings: LabSettings, progress: Progress) -> None:
         self.out_dir, self.progress = out_dir, progress
-        self.last: RunReport | None = None
-        url = read_env(Path(settings.state_dir).resolve() / "env" / "action.env").get(
-            "ACTION_OPS_DB_URL"
-        )
+        url = read_env(StatePaths.at(settings.state_dir).action_env).get("ACTION_OPS_DB_URL")
         self.store = GamedayStore(url) if url else None
         self.stored = False
 
     def __call__(self, report: RunReport) -> None:
         """Never raises: a failing writer or store must not break the day it records."""
-        self.last = report
         self.progress.scored(report)
         try:
             write_report(report=report, out_dir=self.out_dir)
@@ -283,11 +280,6 @@ def _run(
     except GamedayError as exc:
         err.print(f"error: {exc}")
         return 1
-    report.pass_rate, report.arms, report.outage_ratios = (
-        final.pass_rate,
-        final.arms,
-        final.outage_ratios,
-    )
     _print_summary(final, out_dir, stored=recorder.stored)
     return 0
 
