@@ -58,7 +58,10 @@ class Settings(BaseSettings):
     # policy
     approval_required: list[str] = list(HIGH_RISK_ACTIONS)  # [] = no approvals
     approval_timeout_s: float = Field(300.0, gt=0)  # no answer in time: deny and escalate
-    cooldown_s: float = Field(120.0, ge=0)  # per action target, across incidents
+    # Loop protection: the same action on the same target at most same_action_max times in
+    # same_action_window_s (across incidents; 0 = no limit), then escalate with the history.
+    same_action_max: int = Field(3, ge=0)
+    same_action_window_s: float = Field(600.0, ge=0)
     max_actions_per_incident: int = Field(3, ge=1, le=20)
     min_confidence: float = Field(0.5, ge=0, le=1)
     fix_failures_before_escalation: int = Field(2, ge=1)  # "a fix did not hold twice"

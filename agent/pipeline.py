@@ -266,15 +266,11 @@ class IncidentPipeline(Workers):
     def _context(self, incident: Incident) -> PolicyContext:
         records = self.store.actions(incident.id)
         ran = [a for a in records if not a.dry_run and a.action != "escalate" and a.status in RAN]
-        own: dict[str, datetime] = {}
-        for a in ran:
-            own[a.target] = max(own.get(a.target, a.started_at), a.started_at)
         failures = sum(1 for r in incident.verification.get("runs") or [] if not r.get("passed"))
         return PolicyContext(
             incident_id=incident.id,
             actions_taken=len(ran),
             verify_failures=failures,
-            own_last_action=own,
         )
 
     def _awaiting_approval(self, incident: Incident) -> bool:

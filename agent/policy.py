@@ -2,8 +2,13 @@
 
 Each step gets one verdict: `allow`, `needs_approval`, `refuse` (not a catalogue action, or
 parameters/preconditions the action server rejects in a dry run) or `escalate` (low
-confidence, the per-incident cap, a per-target cooldown held by another incident, a fix that
-did not hold). `escalate` itself is always allowed.
+confidence, the per-incident cap, the same action on the same target run too often, a fix
+that did not hold). `escalate` itself is always allowed.
+
+Loop protection is per (action, target), not per target: a restart loop is stopped by the
+budget (`same_action_max` runs in `same_action_window_s`, across incidents) and by "the same
+fix did not hold twice"; a different fault on a target acted on a moment ago is handled as
+any other.
 """
 
 import time
@@ -11,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from action_server.client import ActionClientError
 from agent.act import ActingClient
@@ -27,7 +32,7 @@ class ClosedIncident(Protocol):
 class PolicyStore(Protocol):
     """What the policy reads from the incident store."""
 
-    def last_action_at(self, target: str) -> datetime | None: ...
+    def recent_runs(self, action: str, target: str, within_s: float) -> list[Any]: ...
 
     def recent_closed(self, fault: str, within_s: float) -> list[Any]: ...
 
@@ -44,7 +49,6 @@ class PolicyContext(BaseModel):
     incident_id: str
     actions_taken: int = 0  # real (not dry-run) catalogue actions run in this incident
     verify_failures: int = 0  # verifications that failed in this incident
-    own_last_action: dict[str, datetime] = Field(default_factory=dict)  # target -> when
 
 
 _PRIORITY = (Verdict.escalate, Verdict.refuse, Verdict.needs_approval, Verdict.allow)
@@ -109,11 +113,11 @@ class PolicyEngine:
                 f"incident (max_actions_per_incident {s.max_actions_per_incident})",
             )
         try:
-            cooldown = self._cooldown(step.action, ctx)
+            spent = self._budget_spent(step.action)
         except (ActionClientError, httpx.HTTPError) as exc:
             return self._unreachable(step, exc)
-        if cooldown:
-            return verdict(Verdict.escalate, cooldown)
+        if spent:
+            return verdict(Verdict.escalate, spent)
         rejected = self._dry_run(step, ctx)
         if rejected:
             return rejected
@@ -123,7 +127,7 @@ class PolicyEngine:
             return verdict(
                 Verdict.needs_approval, f"{step.action} needs approval (risk {step.risk})"
             )
-        return verdict(Verdict.allow, "catalogue action, within cap, cooldown and confidence")
+        return verdict(Verdict.allow, "catalogue action, within cap, budget and confidence")
 
     def _did_not_hold(self, fault: str, ctx: PolicyContext) -> str | None:
         s = self.settings
@@ -143,20 +147,23 @@ class PolicyEngine:
             )
         return None
 
-    def _cooldown(self, action: str, ctx: PolicyContext) -> str | None:
+    def _budget_spent(self, action: str) -> str | None:
+        """Why `action` may not run again on its target now (None: within its budget)."""
+        s = self.settings
+        if s.same_action_max <= 0:
+            return None
         target = self.targets().get(action, action)
-        last = self.store.last_action_at(target)
-        if last is None:
+        runs = self.store.recent_runs(action, target, s.same_action_window_s)
+        if len(runs) < s.same_action_max:
             return None
-        own = ctx.own_last_action.get(target)
-        if own is not None and last <= own:
-            return None  # this incident's own action: the cap governs those
-        age = (datetime.now(UTC) - last).total_seconds()
-        if age >= self.settings.cooldown_s:
-            return None
+        now = datetime.now(UTC)
+        history = ", ".join(
+            f"{r.incident_id} {(now - r.started_at).total_seconds():.0f} s ago"
+            for r in runs[: s.same_action_max]
+        )
         return (
-            f"cooldown: {target} was acted on by another incident {age:.0f} s ago "
-            f"(cooldown_s {self.settings.cooldown_s:.0f})"
+            f"loop: {action} ran on {target} {len(runs)} times in the last "
+            f"{s.same_action_window_s:.0f} s (same_action_max {s.same_action_max}): {history}"
         )
 
     def _dry_run(self, step: PlanStep, ctx: PolicyContext) -> PolicyDecision | None:

@@ -28,7 +28,7 @@ from lab.ops_store import OpsStore
 _JSON_FIELDS = ("diagnosis", "plans", "decisions", "verification", "approval", "usage")
 _TIME_FIELDS = ("diagnosed_at", "acted_at", "mitigated_at")
 UPDATABLE = frozenset({*_JSON_FIELDS, *_TIME_FIELDS, "report", "mode", "fault", "title"})
-# Action rows that did not touch the target: no cooldown starts from them.
+# Action rows that did not touch the target: they do not count against the budget.
 _NOT_RUN = ("refused", "skipped", "needs_approval")
 
 __all__ = ["HANDOVER_S", "UPDATABLE", "IncidentStore"]
@@ -322,17 +322,28 @@ class IncidentStore:
             )
         return [ActionRecord.model_validate(dict(r)) for r in rows]
 
-    def last_action_at(self, target: str) -> datetime | None:
-        """When an action last really ran against `target` (dry runs and refusals excluded)."""
+    def recent_runs(self, action: str, target: str, within_s: float) -> list[ActionRecord]:
+        """Real runs of `action` on `target` in the last `within_s` seconds, newest first
+        (dry runs and refusals excluded), across incidents."""
         with self._ops.session() as session:
-            value: datetime | None = session.execute(
-                text(
-                    "SELECT max(started_at) FROM agent_actions WHERE target = :t"
-                    " AND NOT dry_run AND status <> ALL(:not_run)"
-                ),
-                {"t": target, "not_run": list(_NOT_RUN)},
-            ).scalar()
-        return value
+            rows = (
+                session.execute(
+                    text(
+                        "SELECT * FROM agent_actions WHERE action = :a AND target = :t"
+                        " AND NOT dry_run AND status <> ALL(:not_run) AND started_at >= :since"
+                        " ORDER BY started_at DESC"
+                    ),
+                    {
+                        "a": action,
+                        "t": target,
+                        "not_run": list(_NOT_RUN),
+                        "since": utcnow() - timedelta(seconds=within_s),
+                    },
+                )
+                .mappings()
+                .all()
+            )
+        return [ActionRecord.model_validate(dict(r)) for r in rows]
 
     def counts_by_state(self) -> dict[str, int]:
         """How many incidents are in each state (for /metrics)."""

@@ -376,15 +376,20 @@ def _last_reason(incident: dict[str, Any]) -> Any:
 
 
 def _within_agent_policy(lab: GamedayLab, c: Checklist) -> str:
-    """The fault to inject, so that the agent's policy lets it act: its per-target cooldown
-    waited out, and a fault it has not just fixed repeatedly (it would escalate that as a
-    fix that did not hold). A second validation right after the first passes too."""
+    """The fault to inject, so that the agent's policy lets it act: a fault it has not just
+    fixed repeatedly (it would escalate that as a fix that did not hold), its restart budget
+    not spent. A second validation right after the first passes too."""
     from agent.config import Settings as AgentSettings
 
     env, fields = read_env(lab.paths.agent_env), AgentSettings.model_fields
     policy = {
         name: float(env.get(f"AGENT_{name.upper()}") or fields[name].default)
-        for name in ("cooldown_s", "recurrence_window_s", "fix_failures_before_escalation")
+        for name in (
+            "same_action_max",
+            "same_action_window_s",
+            "recurrence_window_s",
+            "fix_failures_before_escalation",
+        )
     }
     now = time.time()
     window, limit = policy["recurrence_window_s"], int(policy["fix_failures_before_escalation"])
@@ -404,13 +409,13 @@ def _within_agent_policy(lab: GamedayLab, c: Checklist) -> str:
     if fault != FIX_FAULTS[0]:
         first = FIX_FAULTS[0]
         c.check(f"{fault}, not {first}: the agent resolved {first} in the last {window:.0f}s")
-    on_target = {a["name"] for a in lab.actions.actions() if a["target"] == "target"}
-    cooldown = policy["cooldown_s"]
-    last = [a.at for a in agent_actions(lab, now - cooldown) if a.action in on_target]
-    wait = max(last) + cooldown + 1.0 - time.time() if last else 0.0
-    if wait > 0:
-        time.sleep(wait)
-        c.check(f"waited {wait:.0f}s for the agent's cooldown on the target ({cooldown:.0f}s)")
+    budget, within = int(policy["same_action_max"]), policy["same_action_window_s"]
+    restarts = sorted(a.at for a in agent_actions(lab, now - within) if a.action == "restart-api")
+    if budget and len(restarts) >= budget:  # one more restart would be a loop: wait it out
+        wait = restarts[len(restarts) - budget] + within + 1.0 - time.time()
+        if wait > 0:
+            time.sleep(wait)
+            c.check(f"waited {wait:.0f}s: the agent's restart budget ({budget} in {within:.0f}s)")
     return fault
 
 

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     signatures_file: Path = PACKAGE / "signatures.yaml"
     receivers: list[str] = []  # Alertmanager-format webhook receivers (the agent's intake)
     receiver_token_file: Path | None = None  # sent as a bearer token when set
+    # A firing alert is sent again this often (0: once per episode), so a receiver that
+    # expires firing alerts not refreshed (the agent, like Alertmanager) keeps them firing.
+    repeat_interval_s: float = Field(60.0, ge=0)
     # the optional Supabase sink: on when both are set; the key is read from the file
     supabase_url: str | None = None
     supabase_key_file: Path | None = None

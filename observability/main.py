@@ -1,6 +1,7 @@
 """The observability app: collectors, the recent window, the detector, the API."""
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,7 @@ from observability.collectors.lab_collectors import close_collectors, lab_collec
 from observability.collectors.runner import Runner
 from observability.config import Settings, get_settings
 from observability.detector.detector import Detector, receivers_from
+from observability.detector.left_firing import resolve_left_firing
 from observability.detector.notifier import Notifier
 from observability.detector.rules import load_rules
 from observability.exposition import render
@@ -64,6 +66,7 @@ def create_app(
         store=ring,
         notifier=notifier,
         external_url=f"http://{settings.host}:{settings.port}",
+        repeat_interval_s=settings.repeat_interval_s or None,
     )
     sink = build_supabase_sink(settings, ops_store=writer.store)  # None unless configured
     pipeline = Pipeline(
@@ -93,6 +96,7 @@ def create_app(
         if sink is not None:
             sink.start()
         if background:
+            _resolve_left_firing(writer, notifier, external_url=detector.external_url)
             pipeline.start()
         try:
             yield
@@ -115,3 +119,13 @@ def create_app(
     install_handlers(app)
     app.include_router(router)
     return app
+
+
+def _resolve_left_firing(writer: OpsWriter, notifier: Notifier, *, external_url: str) -> None:
+    """Episodes an earlier process left firing, sent resolved; ops-db down: logged, not fatal."""
+    try:
+        resolve_left_firing(
+            writer=writer, notifier=notifier, external_url=external_url, now=time.time()
+        )
+    except Exception as exc:
+        log.warning("could not resolve the alerts an earlier process left firing: %s", exc)

@@ -2,7 +2,7 @@
 action server (catalogue targets and dry runs through the agent's own `act` key)."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,40 +111,54 @@ def test_cap_counts_actions_taken_and_planned(
     assert judged[1].reason.startswith("cap: 3 actions")
 
 
-def test_cooldown_holds_a_target_acted_on_by_another_incident(
+def _ran(store: IncidentStore, incident_id: str, n: int, action: str, status: str) -> None:
+    store.record_action(
+        incident_id=incident_id,
+        step_no=n,
+        action=action,
+        target="target",  # restart-api's and clear-cache's target (GET /actions)
+        idempotency_key=f"{incident_id}:{n}:1:{action}",
+        status=status,
+    )
+
+
+def test_a_different_fix_on_a_target_just_acted_on_is_allowed(
     store: IncidentStore, actions: ActionClient, tmp_path: Path
 ) -> None:
-    first = open_incident(store, "fp-1")
-    acted = datetime.now(UTC)
-    store.record_action(
-        incident_id=first,
-        step_no=1,
-        action="clear-cache",
-        target="target",  # restart-api's target too (GET /actions)
-        idempotency_key=f"{first}:1:1:clear-cache",
-        status="succeeded",
-    )
-    for state in (S.diagnosing, S.escalated):
+    """The old per-target cooldown escalated any fix on a target another incident had just
+    acted on; the budget counts only the same action on the same target."""
+    first = open_incident(store, "fp-budget-1")
+    _ran(store, first, 1, "clear-cache", "succeeded")
+    for state in (S.diagnosing, S.resolved):
         store.transition(first, state, step="t", inputs={}, outputs={})
-    second = open_incident(store, "fp-2")
-    policy = engine(store, actions, tmp_path, cooldown_s=600)
-    other = policy.judge(plan(RESTART), ctx=PolicyContext(incident_id=second))
-    assert other[0].verdict == Verdict.escalate and other[0].reason.startswith("cooldown: target")
-    # the incident's own earlier action on the target is not a cooldown (the cap governs it)
-    own = policy.judge(
-        plan(RESTART),
-        ctx=PolicyContext(
-            incident_id=first, own_last_action={"target": acted + timedelta(seconds=5)}
-        ),
-    )
-    assert own[0].verdict == Verdict.allow
-    # another target is free; and no cooldown configured frees this one
-    db = policy.judge(plan(PlanStep(action="restart-db")), ctx=PolicyContext(incident_id=second))
-    assert db[0].verdict == Verdict.allow
-    none = engine(store, actions, tmp_path, cooldown_s=0).judge(
-        plan(RESTART), ctx=PolicyContext(incident_id=second)
-    )
-    assert none[0].verdict == Verdict.allow
+    second = open_incident(store, "fp-budget-2")
+    policy = engine(store, actions, tmp_path, same_action_max=1)
+    judged = policy.judge(plan(RESTART), ctx=PolicyContext(incident_id=second))
+    assert judged[0].verdict == Verdict.allow, judged[0].reason
+
+
+def test_the_same_action_on_the_same_target_escalates_past_its_budget(
+    store: IncidentStore, actions: ActionClient, tmp_path: Path
+) -> None:
+    earlier = []
+    for n in (1, 2):
+        earlier.append(open_incident(store, f"fp-loop-{n}"))
+        _ran(store, earlier[-1], n, "restart-api", "succeeded")
+        for state in (S.diagnosing, S.resolved):
+            store.transition(earlier[-1], state, step="t", inputs={}, outputs={})
+    _ran(store, earlier[0], 9, "restart-api", "refused")  # a refusal never touched the target
+    policy = engine(store, actions, tmp_path, same_action_max=2, same_action_window_s=600)
+    over = policy.judge(plan(RESTART), ctx=PolicyContext(incident_id="inc-loop"))
+    assert over[0].verdict == Verdict.escalate
+    reason = over[0].reason
+    assert reason.startswith("loop: restart-api ran on target 2 times"), reason
+    assert all(i in reason for i in earlier)  # the history goes with the escalation
+    # one more allowed run, no limit, or a window the runs are outside of: allowed
+    for kw in ({"same_action_max": 3}, {"same_action_max": 0}, {"same_action_window_s": 0}):
+        free = engine(store, actions, tmp_path, **kw).judge(
+            plan(RESTART), ctx=PolicyContext(incident_id="inc-loop")
+        )
+        assert free[0].verdict == Verdict.allow, (kw, free[0].reason)
 
 
 def test_high_risk_needs_approval_unless_configured_otherwise(

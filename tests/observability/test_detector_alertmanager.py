@@ -16,8 +16,8 @@ from observability.detector.detector import Detector
 from observability.detector.rules import parse_rules
 from observability.model import Collection, Sample
 from observability.store.ring import RingStore
-from tests.observability.test_notifier import Receiving
 from tests.support.system_binaries import require_binary
+from tests.support.webhook_receiver import Receiving
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 LABELS = {"alertname": "TargetDown", "service": "target", "severity": "critical"}

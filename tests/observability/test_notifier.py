@@ -1,9 +1,7 @@
 """The notifier against real HTTP receivers on loopback (server threads in the test)."""
 
-import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -14,51 +12,9 @@ from observability.detector.notifier import Backoff, Notifier, Receiver
 from observability.detector.rules import parse_rules
 from observability.model import Collection, Sample
 from observability.store.ring import RingStore
+from tests.support.webhook_receiver import Receiving
 
 FAST = Backoff(attempts=4, initial_s=0.01, factor=2.0, cap_s=0.05)
-
-
-class Receiving:
-    """A webhook receiver: records bodies and headers; fails the first `fail_first` posts;
-    holds each answer until `release` is set."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.port, self.fail_first = free_port(), fail_first
-        self.bodies: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.attempts = 0
-        self.release = threading.Event()
-        self.release.set()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.attempts += 1
-                outer.release.wait(30)
-                if outer.attempts <= outer.fail_first:
-                    self.send_response(503)
-                else:
-                    outer.bodies.append(body)
-                    outer.headers.append(dict(self.headers))
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/alerts"
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -1,0 +1,51 @@
+"""A webhook receiver on loopback for tests: records bodies and headers (a server thread)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from lab.ports import free_port
+
+
+class Receiving:
+    """A webhook receiver: records bodies and headers; fails the first `fail_first` posts;
+    holds each answer until `release` is set."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.port, self.fail_first = free_port(), fail_first
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.attempts = 0
+        self.release = threading.Event()
+        self.release.set()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.attempts += 1
+                outer.release.wait(30)
+                if outer.attempts <= outer.fail_first:
+                    self.send_response(503)
+                else:
+                    outer.bodies.append(body)
+                    outer.headers.append(dict(self.headers))
+                    self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/alerts"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
