@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     same_action_window_s: float = Field(600.0, ge=0)
     max_actions_per_incident: int = Field(3, ge=1, le=20)
     min_confidence: float = Field(0.5, ge=0, le=1)
+    # An escalated outage still firing takes new alerts of its own kind on its own service
+    # for this long (no second page for the same outage; 0: never); anything else opens an
+    # incident of its own. A firing alert not refreshed by its endsAt, or alert_expiry_s
+    # after its last copy, is resolved (observability re-sends firing alerts every minute).
+    handover_s: float = Field(600.0, ge=0)
+    alert_expiry_s: float = Field(300.0, gt=0)
     fix_failures_before_escalation: int = Field(2, ge=1)  # "a fix did not hold twice"
     recurrence_window_s: float = Field(900.0, ge=0)  # same fault again soon = fix did not hold
 

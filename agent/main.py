@@ -13,6 +13,7 @@ from agent.api.deps import AgentParts, PipelineLike
 from agent.api.errors import install_handlers
 from agent.config import Settings, get_settings
 from agent.metrics import AgentMetrics
+from agent.reconcile import reconcile_with_observability
 from agent.store import IncidentStore
 
 log = logging.getLogger("agent")
@@ -47,6 +48,7 @@ def _run_pipeline(parts: AgentParts, running: PipelineLike) -> None:
 
 
 def _start_real_pipeline(parts: AgentParts) -> None:
+    reconcile_with_observability(parts.settings, parts.store)
     try:
         _run_pipeline(parts, build_real_pipeline(parts.settings, parts.store))
         parts.pipeline_status = "running"
@@ -65,7 +67,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = IncidentStore(settings.ops_db_url.get_secret_value())
+        store = IncidentStore(
+            settings.ops_db_url.get_secret_value(),
+            handover_s=settings.handover_s,
+            alert_expiry_s=settings.alert_expiry_s,
+        )
         metrics.watch_store(states=store.counts_by_state, actions=store.action_counts)
         parts = AgentParts(settings=settings, store=store, metrics=metrics, token=token)
         app.state.parts = parts

@@ -67,6 +67,17 @@ class ObservabilityClient:
             return []
         return [a for a in alerts if isinstance(a, dict) and a.get("status") == "firing"]
 
+    def firing_fingerprints(self) -> set[str] | None:
+        """Fingerprints of the alerts firing now; None when observability cannot be read."""
+        alerts = self._get("/alerts", [])
+        if not isinstance(alerts, list):
+            return None
+        return {
+            str(a["fingerprint"])
+            for a in alerts
+            if isinstance(a, dict) and a.get("status") == "firing" and a.get("fingerprint")
+        }
+
     def health(self, services: list[str]) -> dict[str, bool]:
         """Per service: running and its health probe passing in the latest snapshot.
 

@@ -11,6 +11,7 @@ the store at every step, so a restarted agent resumes where it stopped.
 
 import importlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ from agent.workers import Workers
 log = logging.getLogger("agent.pipeline")
 S = IncidentState
 NotAwaitingApproval = approvals.NotAwaitingApproval
+EXPIRE_EVERY_S = 10.0
 RAN = ("succeeded", "failed", "rolled_back", "running", "interrupted")  # touched the target
 
 
@@ -82,6 +84,7 @@ class IncidentPipeline(Workers):
             stop=self._stop,
         )
         self.base_url = f"http://{settings.host}:{settings.port}"
+        self._expired_at = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -90,7 +93,12 @@ class IncidentPipeline(Workers):
         return [incident.id for incident in self.store.open_incidents()]
 
     def tick(self) -> None:
-        """Queue awaiting-approval incidents whose deadline passed."""
+        """Queue awaiting-approval incidents whose deadline passed; every EXPIRE_EVERY_S,
+        resolve the firing alert records not refreshed in time."""
+        now = time.monotonic()
+        if now - self._expired_at >= EXPIRE_EVERY_S:
+            self._expired_at = now
+            self.store.expire_alerts()
         for incident in self.store.list(state=S.awaiting_approval, limit=200):
             pending = approvals.load(incident.approval)
             if pending is None or pending.expired():

@@ -5,15 +5,17 @@ gives it the same ops-db connection pool.
 """
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 
+from agent import store_firing
 from agent.api.errors import IllegalTransition, IncidentNotFound, StoreUnavailable
 from agent.model import Alert, IncidentState
 from agent.store_events import as_json, utcnow, write_event
+from agent.store_firing import ALERT_EXPIRY_S
 from agent.store_intake import HANDOVER_S, AlertIntake
 from agent.store_models import (
     ActionRecord,
@@ -37,11 +39,13 @@ __all__ = ["HANDOVER_S", "UPDATABLE", "IncidentStore"]
 class IncidentStore:
     """Incidents, their timeline, received alerts and actions, on ops-db."""
 
-    def __init__(self, url: str, *, handover_s: float = HANDOVER_S) -> None:
-        """`handover_s`: how long an escalated outage still firing absorbs new alerts (0:
-        never)."""
+    def __init__(
+        self, url: str, *, handover_s: float = HANDOVER_S, alert_expiry_s: float = ALERT_EXPIRY_S
+    ) -> None:
+        """`handover_s`: how long an escalated outage still firing absorbs new alerts of its
+        own (0: never); `alert_expiry_s`: when a firing record not refreshed is resolved."""
         self._ops = OpsStore(url, application_name="breakfix-agent", unavailable=StoreUnavailable)
-        self._intake = AlertIntake(self._ops, handover_s=handover_s)
+        self._intake = AlertIntake(self._ops, handover_s=handover_s, alert_expiry_s=alert_expiry_s)
 
     def dispose(self) -> None:
         self._ops.dispose()
@@ -64,6 +68,16 @@ class IncidentStore:
         """Record alerts: repeats counted, firing alerts join the open incident or open one
         (agent/store_intake.py)."""
         return self._intake.ingest(alerts, group_key=group_key, source=source, contract=contract)
+
+    def expire_alerts(self) -> list[tuple[str | None, str]]:
+        """Resolve the firing records not refreshed in time (agent/store_firing.py)."""
+        return store_firing.expire(self._ops, expiry_s=self._intake.alert_expiry_s)
+
+    def reconcile_alerts(
+        self, *, firing: Collection[str], received_before: datetime
+    ) -> list[tuple[str | None, str]]:
+        """Resolve the firing records observability no longer reports (on start)."""
+        return store_firing.reconcile(self._ops, firing=firing, received_before=received_before)
 
     @property
     def handover_s(self) -> float:

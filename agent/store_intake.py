@@ -13,14 +13,17 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from agent.correlation import OpenOutage, best_open
 from agent.model import Alert, IncidentState
 from agent.store_events import utcnow, write_event
+from agent.store_firing import ALERT_EXPIRY_S, FIRING
 from agent.store_models import IntakeResult
 from lab.ops_store import OpsStore
 
 _INTAKE_LOCK = 0x62666167  # pg_advisory_xact_lock key of the intake ("bfag")
-# How long an escalated outage whose alerts still fire absorbs new alerts (no second page).
-HANDOVER_S = 3600.0
+# How long an escalated outage whose alerts still fire absorbs new alerts of its own kind on
+# its own service (no second page for the same outage).
+HANDOVER_S = 600.0
 
 _Key = tuple[str, datetime]
 
@@ -28,11 +31,17 @@ _Key = tuple[str, datetime]
 class AlertIntake:
     """Records received alerts against the agent's incidents (IncidentStore.ingest)."""
 
-    def __init__(self, ops: OpsStore, *, handover_s: float = HANDOVER_S) -> None:
-        """`handover_s`: how long an escalated outage still firing absorbs new alerts (0:
-        never)."""
+    def __init__(
+        self,
+        ops: OpsStore,
+        *,
+        handover_s: float = HANDOVER_S,
+        alert_expiry_s: float = ALERT_EXPIRY_S,
+    ) -> None:
+        """`handover_s`: how long an escalated outage still firing absorbs new alerts of its
+        own (0: never); `alert_expiry_s`: see ALERT_EXPIRY_S."""
         self._ops = ops
-        self.handover_s = handover_s
+        self.handover_s, self.alert_expiry_s = handover_s, alert_expiry_s
 
     def ingest(
         self,
@@ -87,10 +96,18 @@ class AlertIntake:
             row = session.execute(
                 text(
                     "UPDATE agent_alerts SET received_count = received_count + :n,"
-                    " last_received = :now WHERE fingerprint = :fp AND starts_at = :sa"
+                    " last_received = :now, ends_at = CASE WHEN status = 'firing' THEN :ends"
+                    " ELSE ends_at END WHERE fingerprint = :fp AND starts_at = :sa"
                     " AND status = :status RETURNING incident_id"
                 ),
-                {"n": n, "now": now, "fp": key[0], "sa": key[1], "status": alert.status},
+                {
+                    "n": n,
+                    "now": now,
+                    "ends": alert.ends_at,
+                    "fp": key[0],
+                    "sa": key[1],
+                    "status": alert.status,
+                },
             ).first()
             if row is None:
                 pending.append(key)
@@ -220,10 +237,38 @@ class AlertIntake:
     def _correlate(
         self, session: Session, alert: Alert, key: _Key, group_key: str | None
     ) -> tuple[str | None, bool]:
-        """The incident a new firing alert joins (and whether it is late), or None."""
-        open_id = self._open_incident_id(session, group_key)
-        if open_id is not None:
-            return open_id, False
+        """The incident a new firing alert joins (and whether it is late), or None: open one.
+
+        An open incident takes the alert when it is the same outage (agent/correlation.py);
+        else a closed incident takes a late copy of one of its own alerts; else an escalated
+        outage still firing takes an alert of its own kind on its own service, for a bounded
+        `handover_s`. Anything else is a new outage: its own incident.
+        """
+        candidates = session.execute(
+            text(
+                "SELECT i.id, i.state, i.alertnames, jsonb_array_length(i.plans) AS planned,"
+                " ARRAY(SELECT DISTINCT a.service FROM agent_alerts a"
+                "   WHERE a.incident_id = i.id AND a.service IS NOT NULL) AS services"
+                " FROM agent_incidents i WHERE i.closed_at IS NULL"
+                " ORDER BY (i.group_key IS NOT DISTINCT FROM :gk) DESC, i.opened_at DESC"
+            ),
+            {"gk": group_key},
+        ).all()
+        outages = [
+            (
+                str(row.id),
+                OpenOutage(
+                    state=IncidentState(row.state),
+                    planned=bool(row.planned),
+                    alertnames=frozenset(row.alertnames),
+                    services=frozenset(row.services),
+                ),
+            )
+            for row in candidates
+        ]
+        joined = best_open(outages, alertname=alert.alertname, service=alert.service)
+        if joined is not None:
+            return joined, False
         last = session.execute(
             text(
                 "SELECT id, closed_at, :fp = ANY(fingerprints) AS seen FROM agent_incidents"
@@ -233,19 +278,26 @@ class AlertIntake:
         ).first()
         if last is not None and last.seen and key[1] < last.closed_at:
             return str(last.id), True
-        # An outage handed to a human (escalated) that is still going on, one of its alerts
-        # still firing: what else it sets off joins it instead of paging again.
         if self.handover_s <= 0:
             return None, False
+        now = utcnow()
         handed_over = session.execute(
             text(
                 "SELECT i.id FROM agent_incidents i WHERE i.state = 'escalated'"
                 " AND i.closed_at > :now - make_interval(secs => :within)"
+                " AND :name = ANY(i.alertnames)"
                 " AND EXISTS (SELECT 1 FROM agent_alerts a WHERE a.incident_id = i.id"
-                " AND a.status = 'firing' AND NOT a.late)"
-                " ORDER BY i.closed_at DESC LIMIT 1"
+                "   AND a.service IS NOT DISTINCT FROM :service AND NOT a.late AND "
+                + FIRING
+                + ") ORDER BY i.closed_at DESC LIMIT 1"
             ),
-            {"now": utcnow(), "within": self.handover_s},
+            {
+                "now": now,
+                "within": self.handover_s,
+                "name": alert.alertname,
+                "service": alert.service,
+                "expiry": self.alert_expiry_s,
+            },
         ).scalar()
         if handed_over is not None:
             return str(handed_over), True

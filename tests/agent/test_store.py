@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, text
 
 from agent.api.errors import IllegalTransition, IncidentNotFound
 from agent.model import Alert, Diagnosis, Hypothesis, IncidentState
-from agent.store import HANDOVER_S, IncidentStore
+from agent.store import IncidentStore
 from agent.store_models import LEGAL_TRANSITIONS, is_legal
 
 S = IncidentState
@@ -161,21 +161,6 @@ def test_late_alert_of_a_closed_incident_joins_it(store: IncidentStore) -> None:
     assert len(again.opened) == 1
 
 
-def test_an_escalated_outage_still_firing_absorbs_new_alerts(store: IncidentStore) -> None:
-    """net-db-partition: escalated at once; what it sets off later joins the incident the
-    human was paged for instead of paging again. Once its alerts resolve, a new alert is a
-    new outage."""
-    store.handover_s = HANDOVER_S  # the production default (the fixture turns it off)
-    incident_id = ingest(store, alert("aaaa")).opened[0]
-    walk(store, incident_id, S.diagnosing, S.escalated)
-    later = datetime.now(UTC) + timedelta(seconds=5)
-    joined = ingest(store, alert("dddd", at=later))
-    assert joined.opened == [] and joined.attached == [incident_id] and joined.late == 1
-    ingest(store, alert("aaaa", status="resolved", ends_at=later))
-    fresh = ingest(store, alert("eeee", at=later + timedelta(seconds=1)))
-    assert len(fresh.opened) == 1 and fresh.opened[0] != incident_id
-
-
 def test_group_key_is_recorded_and_prefers_its_incident(store: IncidentStore) -> None:
     result = ingest(store, alert("aaaa"), group_key='{}:{alertname="A"}')
     incident = store.require(result.opened[0])
@@ -205,9 +190,9 @@ def test_contract_incident_keeps_its_external_id_and_context(store: IncidentStor
     assert again.opened == [] and again.duplicates == 1
 
 
-def test_actions_and_cooldown_source(store: IncidentStore) -> None:
+def test_actions_and_the_loop_budget_source(store: IncidentStore) -> None:
     incident_id = ingest(store, alert()).opened[0]
-    assert store.last_action_at("target") is None
+    assert store.recent_runs("restart-api", "target", 60) == []
     store.record_action(
         incident_id=incident_id,
         step_no=1,
@@ -217,7 +202,7 @@ def test_actions_and_cooldown_source(store: IncidentStore) -> None:
         status="dry_run",
         dry_run=True,
     )
-    assert store.last_action_at("target") is None  # a dry run starts no cooldown
+    assert store.recent_runs("restart-api", "target", 60) == []  # a dry run is not a run
     store.record_action(
         incident_id=incident_id,
         step_no=2,
@@ -239,7 +224,8 @@ def test_actions_and_cooldown_source(store: IncidentStore) -> None:
     )
     assert done.status == "succeeded" and done.params == {"reason": "x"}
     assert [a.step_no for a in store.actions(incident_id)] == [1, 2]
-    assert store.last_action_at("target") is not None
+    (run,) = store.recent_runs("restart-api", "target", 60)
+    assert run.step_no == 2 and store.recent_runs("clear-cache", "target", 60) == []
 
 
 def test_recent_closed_and_timings_view(store: IncidentStore, ops_url: str) -> None:
