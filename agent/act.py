@@ -1,12 +1,16 @@
 """Acting: one plan step through the action server, with an Idempotency-Key per step.
 
 The key is `{incident_id}:{attempt}:{step_no}:{action}`: a retry of the same step (after a
-crash of the agent, or a 429) replays the first result instead of acting twice.
+crash of the agent, or a 429) replays the first result instead of acting twice. A target
+busy with another run (409 `target_busy`: a scheduled snapshot, another action) is waited
+for and the *same* step tried again, for up to BUSY_BUDGET_S: the fix is still the right
+one, the target was only taken.
 """
 
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("agent.act")
 
 MAX_RETRY_AFTER_S = 30.0
+BUSY_BUDGET_S = 60.0  # how long a step waits, in all, for a busy target
+BUSY_WAIT_S = 5.0  # between tries, when the refusal names no Retry-After
 OK_STATUSES = ("succeeded", "dry_run")
 
 
@@ -52,6 +58,7 @@ class StepResult(BaseModel):
     code: str | None = None  # the action server's stable error code
     http_status: int | None = None
     retried: bool = False
+    busy_waits: int = 0  # times the target was busy and the step was tried again
 
     @property
     def ok(self) -> bool:
@@ -72,8 +79,10 @@ def run_step(
     step: PlanStep,
     dry_run: bool,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> StepResult:
-    """Run one step (waiting for a busy target); a 429 is retried once after Retry-After."""
+    """Run one step (waiting for a busy target); a 429 is retried once after Retry-After,
+    a `target_busy` refusal after its Retry-After for up to BUSY_BUDGET_S in all."""
     key = idempotency_key(
         incident_id=incident_id, attempt=attempt, step_no=step_no, action=step.action
     )
@@ -84,6 +93,7 @@ def run_step(
         "dry_run": dry_run,
     }
     retried = False
+    busy = _Patience(clock)
     while True:
         try:
             run = client.act(
@@ -101,13 +111,19 @@ def run_step(
                 log.info("%s rate limited; retrying once in %.1f s", step.action, delay)
                 sleep(delay)
                 continue
+            wait = busy.delay(exc) if exc.code == "target_busy" else None
+            if wait is not None:
+                log.info("%s: %s; trying the same step again in %.1f s", step.action, exc, wait)
+                sleep(wait)
+                continue
             return StepResult(
                 **base,
                 status="error",
-                error=f"{exc.status} {exc.code}: {exc.detail}",
+                error=f"{exc.status} {exc.code}: {exc.detail}{busy.note()}",
                 code=exc.code,
                 http_status=exc.status,
                 retried=retried,
+                busy_waits=busy.waits,
             )
         except httpx.HTTPError as exc:
             return StepResult(
@@ -116,6 +132,7 @@ def run_step(
                 error=f"action server unreachable: {type(exc).__name__}",
                 code="unreachable",
                 retried=retried,
+                busy_waits=busy.waits,
             )
         return StepResult(
             **base,
@@ -124,7 +141,33 @@ def run_step(
             run_id=str(run.id),
             error=run.error,
             retried=retried,
+            busy_waits=busy.waits,
         )
+
+
+@dataclass
+class _Patience:
+    """How long one step waits for a busy target: each refusal's Retry-After, and
+    BUSY_BUDGET_S in all from the first refusal."""
+
+    clock: Callable[[], float]
+    deadline: float | None = None
+    waits: int = 0
+
+    def delay(self, refusal: ActionClientError) -> float | None:
+        """Seconds to wait before the same step again, or None: the budget is spent."""
+        now = self.clock()
+        if self.deadline is None:
+            self.deadline = now + BUSY_BUDGET_S
+        left = self.deadline - now
+        if left <= 0:
+            return None
+        self.waits += 1
+        return min(refusal.retry_after or BUSY_WAIT_S, left)
+
+    def note(self) -> str:
+        """What was waited, for the step's error ("" when nothing was)."""
+        return f" (tried {self.waits} more time(s) in {BUSY_BUDGET_S:g} s)" if self.waits else ""
 
 
 class PlanRun(BaseModel):
@@ -212,6 +255,7 @@ def _record(store: "IncidentStore", record: dict[str, Any], result: StepResult) 
             "code": result.code,
             "http_status": result.http_status,
             "retried": result.retried,
+            "busy_waits": result.busy_waits,
         },
     )
     store.add_event(

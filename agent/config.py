@@ -74,7 +74,13 @@ class Settings(BaseSettings):
     recurrence_window_s: float = Field(900.0, ge=0)  # same fault again soon = fix did not hold
 
     # timing
-    settle_s: float = Field(3.0, ge=0)  # wait after the first alert, for the rest to fire
+    # The first look comes settle_s after the first alert. Until lead_window_s after it, a
+    # best hypothesis is acted on only when it leads the next by min_lead (one fault sets off
+    # its alerts over a few seconds); otherwise the agent looks again every early_retry_s.
+    settle_s: float = Field(1.0, ge=0)
+    lead_window_s: float = Field(3.0, ge=0)
+    min_lead: float = Field(0.15, ge=0, le=1)
+    early_retry_s: float = Field(1.0, gt=0)
     # A first look under min_confidence, or matching no runbook, is taken again every
     # diagnose_retry_s while the incident is younger than diagnose_patience_s (since the
     # agent opened it): alerts with a `for` duration and the evidence window fill in over

@@ -1,6 +1,12 @@
 """The diagnosing step: perceive, retrieve, diagnose (deterministic, then the crew in llm
 mode), store the diagnosis; or resolve an incident whose alerts cleared by themselves, or look
-again at a weak first look while the incident is young."""
+again at a weak first look while the incident is young.
+
+The same after a partial verification (a fix held, alerts no fix explains still fire): the
+rest is diagnosed as a fresh look, its patience counted from then, and the incident resolves
+if the rest clears meanwhile. A fault another open incident is fixing is not this incident's
+to fix: its hypothesis is set aside, and the incident waits (bounded) while that one works.
+"""
 
 import logging
 import threading
@@ -16,6 +22,7 @@ from knowledge.retrieval import Match
 
 log = logging.getLogger("agent.pipeline")
 S = IncidentState
+_FIXING = frozenset({S.planned, S.awaiting_approval, S.acting, S.verifying})
 
 
 class Diagnosing:
@@ -41,7 +48,9 @@ class Diagnosing:
     def __call__(self, incident: Incident) -> bool:
         """Diagnose the incident: False when it closed or must wait, True to plan."""
         perception = self.obs.perceive(self.settings.evidence_window_s)
-        if not incident.plans and self._cleared(incident, perception):
+        partial_at = last_partial(incident)
+        fresh_look = not incident.plans or partial_at is not None
+        if fresh_look and self._cleared(incident, perception, after_fix=bool(incident.plans)):
             return False
         matches: list[Match] = []
         try:
@@ -52,7 +61,13 @@ class Diagnosing:
             log.exception("retrieval failed for %s", incident.id)
             perception.errors.append(f"retrieval failed: {type(exc).__name__}")
         diagnosis = self._diagnose(perception, matches)
-        if not incident.plans and self._too_early(incident, diagnosis):
+        claimed = self._claimed_elsewhere(incident)
+        if claimed:
+            diagnosis = set_aside(diagnosis, claimed)
+        retry_s = self._look_again_in(incident, diagnosis, since=partial_at, fresh=fresh_look)
+        if retry_s is None and claimed and diagnosis.best is None and self._may_wait(incident):
+            retry_s = self.settings.diagnose_retry_s
+        if retry_s is not None:
             best = diagnosis.best
             self.store.add_event(
                 incident.id,
@@ -60,10 +75,10 @@ class Diagnosing:
                 {"features": len(perception.features), "errors": perception.errors},
                 {
                     "summary": f"best: {best.fault} ({best.confidence:.2f})" if best else "none",
-                    "retry_in_s": self.settings.diagnose_retry_s,
+                    "retry_in_s": retry_s,
                 },
             )
-            return not self._stop.wait(self.settings.diagnose_retry_s)
+            return not self._stop.wait(retry_s)
         usage, crew_plans, fallback = Usage(), list[Plan](), ""
         if self.settings.mode == "llm" and self.crew is not None:
             usage, crew_plans, diagnosis, fallback = self._crew(perception, matches, diagnosis)
@@ -110,15 +125,46 @@ class Diagnosing:
         )
         return True
 
-    def _too_early(self, incident: Incident, diagnosis: Diagnosis) -> bool:
-        """A weak first look on a young incident: look again rather than escalate on it."""
-        best = diagnosis.best
-        if best is not None and best.confidence >= self.settings.min_confidence:
-            return False
-        age = (datetime.now(UTC) - incident.opened_at).total_seconds()  # since intake
-        return age + self.settings.diagnose_retry_s <= self.settings.diagnose_patience_s
+    def _look_again_in(
+        self, incident: Incident, diagnosis: Diagnosis, *, since: datetime | None, fresh: bool
+    ) -> float | None:
+        """Seconds until the next look when this one is too early to act on, else None.
 
-    def _cleared(self, incident: Incident, perception: Perception) -> bool:
+        Only a fresh look (the first, or of the rest after a partial fix) waits: a weak best
+        on a young picture is looked at again until diagnose_patience_s; a strong best that
+        does not lead the next by min_lead, until lead_window_s after the picture began
+        (its other alerts may still be firing). Faults this incident tried do not count."""
+        if not fresh:
+            return None
+        s = self.settings
+        tried = {p["hypothesis"]["fault"] for p in incident.plans}
+        fresh_ones = [h for h in diagnosis.hypotheses if h.fault not in tried]
+        best = fresh_ones[0] if fresh_ones else None
+        now = datetime.now(UTC)
+        if best is None or best.confidence < s.min_confidence:
+            age = (now - (since or incident.opened_at)).total_seconds()  # since intake
+            return s.diagnose_retry_s if age + s.diagnose_retry_s <= s.diagnose_patience_s else None
+        runner_up = fresh_ones[1].confidence if len(fresh_ones) > 1 else 0.0
+        began = (now - (since or incident.detected_at)).total_seconds()  # the first alert
+        if best.confidence - runner_up < s.min_lead and began + s.early_retry_s <= s.lead_window_s:
+            return s.early_retry_s
+        return None
+
+    def _claimed_elsewhere(self, incident: Incident) -> dict[str, str]:
+        """Fault -> the other open incident whose current plan fixes it."""
+        claimed: dict[str, str] = {}
+        for other in self.store.open_incidents():
+            if other.id != incident.id and other.plans and other.state in _FIXING:
+                claimed.setdefault(other.plans[-1]["hypothesis"]["fault"], other.id)
+        return claimed
+
+    def _may_wait(self, incident: Incident) -> bool:
+        """Whether the incident may still wait for another incident's fix (bounded by the
+        verification timeout: that fix is verified or not by then)."""
+        age = (datetime.now(UTC) - incident.opened_at).total_seconds()
+        return age < self.settings.verify_timeout_s
+
+    def _cleared(self, incident: Incident, perception: Perception, *, after_fix: bool) -> bool:
         """Nothing of the incident still firing and health ok: resolve with no action."""
         if perception.errors:
             return False
@@ -135,16 +181,20 @@ class Diagnosing:
         health = self.obs.health(services)
         if firing or not all(health.values()):
             return False
+        outcome = (
+            "verified: the rest cleared after the fix"
+            if after_fix
+            else "cleared by itself, no action"
+        )
         self.store.transition(
             incident.id,
             S.resolved,
             step="cleared",
             inputs={"alertnames": incident.alertnames, "health": health},
-            outputs={"outcome": "cleared by itself, no action", "reason": "cleared by itself"},
+            outputs={"outcome": outcome, "reason": outcome},
         )
-        self.store.update(
-            incident.id, verification={"outcome": "cleared by itself, no action", "runs": []}
-        )
+        runs = incident.verification.get("runs") or []
+        self.store.update(incident.id, verification={"outcome": outcome, "runs": runs})
         self.closing.close(incident.id)
         return True
 
@@ -172,3 +222,22 @@ class Diagnosing:
             log.exception("crew raised; using the deterministic diagnosis")
             return Usage(), [], fallback_diagnosis, f"crew error: {type(exc).__name__}"
         return outcome.usage, list(outcome.plans), outcome.diagnosis, ""
+
+
+def last_partial(incident: Incident) -> datetime | None:
+    """When the incident's last verification ended partial (None: it did not)."""
+    runs = incident.verification.get("runs") or []
+    if not runs or not runs[-1].get("partial"):
+        return None
+    return datetime.fromisoformat(str(runs[-1]["finished_at"]))
+
+
+def set_aside(diagnosis: Diagnosis, claimed: dict[str, str]) -> Diagnosis:
+    """The diagnosis without the faults other open incidents are fixing (said in its notes)."""
+    kept = [h for h in diagnosis.hypotheses if h.fault not in claimed]
+    dropped = [h.fault for h in diagnosis.hypotheses if h.fault in claimed]
+    if not dropped:
+        return diagnosis
+    aside = "; ".join(f"{f} set aside: {claimed[f]} is fixing it" for f in dropped)
+    notes = f"{diagnosis.notes}; {aside}" if diagnosis.notes else aside
+    return diagnosis.model_copy(update={"hypotheses": kept, "notes": notes})

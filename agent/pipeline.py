@@ -40,7 +40,7 @@ from agent.pipeline_types import (
 from agent.policy import PolicyContext, PolicyEngine, overall
 from agent.store import IncidentStore
 from agent.store_models import Incident
-from agent.verify import routed_around, verify
+from agent.verifying import Verifying, verify_failures
 from agent.workers import Workers
 
 log = logging.getLogger("agent.pipeline")
@@ -73,6 +73,13 @@ class IncidentPipeline(Workers):
         self.policy = PolicyEngine(settings, store=store, actions=actions)
         self._planner = planner
         self.closing = Closing(store=store, actions=actions, notifier=notifier, knowledge=knowledge)
+        self._verifying = Verifying(
+            store=store,
+            observability=observability,
+            knowledge=knowledge,
+            closing=self.closing,
+            stop=self._stop,
+        )
         self._diagnosing = Diagnosing(
             settings,
             store,
@@ -274,7 +281,7 @@ class IncidentPipeline(Workers):
     def _context(self, incident: Incident) -> PolicyContext:
         records = self.store.actions(incident.id)
         ran = [a for a in records if not a.dry_run and a.action != "escalate" and a.status in RAN]
-        failures = sum(1 for r in incident.verification.get("runs") or [] if not r.get("passed"))
+        failures = verify_failures(incident.verification.get("runs") or [])
         return PolicyContext(
             incident_id=incident.id,
             actions_taken=len(ran),
@@ -347,47 +354,6 @@ class IncidentPipeline(Workers):
             outputs={"summary": f"ran {', '.join(s.action for s in plan.steps)}"},
         )
         return True
-
-    def _verifying(self, incident: Incident) -> bool:
-        plan = Plan.model_validate(incident.plans[-1])
-        result = verify(
-            self.obs,
-            alertnames=incident.alertnames,
-            verification=plan.verification,
-            stop=self._stop,
-            routed_around=routed_around(plan),
-        )
-        if result.stopped:
-            return False
-        runs = [*(incident.verification.get("runs") or []), result.model_dump(mode="json")]
-        outcome = (
-            "verified: health ok and signals cleared"
-            if result.passed
-            else "not verified: " + "; ".join(result.still_failing)[:300]
-        )
-        self.store.update(incident.id, verification={"runs": runs, "outcome": outcome})
-        outputs = {**result.model_dump(mode="json"), "outcome": outcome}
-        inputs = {"alertnames": incident.alertnames, **plan.verification.model_dump()}
-        if result.passed:
-            self.store.update(incident.id, mitigated_at=result.mitigated_at)
-            self.store.transition(
-                incident.id, S.resolved, step="verify", inputs=inputs, outputs=outputs
-            )
-            self.closing.close(incident.id)
-            return False
-        failures = sum(1 for r in runs if not r.get("passed"))
-        if failures < 2:
-            # Look again before the next try, even when the first look had no other candidate:
-            # the evidence may say more now (an alert with a duration has fired since).
-            self.store.transition(
-                incident.id, S.diagnosing, step="verify", inputs=inputs, outputs=outputs
-            )
-            return True
-        self.store.add_event(incident.id, "verify", inputs, outputs)
-        self.closing.escalate(
-            incident.id, f"the fix did not hold ({failures} failed verification(s))"
-        )
-        return False
 
 
 def build_pipeline(

@@ -6,6 +6,12 @@ none of the incident's own alert names firing, except on a dependency the fix ro
 (`routed_around`: after switch-to-fallback a broken primary upstream stays broken; its owner
 fixes it, the incident is mitigated). All of it true for `hold_s` in a row passes;
 `mitigated_at` is the start of that passing window. Not within `timeout_s`: failed.
+
+Faults at once: when everything the fix is about (health, its signals, the alerts its
+fault explains) has held for `hold_s` but alerts of the incident that no fix so far
+explains still fire, the result is `partial`: the fix held, and something else is going on
+(agent/pipeline.py diagnoses the rest). An alert the fixed fault explains, still firing,
+only delays the pass: the incident is never resolved while any alert of it still fires.
 """
 
 import threading
@@ -40,6 +46,7 @@ class VerifyResult(BaseModel):
     timeout_s: float
     still_failing: list[str] = Field(default_factory=list)
     stopped: bool = False  # the pipeline stopped before an answer
+    partial: bool = False  # the fix held; alerts no fix explains still fire (still_failing)
 
 
 # The service a switch-to-fallback of each dependency routes around.
@@ -67,7 +74,28 @@ def failing(
     """What is not yet back to normal right now (empty: everything checks out).
 
     Unreadable evidence is a failure, never "nothing firing"."""
+    own, unexplained = failing_split(
+        obs,
+        alertnames=alertnames,
+        verification=verification,
+        routed_around=routed_around,
+        explained=None,
+    )
+    return own + unexplained
+
+
+def failing_split(
+    obs: VerifyingObservability,
+    *,
+    alertnames: list[str],
+    verification: Verification,
+    routed_around: frozenset[str],
+    explained: frozenset[str] | None,
+) -> tuple[list[str], list[str]]:
+    """(what the fix is about that is not back yet, alerts of the incident no fix explains
+    that still fire). `explained` None: every alert of the incident is the fix's own."""
     problems: list[str] = []
+    unexplained: list[str] = []
     for service, ok in sorted(obs.health(verification.health).items()):
         if not ok:
             problems.append(f"health: {service} unhealthy")
@@ -80,11 +108,12 @@ def failing(
         if a.get("status") == "firing" and a.get("service") not in routed_around
     }
     for name in sorted(firing & (set(alertnames) | set(verification.signals))):
-        problems.append(f"alert firing: {name}")
+        own = explained is None or name in explained or name in verification.signals
+        (problems if own else unexplained).append(f"alert firing: {name}")
     for name in verification.signals:
         if name not in firing and Signal(feature=name, op="present").holds(perception.features):
             problems.append(f"signal present: {name}={perception.features[name]}")
-    return problems
+    return problems, unexplained
 
 
 def verify(
@@ -94,15 +123,19 @@ def verify(
     verification: Verification,
     stop: threading.Event,
     routed_around: frozenset[str] = frozenset(),
+    explained: frozenset[str] | None = None,
     interval_s: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> VerifyResult:
-    """Poll until everything holds for hold_s in a row, timeout_s passes, or `stop` is set."""
+    """Poll until everything holds for hold_s in a row (passed), the fix's own checks do
+    while alerts no fix explains fire (partial; needs `explained`), timeout_s passes, or
+    `stop` is set."""
     started_wall, started = datetime.now(UTC), clock()
     passing_since: float | None = None
+    own_since: float | None = None
     checks, problems = 0, ["not checked yet"]
 
-    def result(passed: bool, *, stopped: bool = False) -> VerifyResult:
+    def result(passed: bool, *, stopped: bool = False, partial: bool = False) -> VerifyResult:
         mitigated = (
             started_wall + timedelta(seconds=passing_since - started)
             if passed and passing_since is not None
@@ -118,26 +151,30 @@ def verify(
             timeout_s=verification.timeout_s,
             still_failing=[] if passed else problems,
             stopped=stopped,
+            partial=partial,
         )
 
     while True:
         now = clock()
         try:
-            problems = failing(
+            own, unexplained = failing_split(
                 obs,
                 alertnames=alertnames,
                 verification=verification,
                 routed_around=routed_around,
+                explained=explained,
             )
         except Exception as exc:  # a failing observer: not verified this second, keep going
-            problems = [f"check failed: {type(exc).__name__}"]
+            own, unexplained = [f"check failed: {type(exc).__name__}"], []
+        problems = own + unexplained
         checks += 1
-        if problems:
-            passing_since = None
-        elif passing_since is None:
-            passing_since = now
+        passing_since = None if problems else (now if passing_since is None else passing_since)
+        own_since = None if own else (now if own_since is None else own_since)
         if passing_since is not None and now - passing_since >= verification.hold_s:
             return result(True)
+        if unexplained and own_since is not None and now - own_since >= verification.hold_s:
+            problems = unexplained
+            return result(False, partial=True)
         if now - started >= verification.timeout_s:
             return result(False)
         if stop.wait(interval_s):

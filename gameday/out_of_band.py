@@ -112,6 +112,28 @@ class StoppedProcess:
 
 
 @dataclass
+class KilledProcess:
+    """`kill -KILL <pid>` of the target's process: gone until something starts it again
+    (the lab's supervisor does not restart the target by itself)."""
+
+    fault: str = "api-crash"
+    pid: int | None = None
+
+    def make(self, lab: GamedayLab) -> None:
+        self.pid = lab.runtime.status("target").pid
+        if self.pid is None:
+            raise GamedayError("the target is not running")
+        os.kill(self.pid, signal.SIGKILL)
+
+    def clean(self, lab: GamedayLab) -> list[str]:
+        now = lab.runtime.status("target").pid
+        if now is not None and now != self.pid and psutil.pid_exists(now):
+            return []  # started again
+        lab.runtime.restart("target")
+        return ["the target was still down"]
+
+
+@dataclass
 class ChangedPassword:
     """`ALTER ROLE breakfix_app PASSWORD '...'` by a superuser: the app's credential is stale."""
 
@@ -234,6 +256,7 @@ class FilledCache:
 MAKERS: dict[str, Callable[[], OutOfBand]] = {
     "psql-lock": LockingSession,
     "sigstop": StoppedProcess,
+    "sigkill": KilledProcess,
     "alter-role": ChangedPassword,
     "truncate": TruncatedTable,
     "filled-cache": FilledCache,

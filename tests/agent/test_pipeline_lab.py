@@ -11,8 +11,8 @@ Diagnosis built by the test; plans, policy, actions and verification are the rea
 The cases share one lab and run in order: an alert that no longer fires clears by itself
 (healthy lab); then, with one out-of-band fault (the app role's password changed by hand,
 db-auth-failure, which lasts until fixed), a wrong first fix runs and fails verification
-and the cap stops the second; the same target again from another incident hits the
-cooldown.
+and the cap stops the second; the same fix on the same target again from another incident
+is held as a loop.
 """
 
 import time
@@ -261,7 +261,6 @@ def test_wrong_first_fix_fails_verification_then_the_cap_escalates(
         diagnoser=diagnoser,
         max_actions_per_incident=1,
         verify_timeout_s=8.0,
-        cooldown_s=0.0,
     ) as (pipeline, store):
         incident_id = intake(store, alert, tag="cap")
         pipeline.submit(incident_id)
@@ -295,23 +294,26 @@ def test_wrong_first_fix_fails_verification_then_the_cap_escalates(
     assert any(incident_id in str(body) for body in escalations)
 
 
-def test_another_incident_on_the_same_target_is_held_by_the_cooldown(
+def test_the_same_fix_again_past_its_budget_is_held_as_a_loop(
     lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
 ) -> None:
+    """clear-cache ran on the target in the test before; with a budget of one run, another
+    incident's clear-cache there is a loop: escalated with the history, nothing run."""
     incident, store = handled(
         lab,
         knowledge,
         tmp_path,
-        tag="cooldown",
+        tag="budget",
         diagnoser=constructed(("cache-corruption", 0.9)),
-        cooldown_s=600,
+        same_action_max=1,
     )
     incident_id = incident.id
     assert incident.state == S.escalated
     assert [a.action for a in store.actions(incident_id)] == ["escalate"]
     decision = incident.decisions[0]
-    assert decision["verdict"] == "escalate" and decision["reason"].startswith("cooldown: target")
-    assert "cooldown" in (incident.report or "")
+    assert decision["verdict"] == "escalate", decision
+    assert decision["reason"].startswith("loop: clear-cache ran on target 1 times"), decision
+    assert "loop: clear-cache" in (incident.report or "")
 
 
 def test_dry_run_mode_validates_the_plan_and_changes_nothing(

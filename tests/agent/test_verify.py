@@ -4,11 +4,12 @@ Observability here is a fixed in-memory answer (a test double of its two reads),
 is under test is only the judgement over them; the pipeline lab tests verify on a live lab.
 """
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from agent.model import Hypothesis, Perception, Plan, PlanStep, Verification
-from agent.verify import failing, routed_around
+from agent.verify import VerifyResult, failing, routed_around, verify
 
 
 class Answer:
@@ -61,3 +62,54 @@ def test_unhealthy_and_unlabelled_alerts_fail() -> None:
         "health: target unhealthy",
         "alert firing: ProbeFailing",
     ]
+
+
+class Timeline:
+    """Answers that change with a fake clock: alert name -> the seconds it fires until."""
+
+    def __init__(self, until: dict[str, float]) -> None:
+        self.until, self.now = until, 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def health(self, services: list[str]) -> dict[str, bool]:
+        return dict.fromkeys(services, True)
+
+    def perceive(self, window_s: float) -> Perception:
+        alerts = [firing(name, "target") for name, t in self.until.items() if self.now < t]
+        self.now += 1.0  # one check a second
+        return Perception(taken_at=datetime.now(UTC), alerts=alerts)
+
+
+def _verify(timeline: Timeline, explained: frozenset[str] | None) -> VerifyResult:
+    return verify(
+        timeline,
+        alertnames=["HighErrorRatio", "DbBlockedSessions", "ProbeFailing"],
+        verification=Verification(
+            signals=["alert:HighErrorRatio:target"], health=["target"], hold_s=5, timeout_s=60
+        ),
+        stop=threading.Event(),
+        explained=explained,
+        interval_s=0,
+        clock=timeline.clock,
+    )
+
+
+def test_a_fix_that_held_beside_an_unexplained_alert_is_partial() -> None:
+    """db-lock and upstream-outage at once: the first fix held, but an alert no fix so far
+    explains keeps firing: partial (diagnose the rest), not a failure after the timeout."""
+    timeline = Timeline({"HighErrorRatio": 3, "DbBlockedSessions": 999})
+    result = _verify(timeline, frozenset({"HighErrorRatio"}))
+    assert not result.passed and result.partial
+    assert result.still_failing == ["alert firing: DbBlockedSessions"]
+    assert timeline.now < 15  # answered once the fix held for hold_s, not at the timeout
+
+
+def test_an_explained_alert_still_firing_delays_the_pass_and_is_never_partial() -> None:
+    timeline = Timeline({"HighErrorRatio": 3, "ProbeFailing": 20})
+    result = _verify(timeline, frozenset({"HighErrorRatio", "ProbeFailing"}))
+    assert result.passed and not result.partial
+    assert timeline.now >= 20 + 5  # not before every alert of the incident cleared and held
+    never = _verify(Timeline({"DbBlockedSessions": 999}), None)  # everything is the fix's own
+    assert not never.passed and not never.partial

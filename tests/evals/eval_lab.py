@@ -22,11 +22,11 @@ from tests.action_server.receiver import WebhookReceiver
 SLACK_PATH = "/slack/escalations"
 START_TIMEOUT_S = 240.0
 
-# The agent's policy for evaluations: high-risk fixes run unattended, no cooldown between
+# The agent's policy for evaluations: high-risk fixes run unattended, no loop budget across
 # cases, a short verification hold; "the same fault again soon" is not a failed fix here.
 EVAL_ENV = {
     "AGENT_APPROVAL_REQUIRED": "[]",
-    "AGENT_COOLDOWN_S": "0",
+    "AGENT_SAME_ACTION_MAX": "0",
     "AGENT_VERIFY_HOLD_S": "5",
     # A wrong first fix shows within a minute; the next hypothesis then fits in the case.
     "AGENT_VERIFY_TIMEOUT_S": "60",
@@ -45,20 +45,26 @@ class EvalLab(GamedayLab):
     receiver: WebhookReceiver
 
 
-def write_operator_env(state_dir: Path, receiver: WebhookReceiver) -> None:
-    """The `.env` the lab reads from its cwd (the state dir): the evaluation's policy and
-    the Slack webhook pointing at the loopback receiver, so `escalate` delivers."""
-    lines = [f"{k}={v}" for k, v in EVAL_ENV.items()]
+def write_operator_env(
+    state_dir: Path, receiver: WebhookReceiver, overrides: dict[str, str] | None = None
+) -> None:
+    """The `.env` the lab reads from its cwd (the state dir): the evaluation's policy (with
+    `overrides`) and the Slack webhook pointing at the loopback receiver, so `escalate`
+    delivers."""
+    lines = [f"{k}={v}" for k, v in {**EVAL_ENV, **(overrides or {})}.items()]
     lines.append(f"ACTION_SLACK_WEBHOOK_URL={receiver.url(SLACK_PATH)}")
     (state_dir / ".env").write_text("\n".join(lines) + "\n")
 
 
 @contextmanager
-def running_eval_lab(prefix: str, *, agent: bool = True) -> Iterator[EvalLab]:
-    """`breakfix run` with observability (and the agent), stopped and removed afterwards."""
+def running_eval_lab(
+    prefix: str, *, agent: bool = True, env: dict[str, str] | None = None
+) -> Iterator[EvalLab]:
+    """`breakfix run` with observability (and the agent), stopped and removed afterwards;
+    `env` overrides the evaluation's policy (EVAL_ENV)."""
     state_dir = make_state_dir(prefix)
     with WebhookReceiver() as receiver:
-        write_operator_env(state_dir, receiver)
+        write_operator_env(state_dir, receiver, env)
         if agent:
             env = lab_environment(state_dir, observability=True, agent=True)  # type: ignore[call-arg,unused-ignore]
         else:

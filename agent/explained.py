@@ -1,0 +1,42 @@
+"""Which alerts a fault explains: what the agent may expect to see fire because of it.
+
+From the agent's own knowledge, never from the chaos side: the runbooks' signals and
+verification signals that name an alert (`alert:<Name>[:<service>...]`), and the detector
+rules' documented `faults` (observability/rules.yaml lists the faults each rule is meant to
+catch). Used to tell an alert the fixed fault still explains (it only needs time to clear)
+from one no fix explains (a second fault: diagnose it).
+"""
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+from knowledge.runbook import Runbook
+from observability.config import PACKAGE
+from observability.detector.rules import RuleError, load_rules
+
+
+@lru_cache(maxsize=1)
+def _rule_faults() -> dict[str, frozenset[str]]:
+    """Alert name -> the faults its rule is documented to catch ({} if unreadable)."""
+    try:
+        rules = load_rules(PACKAGE / "rules.yaml")
+    except RuleError:
+        return {}
+    return {rule.name: frozenset(rule.faults) for rule in rules.rules}
+
+
+def _alert_name(feature: str) -> str | None:
+    parts = feature.split(":")
+    return parts[1] if len(parts) >= 2 and parts[0] == "alert" and parts[1] else None
+
+
+def explained_alerts(faults: Iterable[str], runbooks: list[Runbook]) -> frozenset[str]:
+    """Alert names any of `faults` explains."""
+    wanted = set(faults)
+    names: set[str] = set()
+    for book in runbooks:
+        if wanted & set(book.faults):
+            features = [s.feature for s in book.signals] + list(book.verify_signals)
+            names.update(n for n in map(_alert_name, features) if n)
+    names.update(name for name, caught in _rule_faults().items() if wanted & caught)
+    return frozenset(names)

@@ -1,0 +1,139 @@
+"""Never deaf, on a live lab with its own agent: an outage handed to a human does not blind
+the agent to another outage, and nothing a stopped lab left firing does either.
+
+1. An escalated outage still firing (an alert an external Alertmanager sends about the
+   fallback pricing service, matching no runbook: escalated) and then a db-lock through the
+   chaos server: the lock gets its own incident and is fixed.
+2. An api-crash escalated by the agent's loop budget (the same restart twice within its
+   window), the lab stopped and started, then a new api-crash: fixed by the agent. Before,
+   the escalated incident's firing record survived the restart and swallowed the new crash.
+"""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from gameday.chaos_faults import Injected, inject, revert
+from gameday.errors import GamedayError
+from gameday.incidents import agent_actions, incident, incidents_since, wait_closed
+from gameday.polling import until
+from gameday.steady import wait_steady
+from tests.evals.eval_lab import EvalLab, running_eval_lab
+
+pytestmark = pytest.mark.slow
+BUDGET_WINDOW_S = 90.0
+ENV = {
+    # one restart of the target per 90 s: a second crash right after the first escalates
+    "AGENT_SAME_ACTION_MAX": "1",
+    "AGENT_SAME_ACTION_WINDOW_S": str(int(BUDGET_WINDOW_S)),
+    "AGENT_HANDOVER_S": "600",
+}
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[EvalLab]:
+    with running_eval_lab("breakfix-deaf-", env=ENV) as running:
+        yield running
+
+
+def _post(lab: EvalLab, status: str, starts: str) -> None:
+    assert lab.agent is not None
+    alert = {
+        "status": status,
+        "labels": {
+            "alertname": "FallbackQuotaExhausted",
+            "service": "upstream-fallback",
+            "severity": "critical",
+        },
+        "annotations": {"summary": "the fallback pricing quota is exhausted"},
+        "startsAt": starts,
+        "endsAt": datetime.now(UTC).isoformat() if status == "resolved" else None,
+    }
+    response = lab.agent.post("/webhook/alertmanager", json={"version": "4", "alerts": [alert]})
+    assert response.status_code in (200, 202), response.text
+
+
+def _escalated_since(lab: EvalLab, since: float) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+
+    def check() -> bool:
+        found[:] = [i for i in incidents_since(lab, since) if i["state"] == "escalated"]
+        return bool(found)
+
+    assert until(check, 120.0, every_s=1.0), incidents_since(lab, since)
+    return found[0]
+
+
+def _fixed(lab: EvalLab, since: float, action: str) -> list[dict[str, Any]]:
+    closed = wait_closed(lab, since, 150.0)
+    assert any(i["state"] == "resolved" for i in closed), [
+        (i["id"], i["state"], i.get("fault"), (i.get("decisions") or [{}])[-1].get("reason"))
+        for i in closed
+    ]
+    assert action in [a.action for a in agent_actions(lab, since)]
+    return closed
+
+
+def _revert(lab: EvalLab, injected: Injected) -> None:
+    try:
+        revert(lab, injected)
+    except GamedayError:
+        pass  # already reverted (the chaos server reconciles its ledger on start)
+
+
+def test_an_unrelated_fault_during_an_escalated_outage_is_fixed(lab: EvalLab) -> None:
+    wait_steady(lab, 180.0, "before the escalated outage")
+    since = time.time()
+    starts = datetime.now(UTC).isoformat()
+    _post(lab, "firing", starts)
+    escalated = _escalated_since(lab, since)
+    try:
+        locked_at = time.time()
+        injected = inject(lab, "db-lock", ttl_s=600)
+        try:
+            _post(lab, "firing", starts)  # still firing: the external sender repeats it
+            closed = _fixed(lab, locked_at, "terminate-db-blockers")
+        finally:
+            _revert(lab, injected)
+        assert escalated["id"] not in {i["id"] for i in closed}
+        assert incident(lab, escalated["id"])["alertnames"] == ["FallbackQuotaExhausted"]
+    finally:
+        _post(lab, "resolved", starts)
+
+
+def test_after_a_lab_restart_an_escalated_crash_does_not_swallow_a_new_one(
+    lab: EvalLab,
+) -> None:
+    wait_steady(lab, 180.0, "before the first crash")
+    first_at = time.time()
+    first = inject(lab, "api-crash", ttl_s=600)
+    try:
+        _fixed(lab, first_at, "restart-api")
+    finally:
+        _revert(lab, first)
+    second_at = time.time()
+    second = inject(lab, "api-crash", ttl_s=600)
+    escalated = _escalated_since(lab, second_at)
+    reason = (escalated.get("decisions") or [{}])[-1].get("reason", "")
+    assert "loop: restart-api" in str(incident(lab, escalated["id"]).get("decisions")), reason
+    lab.lab.down()  # the crash still firing: its alert recorded firing in ops-db
+    lab.lab.start(timeout=240.0)
+    _revert(lab, second)
+    wait_steady(lab, 180.0, "after the restart")
+    wait = first_at + BUDGET_WINDOW_S + 5.0 - time.time()
+    if wait > 0:  # the first restart out of the loop budget's window
+        time.sleep(wait)
+    third_at = time.time()
+    third = inject(lab, "api-crash", ttl_s=600)
+    try:
+        closed = _fixed(lab, third_at, "restart-api")
+    finally:
+        _revert(lab, third)
+    assert escalated["id"] not in {i["id"] for i in closed}
+    late = [
+        e for e in incident(lab, escalated["id"]).get("events", []) if e["step"] == "alert_late"
+    ]
+    assert late == [], late
