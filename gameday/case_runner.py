@@ -28,6 +28,7 @@ from gameday.probe import JourneyProbe
 from gameday.report import schema
 from gameday.scoring import judge
 from gameday.side_actions import restore_primary_routes, snapshot
+from gameday.stages import stages_of
 from gameday.steady import VICTIMS, wait_steady
 from gameday.trigger import second_fault_due
 
@@ -292,6 +293,7 @@ def _incident(detail: dict[str, object], t0: float) -> schema.Incident:
         diagnosed_s=after("diagnosed_at"),
         mitigated_s=after("mitigated_at"),
         closed_s=after("closed_at"),
+        stages=stages_of(detail, t0),
     )
 
 

@@ -11,6 +11,7 @@ Markdown, charts, HTML) stays in --out. Bounded: every case has a window; it sto
 
 import argparse
 import platform
+import statistics
 import subprocess
 import sys
 from datetime import datetime
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from agent.model import HIGH_RISK_ACTIONS
 from gameday.report.schema import CaseResult, RunReport
+from gameday.stages import STAGES
 from gameday.summary import nearest_rank, summarize_arm, user_outage_s
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +33,33 @@ def _secs(value: float | None) -> str:
 def low_risk(case: CaseResult) -> bool:
     """A case whose expected fix is low or medium risk (no approval asked)."""
     return case.expected.action not in HIGH_RISK_ACTIONS and case.kind != "control"
+
+
+def print_stages(cases: list[CaseResult]) -> None:
+    """Per case title: the median seconds of each recovery stage of its first incident, and
+    the user outage p50/p95 over its repeats."""
+    by_title: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        by_title.setdefault(case.case, []).append(case)
+    print("\nwhere the time went (agent; median s per stage of the first incident):")
+    print(f"  {'case':<36}" + "".join(f"{s:>9}" for s in STAGES) + f"{'outage p50':>12}{'p95':>7}")
+    for title, runs in by_title.items():
+        cells = []
+        for stage in STAGES:
+            values = [
+                c.incidents[0].stages[stage]
+                for c in runs
+                if c.incidents and stage in c.incidents[0].stages
+            ]
+            cells.append(_secs(statistics.median(values) if values else None))
+        outages = [user_outage_s(case=c) for c in runs if c.outage.start_s is not None]
+        p50 = statistics.median(outages) if outages else None
+        p95 = nearest_rank(values=outages, pct=95) if outages else None
+        print(
+            f"  {title[:35]:<36}"
+            + "".join(f"{c:>9}" for c in cells)
+            + f"{_secs(p50):>12}{_secs(p95):>7}"
+        )
 
 
 def main() -> None:
@@ -80,6 +109,7 @@ def main() -> None:
     waits = [c.approval_wait_s for c in agent if c.approvals]
     if waits:
         print(f"approval waits (in the outage above): {', '.join(f'{w:.1f}s' for w in waits)}")
+    print_stages(agent)
     print("\nper case (agent):")
     for case in agent:
         reasons = "; ".join(case.reasons)[:140]

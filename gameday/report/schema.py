@@ -91,6 +91,7 @@ class Incident(_Model):
     diagnosed_s: float | None = None
     mitigated_s: float | None = None
     closed_s: float | None = None
+    stages: dict[str, float] = Field(default_factory=dict)  # gameday/stages.py
 
 
 class CaseResult(_Model):

@@ -1,0 +1,44 @@
+"""Where an incident's time went, from the agent's own timeline: the recovery breakdown.
+
+Each stage is the seconds between two moments of the timeline (None when the incident never
+got there): `detect`, the injection to the first alert's start; `intake`, to the incident
+opening (delivery and correlation); `diagnose`, to the first diagnosis (the settle wait and
+any look taken again); `policy`, to acting (the policy's judgement, its dry runs and any
+approval wait); `act`, to verifying (the action itself, its own wait included); `verify`,
+to the close (the agent's verification; users are usually back before it starts).
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gameday.incidents import when
+
+STAGES = ("detect", "intake", "diagnose", "policy", "act", "verify")
+
+
+def _first(events: Iterable[Mapping[str, Any]], *, to: str | None = None, step: str = "") -> Any:
+    for event in events:
+        if (to is None or event.get("state_to") == to) and str(event.get("step", "")).startswith(
+            step
+        ):
+            return when(event.get("at"))
+    return None
+
+
+def stages_of(detail: Mapping[str, Any], t0: float) -> dict[str, float]:
+    """The stage durations of one incident (its full API detail) injected at `t0`."""
+    events = list(detail.get("timeline") or [])
+    marks = [
+        t0,
+        when(detail.get("detected_at")),
+        when(detail.get("opened_at")),
+        _first(events, to="planned"),
+        _first(events, to="acting"),
+        _first(events, to="verifying"),
+        when(detail.get("closed_at")) if detail.get("state") == "resolved" else None,
+    ]
+    out: dict[str, float] = {}
+    for name, start, end in zip(STAGES, marks, marks[1:], strict=False):
+        if start is not None and end is not None:
+            out[name] = round(max(0.0, end - start), 2)
+    return out
