@@ -13,6 +13,9 @@ from chaos_server.store.ledger import claim_revert, finish, open_faults
 
 log = logging.getLogger("chaos_server.revert")
 CLAIMABLE = (FaultState.intended, FaultState.active)
+# Every open fault at once (up to this many): one revert that waits on its victim, such as a
+# hook call into a frozen target, must not hold back the revert that thaws it.
+MAX_PARALLEL_REVERTS = 32
 
 
 def revert_fault(
@@ -59,12 +62,12 @@ def revert_fault(
 def revert_all(
     *, parts: ChaosParts, reason: str, data: dict[str, object] | None = None
 ) -> list[FaultRecord]:
-    """Revert every open fault (reverting ones included: reverts are idempotent)."""
+    """Revert every open fault at once (reverting ones included: reverts are idempotent)."""
     with parts.store.session() as session:
         ids = [row.id for row in open_faults(session)]
     if not ids:
         return []
-    with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_REVERTS, len(ids))) as pool:
         rows = pool.map(
             lambda i: revert_fault(
                 parts=parts, fault=i, reason=reason, states=OPEN_STATES, data=data

@@ -46,6 +46,13 @@ class Managed:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def frozen(self) -> bool:
+        """SIGSTOPped: unhealthy for sure, and a health probe would only wait out its timeout."""
+        try:
+            return self.ps is not None and self.ps.status() == psutil.STATUS_STOPPED
+        except psutil.Error:
+            return False
+
 
 class Supervisor:
     """Owns every child process of the lab; all spawning happens on the event loop thread."""
@@ -187,7 +194,7 @@ class Supervisor:
         managed = self.managed(name)
         spec = managed.spec
         alive = managed.alive()
-        healthy = alive and await spec.health()
+        healthy = alive and not managed.frozen() and await spec.health()
         return ServiceStatus(
             name=spec.name,
             kind=spec.kind,

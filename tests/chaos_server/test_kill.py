@@ -5,8 +5,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from lab.background import BackgroundLab
+from lab.postgres import Cluster
 from lab.runtime.local import LocalRuntime
 from tests.chaos_server.conftest import ChaosFactory, products_ok, target_url
+from tests.support.chaos_checks import locked_tables, stopped
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +59,37 @@ def test_kill_reverts_three_faults_latches_and_survives_a_restart(
             )
         ).scalar_one()
     assert kinds == ["kill"] and reverts == 3
+
+
+def test_kill_with_the_target_frozen_leaves_nothing_open_when_it_answers(
+    make_chaos: ChaosFactory, runtime: LocalRuntime
+) -> None:
+    chaos = make_chaos(max_concurrent=6, max_per_target=4)
+    cluster: Cluster = chaos.app.state.parts.ctx.target_db  # type: ignore[attr-defined]
+    pid = runtime.status("target").pid
+    assert pid is not None
+    opened = [  # api-hang last: the in-process hooks need a target that answers
+        ("api-latency", "target", {}),
+        ("db-lock", "target-db", {"table": "products"}),
+        ("db-lock", "target-db", {"table": "orders"}),
+        ("upstream-outage", "upstream-primary", {}),
+        ("api-hang", "target", {}),
+    ]
+    ids = []
+    for fault, target, params in opened:
+        created = chaos.post(f"/break/{fault}", json={"target": target, "params": params})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    assert stopped(pid)
+    assert locked_tables(cluster, ["products", "orders"]) == ["products", "orders"]
+
+    killed = chaos.post("/kill")
+
+    # Checked the moment it answers: no waiting for anything to settle.
+    assert not stopped(pid)
+    assert locked_tables(cluster, ["products", "orders"]) == []
+    assert killed.status_code == 200, killed.text
+    assert sorted(killed.json()["reverted"]) == sorted(ids) and killed.json()["failed"] == []
+    states = {chaos.get(f"/faults/{fault}").json()["state"] for fault in ids}
+    assert states == {"reverted"}
+    assert chaos.get("/kill").json()["engaged"] is True
