@@ -2,12 +2,23 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chaos_server.scenarios.model import Probe, StopConditions, describe
 from lab.settings_loading import load_with_env_file
+
+# On by default: the monkey's fault is reverted early when the user journey is down for a
+# minute (or 90% of it fails over a minute), or a service it did not target turns unhealthy.
+MONKEY_STOP_CONDITIONS = StopConditions(
+    journey=[Probe(service="target", path="/products", max_latency_ms=None)],
+    window_s=60.0,
+    error_ratio=0.9,
+    max_outage_s=60.0,
+    unhealthy_services="any_other",
+)
 
 
 class Settings(BaseSettings):
@@ -62,6 +73,18 @@ class Settings(BaseSettings):
     monkey_min_gap_s: float = Field(600.0, ge=0)  # between two monkey injections
     monkey_ttl_s: float = Field(120.0, gt=0)
     monkey_seed: int | None = None
+    monkey_stop_conditions_enabled: bool = True
+    monkey_stop_conditions: StopConditions = MONKEY_STOP_CONDITIONS  # JSON, a scenario's format
+
+    @field_validator("monkey_stop_conditions", mode="before")
+    @classmethod
+    def _stop_conditions(cls, value: Any) -> Any:
+        if isinstance(value, dict):  # every problem named by its field, not only the setting
+            try:
+                return StopConditions.model_validate(value)
+            except ValidationError as exc:
+                raise ValueError(describe(exc, "monkey_stop_conditions")) from None
+        return value
 
     @field_validator("ops_db_url")
     @classmethod

@@ -1,21 +1,28 @@
 """The chaos monkey: random faults on opted-in targets, only inside its hours, never in a rush.
 
 Off by default. Every injection goes through the same injector as `/break`, so the blast
-radius, the kill switch and the concurrency limits hold for the monkey as for anyone.
+radius, the kill switch and the concurrency limits hold for the monkey as for anyone. Its
+stop conditions are on by default: evaluated before each injection (one that cannot be
+evaluated means no injection), then watched until the fault closes; a trip reverts it early.
 """
 
 import asyncio
 import logging
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from chaos_server.config import Settings
 from chaos_server.faults.base import Fault
+from chaos_server.models import OPEN_STATES, FaultRecord
 from chaos_server.parts import ChaosParts
+from chaos_server.reverter import revert_fault
 from chaos_server.scenarios.api import ChaosRefused, InProcessChaosApi
+from chaos_server.scenarios.probe import lab_urls
+from chaos_server.stop_conditions import Preflight, Trip, Watcher, preflight, prober
+from chaos_server.store.events import record_event
 
 log = logging.getLogger("chaos_server.monkey")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -57,6 +64,7 @@ class Monkey:
     parts: ChaosParts
     rng: random.Random
     last_injection: datetime | None = None
+    watchers: list[Watcher] = field(default_factory=list)
 
     @classmethod
     def for_parts(cls, parts: ChaosParts) -> "Monkey":
@@ -78,9 +86,17 @@ class Monkey:
         if not pairs:
             return "no_candidates"
         fault, target = self.rng.choice(pairs)
+        urls = lab_urls(self.parts.ctx.lab)
+        checked = None
+        if settings.monkey_stop_conditions_enabled:
+            checked = preflight(settings.monkey_stop_conditions, urls)
+            if checked.problems:
+                where, problem = checked.problems[0]
+                log.warning("monkey: not injecting, %s cannot be evaluated: %s", where, problem)
+                return "refused:stop_condition_unavailable"
         api = InProcessChaosApi(self.parts)
         try:
-            api.inject(
+            created = api.inject(
                 fault,
                 target=target,
                 params={},
@@ -91,8 +107,55 @@ class Monkey:
             log.info("monkey: %s on %s refused: %s", fault, target, exc.code)
             return f"refused:{exc.code}"
         self.last_injection = moment
+        if checked is not None:
+            self.watch(uuid.UUID(created["id"]), target, urls, checked)
         log.warning("monkey: injected %s on %s for %gs", fault, target, settings.monkey_ttl_s)
         return f"injected:{fault}:{target}"
+
+    def watch(
+        self, fault: uuid.UUID, target: str, urls: dict[str, str], checked: Preflight
+    ) -> None:
+        """Watch the stop conditions until `fault` closes; a trip reverts it and says why."""
+        conditions = self.parts.settings.monkey_stop_conditions
+
+        def targets() -> set[str] | None:
+            with self.parts.store.session() as session:
+                row = session.get(FaultRecord, fault)
+                return {target} if row is not None and row.state in OPEN_STATES else None
+
+        def halt(trip: Trip) -> None:
+            data: dict[str, object] = {"stop_condition": trip.condition, "detail": trip.detail}
+            row = revert_fault(parts=self.parts, fault=fault, reason="stop_condition", data=data)
+            if row is None:
+                return
+            record_event(
+                self.parts.store,
+                kind="stop_condition",
+                message=f"monkey: {row.fault_id} on {target} halted by {trip.condition}:"
+                f" {trip.detail}",
+                correlation_id=row.correlation_id,
+                fault=fault,
+                fault_id=row.fault_id,
+                target=target,
+                data={"monkey": True, **data, "revert": row.state},
+            )
+
+        self.watchers = [w for w in self.watchers if w.running]
+        self.watchers.append(
+            Watcher(
+                conditions,
+                look=prober(conditions, urls, checked.watched),
+                targets=targets,
+                on_trip=halt,
+                ends_when_idle=True,
+            ).start()
+        )
+
+    def stop_watching(self) -> None:
+        """Stop every watcher (the server is shutting down; the watchdog keeps the TTLs)."""
+        for watcher in self.watchers:
+            watcher.stop()
+        self.watchers = []
 
     async def run(self) -> None:
         """Tick at random intervals until cancelled; a failing tick never stops the monkey."""
@@ -102,11 +165,14 @@ class Monkey:
             log.error("monkey: unknown faults ignored: %s", ", ".join(unknown))
         if not candidates(settings, self.parts.catalogue):
             log.warning("monkey enabled but no target opted in (CHAOS_MONKEY_TARGETS): idle")
-        while True:
-            await asyncio.sleep(self.next_delay())
-            try:
-                outcome = await asyncio.to_thread(self.tick, datetime.now().astimezone())
-            except Exception:
-                log.exception("monkey tick failed")
-                continue
-            log.info("monkey tick: %s", outcome)
+        try:
+            while True:
+                await asyncio.sleep(self.next_delay())
+                try:
+                    outcome = await asyncio.to_thread(self.tick, datetime.now().astimezone())
+                except Exception:
+                    log.exception("monkey tick failed")
+                    continue
+                log.info("monkey tick: %s", outcome)
+        finally:
+            await asyncio.to_thread(self.stop_watching)

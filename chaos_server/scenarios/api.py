@@ -29,7 +29,9 @@ class ChaosApi(Protocol):
         correlation_id: str,
     ) -> dict[str, Any]: ...
 
-    def revert(self, fault: str) -> dict[str, Any]: ...
+    def revert(
+        self, fault: str, *, reason: str = "scenario", data: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
 
 
 class HttpChaosApi:
@@ -66,7 +68,10 @@ class HttpChaosApi:
             headers={"X-Correlation-ID": correlation_id},
         )
 
-    def revert(self, fault: str) -> dict[str, Any]:
+    def revert(
+        self, fault: str, *, reason: str = "scenario", data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """DELETE the fault; over HTTP the server records the reason as `requested`."""
         return self._call("DELETE", f"/faults/{fault}")
 
     def close(self) -> None:
@@ -104,10 +109,14 @@ class InProcessChaosApi:
             raise ChaosRefused(exc.status_code, exc.code, str(exc)) from None
         return {"id": str(row.id), "fault_id": row.fault_id, "target": row.target}
 
-    def revert(self, fault: str) -> dict[str, Any]:
+    def revert(
+        self, fault: str, *, reason: str = "scenario", data: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         from chaos_server.reverter import revert_fault
 
-        row = revert_fault(parts=self._parts, fault=uuid.UUID(fault), reason="scenario")
+        row = revert_fault(
+            parts=self._parts, fault=uuid.UUID(fault), reason=reason, data=dict(data or {})
+        )
         if row is None:
             raise ChaosRefused(404, "not_found", f"no fault {fault}")
         return {"id": str(row.id), "state": row.state, "error": row.error}

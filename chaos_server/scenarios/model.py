@@ -10,6 +10,9 @@ from chaos_server.scenarios.cron import parse_cron
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 MAX_WAIT_S = 600.0
+# The user-facing HTTP services a stop condition's journey may probe: never the lab's own
+# services (the agent's data above all), only the victims a user would call.
+JOURNEY_SERVICES = ("target", "upstream-primary", "upstream-fallback")
 
 
 class ScenarioError(ValueError):
@@ -74,6 +77,52 @@ class BlastRadius(_Strict):
     max_concurrent: int | None = Field(None, ge=1)
 
 
+def _default_journey() -> list[Probe]:
+    return [Probe(path="/products", max_latency_ms=None)]
+
+
+class StopConditions(_Strict):
+    """When a run halts itself and reverts what it injected (AWS FIS stop conditions)."""
+
+    # The user journey probed every interval_s; a probe fails on a wrong status, no answer
+    # or (when it sets one) its own max_latency_ms.
+    journey: list[Probe] = Field(default_factory=_default_journey, min_length=1, max_length=5)
+    interval_s: float = Field(1.0, ge=0.2, le=60)
+    window_s: float = Field(30.0, gt=0, le=MAX_WAIT_S)
+    min_samples: int = Field(3, ge=1, le=10_000)  # journey probes in the window before judging
+    error_ratio: float | None = Field(None, ge=0, lt=1)  # halt above this share of failures
+    latency_ms: float | None = Field(None, gt=0)  # halt when latency_stat is above this
+    latency_stat: Literal["p95", "max"] = "p95"
+    # Services that must stay healthy (those the run's faults target excepted), or any_other:
+    # every lab service that was healthy when the run started.
+    unhealthy_services: list[Name] | Literal["any_other"] | None = None
+    max_outage_s: float | None = Field(None, gt=0, le=3600)  # the journey failing throughout
+
+    @field_validator("journey")
+    @classmethod
+    def _user_facing(cls, journey: list[Probe]) -> list[Probe]:
+        for index, probe in enumerate(journey):
+            if probe.service not in JOURNEY_SERVICES:
+                raise ValueError(
+                    f"journey[{index}]: service {probe.service!r} is not user-facing;"
+                    f" one of {', '.join(JOURNEY_SERVICES)}"
+                )
+        return journey
+
+    @model_validator(mode="after")
+    def _judgeable(self) -> "StopConditions":
+        bounds = ("error_ratio", "latency_ms", "unhealthy_services", "max_outage_s")
+        if all(getattr(self, name) is None for name in bounds):
+            raise ValueError(f"set at least one of {', '.join(bounds)}")
+        most = len(self.journey) * (self.window_s / self.interval_s + 1)
+        if self.min_samples > most:
+            raise ValueError(
+                f"min_samples: {self.min_samples} journey probes never fit in window_s"
+                f" {self.window_s:g} at interval_s {self.interval_s:g} (at most {most:.0f})"
+            )
+        return self
+
+
 class Scenario(_Strict):
     """A chaos experiment: a steady state, the steps, an optional cron schedule."""
 
@@ -84,6 +133,7 @@ class Scenario(_Strict):
     steady_state: list[Probe] = Field(default_factory=list, max_length=20)
     steps: list[Step] = Field(min_length=1, max_length=100)
     recovery_s: float = Field(60.0, ge=0, le=MAX_WAIT_S)  # for the steady state after rollback
+    stop_conditions: StopConditions | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -132,10 +182,12 @@ def parse_scenario(data: Any, *, source: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'scenario'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ScenarioError(f"{source}: {problems}") from None
+        raise ScenarioError(f"{source}: {describe(exc, 'scenario')}") from None
+
+
+def describe(exc: ValidationError, whole: str) -> str:
+    """Every problem with the dotted path of the field it is in (`whole` for the model's own)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}" for e in exc.errors())
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -1,5 +1,6 @@
-"""HTTP probes of lab services: status and latency, loopback only."""
+"""Probes of lab services: HTTP status and latency, and service health; loopback only."""
 
+import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -7,6 +8,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from chaos_server.scenarios.model import Probe
+from lab.config import LabSettings
+from lab.services import endpoints
 from lab.tls import client_tls
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -21,6 +24,11 @@ class ProbeResult:
     status: int | None
     latency_ms: float
     detail: str
+
+
+def lab_urls(lab: LabSettings) -> dict[str, str]:
+    """Every lab service's address by name, as probes and health checks resolve them."""
+    return {name: end.url for name, end in endpoints(lab).items()}
 
 
 def resolve_url(service_urls: dict[str, str], probe: Probe) -> str:
@@ -51,3 +59,31 @@ def run_probe(service_urls: dict[str, str], probe: Probe) -> ProbeResult:
         problems.append(f"{took:.0f} ms, over {probe.max_latency_ms:g} ms")
     detail = "; ".join(problems) or f"status {response.status_code} in {took:.0f} ms"
     return ProbeResult(url, not problems, response.status_code, took, detail)
+
+
+def service_health(
+    service_urls: dict[str, str], service: str, *, timeout_s: float = 1.0
+) -> str | None:
+    """None when `service` is healthy (HTTP: `/healthz` answers 200; else it accepts TCP)."""
+    base = service_urls.get(service)
+    if base is None:
+        return f"no service {service!r}; known: {', '.join(sorted(service_urls))}"
+    where = urlsplit(base)
+    if where.hostname not in LOOPBACK or where.port is None:
+        return f"{service} is not on a loopback port ({base}): not probed"
+    if where.scheme.startswith("http"):
+        try:
+            response = httpx.get(
+                f"{base.rstrip('/')}/healthz",
+                timeout=timeout_s,
+                trust_env=False,
+                verify=client_tls(),
+            )
+        except httpx.HTTPError as exc:
+            return f"{base}/healthz: {type(exc).__name__}"
+        return None if response.status_code == 200 else f"{base}/healthz: {response.status_code}"
+    try:
+        with socket.create_connection((where.hostname, where.port), timeout=timeout_s):
+            return None
+    except OSError as exc:
+        return f"{base}: {exc.strerror or type(exc).__name__}"

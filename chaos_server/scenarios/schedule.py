@@ -12,9 +12,10 @@ from chaos_server.parts import ChaosParts
 from chaos_server.scenarios.api import InProcessChaosApi
 from chaos_server.scenarios.cron import parse_cron
 from chaos_server.scenarios.model import Scenario, load_dir
+from chaos_server.scenarios.probe import lab_urls
 from chaos_server.scenarios.runner import ScenarioResult, run_scenario
+from chaos_server.stop_conditions import Trip
 from chaos_server.store.events import record_event
-from lab.services import endpoints
 
 log = logging.getLogger("chaos_server.scenarios")
 
@@ -88,17 +89,35 @@ class ScenarioBook:
         if not lock.acquire(blocking=False):
             raise ScenarioBusy(name)
         try:
-            urls = {n: e.url for n, e in endpoints(self.parts.ctx.lab).items()}
-            result = run_scenario(scenario, InProcessChaosApi(self.parts), urls)
+            urls = lab_urls(self.parts.ctx.lab)
+            result = run_scenario(
+                scenario, InProcessChaosApi(self.parts), urls, on_halt=self._halted
+            )
         finally:
             lock.release()
         self.last[name] = {"trigger": trigger, "at": datetime.now().astimezone().isoformat()}
-        self.last[name].update(status=result.status, faults=result.faults)
-        record_event(
-            self.parts.store,
-            kind="scenario",
-            message=f"scenario {name} ({trigger}): {result.status}",
-            correlation_id=result.correlation_id,
-            data={"scenario": name, "trigger": trigger, "status": result.status},
+        self.last[name].update(status=result.status, faults=result.faults, stop=result.stop)
+        why = f": {result.stop['condition']}" if result.stop else ""
+        self._record(
+            result,
+            "scenario",
+            f"scenario {name} ({trigger}): {result.status}{why}",
+            trigger=trigger,
+            status=result.status,
+            stop=result.stop,
         )
         return result
+
+    def _halted(self, result: ScenarioResult, trip: Trip) -> None:
+        """Record the halt when it happens (the run itself still checks the recovery)."""
+        message = f"scenario {result.scenario} halted by {trip.condition}: {trip.detail}"
+        self._record(result, "stop_condition", message, **(result.stop or {}))
+
+    def _record(self, result: ScenarioResult, kind: str, message: str, **data: Any) -> None:
+        record_event(
+            self.parts.store,
+            kind=kind,
+            message=message,
+            correlation_id=result.correlation_id,
+            data={"scenario": result.scenario, **data, "faults": list(result.faults)},
+        )

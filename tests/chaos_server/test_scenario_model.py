@@ -17,6 +17,7 @@ from chaos_server.scenarios.model import (
     parse_scenario,
 )
 from lab.paths import SHIPPED_SCENARIOS
+from lab.settings_loading import ConfigurationError, load_with_env_file
 
 
 def _scenario(**extra: object) -> dict[str, object]:
@@ -35,6 +36,7 @@ def test_every_shipped_scenario_is_valid_and_names_catalogue_faults() -> None:
     }
     assert injected <= set(catalogue), injected - set(catalogue)
     assert any(s.schedule for s in scenarios)
+    assert any(s.stop_conditions for s in scenarios)
 
 
 @pytest.mark.parametrize(
@@ -75,6 +77,47 @@ def test_invalid_scenarios_are_refused_with_what_is_wrong(data: object, message:
     with pytest.raises(ScenarioError, match="<scenario>") as caught:
         parse_scenario(data)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "message"),
+    [
+        ({"error_ratio": 1.5}, "stop_conditions.error_ratio: Input should be less than 1"),
+        ({"window_s": 3}, "stop_conditions: Value error, set at least one of error_ratio"),
+        ({"error_ratio": 0.5, "colour": 1}, "stop_conditions.colour: Extra inputs"),
+        ({"unhealthy_services": "everyone"}, "stop_conditions.unhealthy_services"),
+        ({"unhealthy_services": ["Bad Name"]}, "stop_conditions.unhealthy_services"),
+        ({"latency_ms": 100, "latency_stat": "p50"}, "stop_conditions.latency_stat"),
+        ({"max_outage_s": 0}, "stop_conditions.max_outage_s: Input should be greater than 0"),
+        ({"max_outage_s": 5, "interval_s": 0.01}, "stop_conditions.interval_s"),
+        ({"max_outage_s": 5, "journey": []}, "stop_conditions.journey"),
+        (
+            {"max_outage_s": 5, "journey": [{"service": "agent", "path": "/incidents"}]},
+            "journey[0]: service 'agent' is not user-facing",
+        ),
+        (
+            {"error_ratio": 0.5, "window_s": 2, "interval_s": 1, "min_samples": 5},
+            "min_samples: 5 journey probes never fit in window_s 2",
+        ),
+        ("on", "stop_conditions: Input should be a valid dictionary"),
+    ],
+)
+def test_invalid_stop_conditions_are_refused_with_the_field_named(
+    conditions: object, message: str
+) -> None:
+    with pytest.raises(ScenarioError, match="<scenario>") as caught:
+        parse_scenario(_scenario(stop_conditions=conditions))
+    assert message in str(caught.value)
+
+
+def test_stop_conditions_default_to_the_product_list_as_the_user_journey() -> None:
+    scenario = parse_scenario(_scenario(stop_conditions={"error_ratio": 0.5}))
+    assert scenario.stop_conditions is not None
+    (journey,) = scenario.stop_conditions.journey
+    assert (journey.service, journey.path, journey.max_latency_ms) == ("target", "/products", None)
+    assert parse_scenario(_scenario()).stop_conditions is None
+    with_any = parse_scenario(_scenario(stop_conditions={"unhealthy_services": "any_other"}))
+    assert with_any.stop_conditions and with_any.stop_conditions.unhealthy_services == "any_other"
 
 
 def test_a_file_that_is_not_yaml_names_the_file(tmp_path: Path) -> None:
@@ -153,3 +196,31 @@ def test_monkey_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="monkey_hours"):
         _settings(monkey_hours="9-17")
     assert _settings().monkey_enabled is False
+
+
+def test_monkey_stop_conditions_are_on_by_default_and_checked() -> None:
+    settings = _settings()
+    assert settings.monkey_stop_conditions_enabled is True
+    defaults = settings.monkey_stop_conditions
+    assert defaults.unhealthy_services == "any_other" and defaults.max_outage_s is not None
+    assert defaults.journey[0].service == "target"
+    assert _settings(monkey_stop_conditions_enabled=False).monkey_stop_conditions_enabled is False
+    custom = _settings(monkey_stop_conditions={"error_ratio": 0.2, "window_s": 5})
+    assert custom.monkey_stop_conditions.error_ratio == 0.2
+    with pytest.raises(ValueError, match="monkey_stop_conditions") as caught:
+        _settings(monkey_stop_conditions={"error_ratio": 2, "colour": "red"})
+    assert "error_ratio: Input should be less than 1" in str(caught.value)
+    assert "colour: Extra inputs are not permitted" in str(caught.value)
+
+
+def test_monkey_stop_conditions_from_the_environment_name_the_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHAOS_OPS_DB_URL", "postgresql://x@127.0.0.1/x")
+    monkeypatch.setenv("CHAOS_KEY_FILE", "/nonexistent")
+    monkeypatch.setenv("CHAOS_MONKEY_STOP_CONDITIONS", '{"max_outage_s": -1}')
+    monkeypatch.delenv("CHAOS_ENV_FILE", raising=False)
+    with pytest.raises(ConfigurationError) as caught:
+        load_with_env_file(Settings, "CHAOS_ENV_FILE")
+    assert "CHAOS_MONKEY_STOP_CONDITIONS" in str(caught.value)
+    assert "max_outage_s: Input should be greater than 0" in str(caught.value)

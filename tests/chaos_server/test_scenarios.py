@@ -8,7 +8,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from chaos_server.models import ChaosEvent
 from chaos_server.monkey import Monkey
 from chaos_server.scenarios.api import InProcessChaosApi
 from chaos_server.scenarios.model import load_scenario, parse_scenario
@@ -18,6 +22,7 @@ from lab.paths import SHIPPED_SCENARIOS
 from lab.services import endpoints
 from tests.action_server.conftest import lab_settings
 from tests.chaos_server.conftest import ChaosFactory, target_url, wait_for
+from tests.support.ports import free_port
 from tests.target_server.helpers import TestClient
 
 pytestmark = pytest.mark.slow
@@ -196,3 +201,139 @@ def test_monkey_injects_on_opted_in_targets_and_respects_the_kill_switch(
     count = len(monkeyed())
     time.sleep(1.5)
     assert len(monkeyed()) == count  # latched: the running monkey gets nothing in either
+
+
+def _events(ops_engine: Engine, correlation_id: str) -> list[ChaosEvent]:
+    with Session(ops_engine) as session:
+        query = select(ChaosEvent).where(ChaosEvent.correlation_id == correlation_id)
+        return list(session.scalars(query))
+
+
+def _serves(lab: BackgroundLab, times: int = 5) -> bool:
+    return all(
+        httpx.get(target_url(lab, "/products"), timeout=5).status_code == 200 for _ in range(times)
+    )
+
+
+def test_a_tripped_stop_condition_halts_the_run_reverts_its_fault_and_says_why(
+    make_chaos: ChaosFactory, lab: BackgroundLab, ops_engine: Engine
+) -> None:
+    # The shipped example: an error storm (9 reads in 10 fail) planned for four minutes.
+    chaos = make_chaos(scenario_dir=SHIPPED_SCENARIOS)
+    started = time.monotonic()
+    response = chaos.post("/scenarios/api-error-storm-stop/run")
+    took = time.monotonic() - started
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "halted", body
+    assert took < 90  # halted, not waited out (the wait step alone is 240 s)
+    stop = body["stop"]
+    assert stop["condition"] == "error_ratio" and "journey probes failed" in stop["detail"]
+    assert stop["after_s"] < 30
+    assert [step["kind"] for step in body["steps"]] == ["inject", "wait", "halt"]
+    assert "cut short" in body["steps"][1]["detail"]
+    assert "stop condition error_ratio" in body["steps"][2]["detail"]
+    assert [(r["kind"], r["ok"]) for r in body["rollback"]] == [("halt", True)]
+    (fault,) = _faults(chaos, body["faults"])
+    assert fault["state"] == "reverted" and fault["revert_reason"] == "stop_condition"
+    assert all(r["ok"] for r in body["after"]) and _serves(lab)
+
+    (listed,) = [
+        s
+        for s in chaos.get("/scenarios").json()["scenarios"]
+        if s["name"] == "api-error-storm-stop"
+    ]
+    assert listed["last"]["status"] == "halted"
+    assert listed["last"]["stop"]["condition"] == "error_ratio"
+    assert listed["stop_conditions"]["error_ratio"] == 0.5
+    events = {e.kind: e for e in _events(ops_engine, body["correlation_id"])}
+    assert {"inject", "stop_condition", "revert", "scenario"} <= set(events)
+    assert events["stop_condition"].data["condition"] == "error_ratio"
+    assert events["revert"].data["reason"] == "stop_condition"
+    assert events["revert"].data["stop_condition"] == "error_ratio"
+    assert events["scenario"].data["status"] == "halted"
+
+
+def _guarded(**conditions: Any) -> dict[str, Any]:
+    return {
+        "name": "guarded",
+        "stop_conditions": {"error_ratio": 0.5, **conditions},
+        "steps": [
+            {"inject": {"fault": "api-error-storm", "target": "target", "ttl_s": 60}},
+            {"wait": 60},
+        ],
+    }
+
+
+def test_a_stop_condition_that_cannot_be_evaluated_refuses_the_run_before_any_injection(
+    make_chaos: ChaosFactory, lab: BackgroundLab, tmp_path: Path
+) -> None:
+    # Through the API below: a watched service that cannot be checked refuses the run, 409.
+    _write(tmp_path, "guarded", _guarded(unhealthy_services=["ghost"]))
+    chaos = make_chaos(scenario_dir=tmp_path)
+    before = {r["id"] for r in chaos.get("/faults", params={"limit": 1000}).json()}
+    # The journey's service answers on a closed loopback port: no probe can be evaluated.
+    urls = {**_urls(lab), "target": f"http://127.0.0.1:{free_port()}"}
+    result = run_scenario(parse_scenario(_guarded()), _api(chaos), urls)
+    assert result.status == "refused" and result.faults == [] and result.steps == []
+    assert result.stop is not None and result.stop["condition"] == "stop_conditions.journey[0]"
+    assert "unreachable" in result.stop["detail"]
+    ((kind, ok, detail),) = [(r.kind, r.ok, r.detail) for r in result.before]
+    assert (kind, ok) == ("stop_condition", False)
+    assert detail.startswith("stop_conditions.journey[0]: http://127.0.0.1:")
+
+    response = chaos.post("/scenarios/guarded/run")
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "stop_condition_unavailable"
+    assert "stop_conditions.unhealthy_services: ghost" in response.json()["detail"]
+    (listed,) = chaos.get("/scenarios").json()["scenarios"]
+    assert listed["last"]["status"] == "refused"
+    after = {r["id"] for r in chaos.get("/faults", params={"limit": 1000}).json()}
+    assert after == before and _serves(lab)
+
+
+def _monkey_settings(**values: Any) -> dict[str, Any]:
+    return {
+        "monkey_faults": ["api-error-storm"],
+        "monkey_targets": ["target"],
+        "monkey_hours": "00:00-00:00",
+        "monkey_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "monkey_min_gap_s": 0,
+        "monkey_ttl_s": 60,
+        **values,
+    }
+
+
+def test_monkey_stop_conditions_revert_its_fault_early_and_record_why(
+    make_chaos: ChaosFactory, lab: BackgroundLab, ops_engine: Engine
+) -> None:
+    chaos = make_chaos(
+        **_monkey_settings(
+            monkey_stop_conditions={"error_ratio": 0.2, "window_s": 5, "interval_s": 0.5}
+        )
+    )
+    monkey = Monkey.for_parts(chaos.app.state.parts)  # type: ignore[attr-defined]
+    assert monkey.tick(datetime.now().astimezone()) == "injected:api-error-storm:target"
+    (row,) = [
+        r
+        for r in chaos.get("/faults", params={"fault_id": "api-error-storm"}).json()
+        if r["correlation_id"].startswith("monkey-") and r["state"] == "active"
+    ]
+
+    def reverted() -> bool:
+        return bool(chaos.get(f"/faults/{row['id']}").json()["state"] == "reverted")
+
+    wait_for(reverted, timeout=30, what="the monkey's fault halted by its stop conditions")
+    assert chaos.get(f"/faults/{row['id']}").json()["revert_reason"] == "stop_condition"
+    wait_for(lambda: not any(w.running for w in monkey.watchers), timeout=10, what="watch end")
+    kinds = {e.kind: e for e in _events(ops_engine, row["correlation_id"])}
+    assert kinds["stop_condition"].data["stop_condition"] == "error_ratio"
+    assert _serves(lab)
+
+
+def test_monkey_does_not_inject_when_its_stop_conditions_cannot_be_evaluated(
+    make_chaos: ChaosFactory,
+) -> None:
+    chaos = make_chaos(**_monkey_settings(monkey_stop_conditions={"unhealthy_services": ["ghost"]}))
+    monkey = Monkey.for_parts(chaos.app.state.parts)  # type: ignore[attr-defined]
+    assert monkey.tick(datetime.now().astimezone()) == "refused:stop_condition_unavailable"
+    assert monkey.watchers == [] and monkey.last_injection is None
