@@ -1,9 +1,10 @@
 """Never deaf, on a live lab with its own agent: an outage handed to a human does not blind
 the agent to another outage, and nothing a stopped lab left firing does either.
 
-1. An escalated outage still firing (an alert an external Alertmanager sends about the
-   fallback pricing service, matching no runbook: escalated) and then a db-lock through the
-   chaos server: the lock gets its own incident and is fixed.
+1. An escalated outage still firing (about the fallback pricing service: an incident the
+   agent escalated earlier, written into the lab's ops-db as the agent would have left it,
+   its alert refreshed) and then a db-lock through the chaos server: the lock gets its own
+   incident and is fixed.
 2. An api-crash escalated by the agent's loop budget (the same restart twice within its
    window), the lab stopped and started, then a new api-crash: fixed by the agent. Before,
    the escalated incident's firing record survived the restart and swallowed the new crash.
@@ -16,11 +17,16 @@ from typing import Any
 
 import pytest
 
+from agent.model import Alert, IncidentState
+from agent.store import IncidentStore
 from gameday.chaos_faults import Injected, inject, revert
 from gameday.errors import GamedayError
 from gameday.incidents import agent_actions, incident, incidents_since, wait_closed
 from gameday.polling import until
 from gameday.steady import wait_steady
+from lab.provision import OPS_PASSWORD
+from lab.secrets import read_secret
+from lab.services import OPS_DB, OPS_ROLE
 from tests.evals.eval_lab import EvalLab, running_eval_lab
 
 pytestmark = pytest.mark.slow
@@ -39,21 +45,26 @@ def lab() -> Iterator[EvalLab]:
         yield running
 
 
-def _post(lab: EvalLab, status: str, starts: str) -> None:
-    assert lab.agent is not None
-    alert = {
-        "status": status,
-        "labels": {
-            "alertname": "FallbackQuotaExhausted",
-            "service": "upstream-fallback",
-            "severity": "critical",
-        },
-        "annotations": {"summary": "the fallback pricing quota is exhausted"},
-        "startsAt": starts,
-        "endsAt": datetime.now(UTC).isoformat() if status == "resolved" else None,
-    }
-    response = lab.agent.post("/webhook/alertmanager", json={"version": "4", "alerts": [alert]})
-    assert response.status_code in (200, 202), response.text
+def _escalated_elsewhere(lab: EvalLab) -> tuple[IncidentStore, str, Alert]:
+    """An escalated incident about upstream-fallback, its alert still firing, in the lab's
+    own ops-db (observability has nothing of it: the agent would have cleared it itself)."""
+    password = read_secret(lab.paths.secret(OPS_PASSWORD))
+    url = (
+        f"postgresql+psycopg2://{OPS_ROLE}:{password}@127.0.0.1:{lab.settings.ops_db_port}/{OPS_DB}"
+    )
+    store = IncidentStore(url, handover_s=600)
+    alert = Alert(
+        fingerprint="fallback-quota-test",
+        alertname="FallbackQuotaExhausted",
+        service="upstream-fallback",
+        severity="critical",
+        starts_at=datetime.now(UTC),
+        annotations={"summary": "the fallback pricing quota is exhausted"},
+    )
+    (incident_id,) = store.ingest([alert], group_key=None, source="alertmanager").opened
+    for to in (IncidentState.diagnosing, IncidentState.escalated):
+        store.transition(incident_id, to, step="test", inputs={}, outputs={"by": "the test"})
+    return store, incident_id, alert
 
 
 def _escalated_since(lab: EvalLab, since: float) -> dict[str, Any]:
@@ -86,22 +97,21 @@ def _revert(lab: EvalLab, injected: Injected) -> None:
 
 def test_an_unrelated_fault_during_an_escalated_outage_is_fixed(lab: EvalLab) -> None:
     wait_steady(lab, 180.0, "before the escalated outage")
-    since = time.time()
-    starts = datetime.now(UTC).isoformat()
-    _post(lab, "firing", starts)
-    escalated = _escalated_since(lab, since)
+    store, escalated, alert = _escalated_elsewhere(lab)
     try:
         locked_at = time.time()
         injected = inject(lab, "db-lock", ttl_s=600)
         try:
-            _post(lab, "firing", starts)  # still firing: the external sender repeats it
+            store.ingest([alert], group_key=None, source="alertmanager")  # still firing
             closed = _fixed(lab, locked_at, "terminate-db-blockers")
         finally:
             _revert(lab, injected)
-        assert escalated["id"] not in {i["id"] for i in closed}
-        assert incident(lab, escalated["id"])["alertnames"] == ["FallbackQuotaExhausted"]
+        assert escalated not in {i["id"] for i in closed}
+        assert incident(lab, escalated)["alertnames"] == ["FallbackQuotaExhausted"]
     finally:
-        _post(lab, "resolved", starts)
+        resolved = alert.model_copy(update={"status": "resolved", "ends_at": datetime.now(UTC)})
+        store.ingest([resolved], group_key=None, source="alertmanager")
+        store.dispose()
 
 
 def test_after_a_lab_restart_an_escalated_crash_does_not_swallow_a_new_one(
