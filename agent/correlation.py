@@ -6,8 +6,10 @@ independent outages forced into one, nor a new outage held behind an approval.
   together are diagnosed together, one fix after another until every symptom is clear
   (agent/pipeline.py re-diagnoses what a verified fix left firing).
 - An incident being fixed (planned, acting, verifying) takes alerts about a service it
-  already has alerts on: its own fix's effects, or a second fault there, which its honest
-  verification will not let pass unnoticed. An alert about another service is a new outage.
+  already has alerts on or that its fix verifies (the plan's health services: the target
+  always): the outage's slower alerts, its own fix's effects, or a second fault there,
+  which its honest verification will not let pass unnoticed. An alert about another
+  service is a new outage.
 - An incident waiting for a human's approval takes only a new episode of one of its own
   alerts on its own services; anything else is handled at once by an incident of its own.
 """
@@ -28,7 +30,7 @@ class OpenOutage:
     state: IncidentState
     planned: bool  # a plan was made (a fix tried or under judgement)
     alertnames: frozenset[str]
-    services: frozenset[str]
+    services: frozenset[str]  # of its alerts, and the ones its current plan verifies
 
 
 def affinity(outage: OpenOutage, *, alertname: str, service: str | None) -> int:

@@ -62,11 +62,15 @@ class Diagnosing:
             perception.errors.append(f"retrieval failed: {type(exc).__name__}")
         diagnosis = self._diagnose(perception, matches)
         claimed = self._claimed_elsewhere(incident)
+        first = diagnosis.best
+        # the evidence points at what another incident is fixing: wait for that fix (the
+        # alerts then clear), rather than act on a runner-up explanation of the same signs
+        waiting = first is not None and first.fault in claimed and self._may_wait(incident)
         if claimed:
             diagnosis = set_aside(diagnosis, claimed)
         retry_s = self._look_again_in(incident, diagnosis, since=partial_at, fresh=fresh_look)
-        if retry_s is None and claimed and diagnosis.best is None and self._may_wait(incident):
-            retry_s = self.settings.diagnose_retry_s
+        if retry_s is None and (waiting or (claimed and diagnosis.best is None)):
+            retry_s = self.settings.diagnose_retry_s if self._may_wait(incident) else None
         if retry_s is not None:
             best = diagnosis.best
             self.store.add_event(
@@ -137,6 +141,8 @@ class Diagnosing:
         if not fresh:
             return None
         s = self.settings
+        if since is not None and (datetime.now(UTC) - since).total_seconds() < s.lead_window_s:
+            return s.early_retry_s  # after a partial fix: give its slower alerts a moment
         tried = {p["hypothesis"]["fault"] for p in incident.plans}
         fresh_ones = [h for h in diagnosis.hypotheses if h.fault not in tried]
         best = fresh_ones[0] if fresh_ones else None

@@ -248,7 +248,9 @@ class AlertIntake:
             text(
                 "SELECT i.id, i.state, i.alertnames, jsonb_array_length(i.plans) AS planned,"
                 " ARRAY(SELECT DISTINCT a.service FROM agent_alerts a"
-                "   WHERE a.incident_id = i.id AND a.service IS NOT NULL) AS services"
+                "   WHERE a.incident_id = i.id AND a.service IS NOT NULL"
+                "  UNION SELECT jsonb_array_elements_text(COALESCE("
+                "   i.plans -> -1 -> 'verification' -> 'health', '[]'::jsonb))) AS services"
                 " FROM agent_incidents i WHERE i.closed_at IS NULL"
                 " ORDER BY (i.group_key IS NOT DISTINCT FROM :gk) DESC, i.opened_at DESC"
             ),

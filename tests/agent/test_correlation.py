@@ -155,3 +155,25 @@ def test_reconcile_resolves_what_observability_no_longer_reports(store: Incident
         firing=set(), received_before=datetime.now(UTC) - timedelta(hours=1)
     )
     assert fresh == []
+
+
+def test_a_slower_alert_on_a_service_the_fix_verifies_joins_the_fix(
+    store: IncidentStore,
+) -> None:
+    """db-lock: the first look acts on DbBlockedSessions (target-db) alone; the target's
+    latency alert fires a moment later. The plan verifies the target's health too, so the
+    latency alert is the same outage, not an incident of its own (that one restarted the API
+    for nothing in a game day)."""
+    first = ingest(store, alert("s1", "DbBlockedSessions", service="target-db")).opened[0]
+    walk(store, first, S.diagnosing, S.planned)
+    plan = {
+        "hypothesis": {"fault": "db-lock", "confidence": 0.9, "summary": "x"},
+        "steps": [],
+        "verification": {"signals": [], "health": ["target", "target-db"]},
+    }
+    store.update(first, plans=[plan])
+    walk(store, first, S.acting, S.verifying)
+    slower = ingest(store, alert("s2", "HighLatencyP99", service="target"))
+    assert slower.attached == [first] and slower.opened == []
+    elsewhere = ingest(store, alert("s3", "ProbeFailing", service="upstream-primary"))
+    assert len(elsewhere.opened) == 1
