@@ -7,11 +7,13 @@ none of the incident's own alert names firing, except on a dependency the fix ro
 fixes it, the incident is mitigated). All of it true for `hold_s` in a row passes;
 `mitigated_at` is the start of that passing window. Not within `timeout_s`: failed.
 
-Faults at once: when everything the fix is about (health, its signals, the alerts its
-fault explains) has held for `hold_s` but alerts of the incident that no fix so far
-explains still fire, the result is `partial`: the fix held, and something else is going on
-(agent/pipeline.py diagnoses the rest). An alert the fixed fault explains, still firing,
-only delays the pass: the incident is never resolved while any alert of it still fires.
+Faults at once: when alerts of the incident that no fix so far explains have fired for
+`hold_s` in a row after the fix, the result is `partial`: something else is going on
+(agent/verifying.py diagnoses the rest at once, no failure counted). The fix's own checks
+are not waited for: a second fault's symptoms often overlap them (a lock keeps the 5xx
+ratio up after the upstream outage was routed around). An alert the fixed faults explain,
+still firing, only delays the pass: the incident is never resolved while any alert of it
+still fires.
 """
 
 import threading
@@ -46,7 +48,7 @@ class VerifyResult(BaseModel):
     timeout_s: float
     still_failing: list[str] = Field(default_factory=list)
     stopped: bool = False  # the pipeline stopped before an answer
-    partial: bool = False  # the fix held; alerts no fix explains still fire (still_failing)
+    partial: bool = False  # alerts no fix explains kept firing (still_failing): another fault
 
 
 # The service a switch-to-fallback of each dependency routes around.
@@ -127,12 +129,12 @@ def verify(
     interval_s: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> VerifyResult:
-    """Poll until everything holds for hold_s in a row (passed), the fix's own checks do
-    while alerts no fix explains fire (partial; needs `explained`), timeout_s passes, or
-    `stop` is set."""
+    """Poll until everything holds for hold_s in a row (passed), alerts no fix explains
+    fire for hold_s in a row (partial; needs `explained`), timeout_s passes, or `stop` is
+    set."""
     started_wall, started = datetime.now(UTC), clock()
     passing_since: float | None = None
-    own_since: float | None = None
+    unexplained_since: float | None = None
     checks, problems = 0, ["not checked yet"]
 
     def result(passed: bool, *, stopped: bool = False, partial: bool = False) -> VerifyResult:
@@ -169,10 +171,13 @@ def verify(
         problems = own + unexplained
         checks += 1
         passing_since = None if problems else (now if passing_since is None else passing_since)
-        own_since = None if own else (now if own_since is None else own_since)
+        if not unexplained:
+            unexplained_since = None
+        elif unexplained_since is None:
+            unexplained_since = now
         if passing_since is not None and now - passing_since >= verification.hold_s:
             return result(True)
-        if unexplained and own_since is not None and now - own_since >= verification.hold_s:
+        if unexplained_since is not None and now - unexplained_since >= verification.hold_s:
             problems = unexplained
             return result(False, partial=True)
         if now - started >= verification.timeout_s:
