@@ -86,6 +86,8 @@ class ApiHang(_ProcessFault):
 
     def revert(self, ctx: ChaosContext, revert_data: RevertData) -> None:
         target = str(revert_data["service"])
+        # No wait here while it is frozen: the local runtime answers a SIGSTOPped service as
+        # unhealthy without probing it (a probe would wait out its timeout, the kill with it).
         status = ctx.runtime.status(target)
         # A process restarted by someone else is not ours to touch; SIGCONT to a running
         # process changes nothing, so sending it twice is safe.
