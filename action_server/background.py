@@ -1,17 +1,17 @@
 """Scheduled work: verified snapshots on a schedule, and the known good env."""
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from action_server.config import Settings
 from action_server.context import ActionContext
 from action_server.known_good import record_if_ready
-from action_server.locks import target_lock
+from action_server.snapshot_schedule import SnapshotJob
 from action_server.store import Store
 
 log = logging.getLogger("action_server.background")
-SCHEDULED = "scheduled"
 
 
 def start_jobs(*, settings: Settings, ctx: ActionContext, store: Store) -> BackgroundScheduler:
@@ -27,11 +27,11 @@ def start_jobs(*, settings: Settings, ctx: ActionContext, store: Store) -> Backg
         coalesce=True,
     )
     if settings.snapshot_interval_s > 0:
+        job = snapshot_job(settings=settings, ctx=ctx, store=store, scheduler=scheduler)
         scheduler.add_job(
-            _snapshot,
+            job.tick,
             "interval",
             seconds=settings.snapshot_interval_s,
-            args=[ctx, store, settings.snapshot_keep],
             id="snapshot",
             max_instances=1,
             coalesce=True,
@@ -40,23 +40,37 @@ def start_jobs(*, settings: Settings, ctx: ActionContext, store: Store) -> Backg
     return scheduler
 
 
+def snapshot_job(
+    *, settings: Settings, ctx: ActionContext, store: Store, scheduler: BackgroundScheduler
+) -> SnapshotJob:
+    """The scheduled snapshot, its retries run by `scheduler` (job id `snapshot-retry`)."""
+    job = SnapshotJob(
+        ctx=ctx,
+        store=store,
+        keep=settings.snapshot_keep,
+        lock_timeout_s=settings.snapshot_lock_timeout_s,
+        statement_timeout_s=settings.snapshot_statement_timeout_s,
+        retry_s=settings.snapshot_retry_s,
+        retries=settings.snapshot_retries,
+    )
+
+    def retry_later(delay_s: float) -> None:
+        scheduler.add_job(
+            job.attempt,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=delay_s),
+            id="snapshot-retry",
+            replace_existing=True,
+            misfire_grace_time=None,  # late is fine; never dropped
+        )
+
+    job.schedule_retry = retry_later
+    return job
+
+
 def _known_good(ctx: ActionContext) -> None:
     try:
         if record_if_ready(ctx):
             log.info("recorded the current target env as known good")
     except Exception:
         log.exception("known-good env check failed")
-
-
-def _snapshot(ctx: ActionContext, store: Store, keep: int) -> None:
-    from action_server.snapshot_store import prune, take_snapshot
-
-    try:
-        # Under target-db's lock, like any action on it: never in the middle of a restore.
-        with target_lock(store=store, targets=("target-db",), wait_s=300):
-            manifest = take_snapshot(ctx, label=SCHEDULED)
-        log.info("scheduled snapshot %s written and verified", manifest.get("name"))
-        for name in prune(ctx, label=SCHEDULED, keep=keep):
-            log.info("pruned scheduled snapshot %s", name)
-    except Exception:
-        log.exception("scheduled snapshot failed")

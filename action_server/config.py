@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     ready_timeout_s: float = Field(60.0, gt=0)
     snapshot_interval_s: float = Field(900.0, ge=0)
     snapshot_keep: int = Field(24, ge=1)
+    snapshot_lock_timeout_s: float = Field(5.0, gt=0)
+    snapshot_statement_timeout_s: float = Field(120.0, gt=0)
+    snapshot_retry_s: float = Field(60.0, gt=0)
+    snapshot_retries: int = Field(5, ge=0)
     known_good_interval_s: float = Field(5.0, gt=0)
     slack_webhook_url: SecretStr | None = None
     discord_webhook_url: SecretStr | None = None

@@ -1,8 +1,11 @@
 """Admin access to target-db for the database actions: connections, row counts, sessions."""
 
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg2 import sql
@@ -18,21 +21,39 @@ LOCK_TIMEOUT = "15s"  # a restore or migration behind a stuck lock fails instead
 
 
 @contextmanager
-def admin_connection(cluster: Cluster, dbname: str = APP_DB) -> Iterator[PgConnection]:
+def admin_connection(
+    cluster: Cluster, dbname: str = APP_DB, *, application_name: str = ACTION_APP_NAME
+) -> Iterator[PgConnection]:
     """A superuser connection over the Unix socket, named so blocker hunts leave it alone."""
-    conn = cluster.connect(dbname, application_name=ACTION_APP_NAME)
+    conn = cluster.connect(dbname, application_name=application_name)
     with closing(conn):
         yield conn
 
 
-def client_env(*, lock_timeout: str | None = None) -> dict[str, str]:
+def client_env(
+    *, lock_timeout: str | None = None, application_name: str = ACTION_APP_NAME
+) -> dict[str, str]:
     """Environment for pg_dump/pg_restore: our application_name, no inherited libpq auth."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["PGAPPNAME"] = ACTION_APP_NAME
+    env["PGAPPNAME"] = application_name
     env["PGCONNECT_TIMEOUT"] = "5"
     if lock_timeout is not None:
         env["PGOPTIONS"] = f"-c lock_timeout={lock_timeout}"
     return env
+
+
+def run_client(
+    argv: list[str], *, lock_timeout: str | None = None, application_name: str = ACTION_APP_NAME
+) -> "subprocess.CompletedProcess[str]":
+    """Run a Postgres client tool as the action server (our app name, bounded time)."""
+    return subprocess.run(
+        argv,
+        env=client_env(lock_timeout=lock_timeout, application_name=application_name),
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT_S,
+        check=False,
+    )
 
 
 def client_args(cluster: Cluster) -> list[str]:
@@ -107,13 +128,68 @@ def alembic_revision(conn: PgConnection) -> str | None:
 
 def target_sessions(conn: PgConnection) -> list[int]:
     """Pids of the target app's own sessions on the app database (never ours)."""
+    return named_sessions(conn, TARGET_APP_NAME)
+
+
+def named_sessions(conn: PgConnection, application_name: str) -> list[int]:
+    """Pids of the sessions on the app database carrying `application_name` (never ours)."""
     with conn.cursor() as cur:
         cur.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s"
             " AND pid <> pg_backend_pid()",
-            (APP_DB, TARGET_APP_NAME),
+            (APP_DB, application_name),
         )
         return [int(row[0]) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class ExclusiveLock:
+    """A session holding (or queued for) an ACCESS EXCLUSIVE lock on a table of shop."""
+
+    pid: int
+    application_name: str
+    relation: str
+    granted: bool
+    since: datetime | None  # the start of its transaction
+
+    def describe(self) -> str:
+        """`pid N ('name', holds ACCESS EXCLUSIVE on products since ...)`, for a record."""
+        verb = "holds" if self.granted else "awaits"
+        since = f" since {self.since.isoformat(timespec='seconds')}" if self.since else ""
+        return (
+            f"pid {self.pid} ({self.application_name!r}, {verb} ACCESS EXCLUSIVE on "
+            f"{self.relation}{since})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, for a run record."""
+        return {**asdict(self), "since": self.since.isoformat() if self.since else None}
+
+
+def exclusive_locks(conn: PgConnection) -> list[ExclusiveLock]:
+    """Other clients' ACCESS EXCLUSIVE locks on the app database's tables, held or awaited:
+    anything that reads a table (a dump, the app) waits behind either. (Autovacuum's brief
+    truncation locks are left out: it gives them up to any waiter.)"""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT l.pid, coalesce(a.application_name, ''), l.relation::regclass::text,"
+            " l.granted, a.xact_start"
+            " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND l.pid <> pg_backend_pid() AND a.backend_type = 'client backend'"
+            " ORDER BY l.granted DESC, l.pid"
+        )
+        return [
+            ExclusiveLock(
+                pid=int(r[0]),
+                application_name=str(r[1]),
+                relation=str(r[2]),
+                granted=bool(r[3]),
+                since=r[4],
+            )
+            for r in cur.fetchall()
+        ]
 
 
 def terminate(conn: PgConnection, pids: list[int]) -> list[int]:

@@ -1,6 +1,7 @@
 """Action server errors: each has an HTTP status and a stable code; one handler answers all."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ class ActionServerError(Exception):
     status_code = 400
     code = "bad_request"
     headers: dict[str, str] | None = None
+    extra: dict[str, Any] | None = None  # more fields of the response body
 
 
 class Unauthorized(ActionServerError):
@@ -36,7 +38,16 @@ class PreconditionRefused(ActionServerError):
 
 
 class TargetBusy(ActionServerError):
+    """Another run holds the target: the body says which (`holder`), and when to retry."""
+
     status_code, code = 409, "target_busy"
+
+    def __init__(
+        self, message: str, *, holder: dict[str, Any] | None = None, retry_after_s: int
+    ) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(1, retry_after_s))}
+        self.extra = {"holder": holder}
 
 
 class NotSupported(ActionServerError):
@@ -73,9 +84,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ActionServerError)
     async def _known(request: Request, exc: ActionServerError) -> JSONResponse:
         request.state.error_code = exc.code
-        return JSONResponse(
-            {"detail": str(exc), "code": exc.code}, exc.status_code, headers=exc.headers
-        )
+        body = {**(exc.extra or {}), "detail": str(exc), "code": exc.code}
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,6 +21,7 @@ from action_server.context import (
 )
 from action_server.errors import NotFound, NotSupported, NotUndoable, PreconditionRefused
 from action_server.idempotency import DONE, IN_PROGRESS
+from action_server.locks import label_holder
 from action_server.models import ActionRun, IdempotencyRecord
 from action_server.redact import redact
 from action_server.store import Store
@@ -29,6 +30,7 @@ log = logging.getLogger("action_server.runs")
 
 SUCCEEDED, FAILED, ROLLED_BACK, DRY_RUN = "succeeded", "failed", "rolled_back", "dry_run"
 RUNNING, INTERRUPTED, REFUSED = "running", "interrupted", "refused"
+SKIPPED, CANCELLED = "skipped", "cancelled"  # background work that gave way
 
 
 class Caller(BaseModel):
@@ -220,6 +222,15 @@ def reconcile(*, store: Store) -> int:
     return int(count or 0)
 
 
+def background_writer(*, store: Store, action: str) -> "_RunWriter":
+    """The run record of one piece of background work (no key; a correlation id of its own)."""
+    run_id = uuid.uuid4()
+    caller = Caller(key_id=None, correlation_id=f"background-{run_id.hex[:16]}")
+    return _RunWriter(
+        store=store, action=action, params=NoParams(), caller=caller, dry_run=False, run_id=run_id
+    )
+
+
 def get(*, store: Store, run_id: uuid.UUID) -> ActionRun:
     """A recorded run, or NotFound."""
     with store.session() as session:
@@ -271,4 +282,6 @@ class _RunWriter:
         with self.store.session() as session:
             session.merge(run)
             session.commit()
+        if status == RUNNING:
+            label_holder(self.run_id)  # a refusal of another request can then name this run
         return run

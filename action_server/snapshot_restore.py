@@ -12,10 +12,11 @@ from action_server.db_admin import (
     client_args,
     counts_upto,
     row_counts,
+    run_client,
     target_sessions,
     terminate,
 )
-from action_server.snapshot_store import dump_path, run_client
+from action_server.snapshot_store import dump_path
 from lab.chaos_role import CHAOS_SCHEMA
 from lab.services import APP_DB
 

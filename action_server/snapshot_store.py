@@ -4,60 +4,54 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
 from action_server.context import ActionContext, ActionFailed, PreconditionFailed
-from action_server.db_admin import (
-    CLIENT_TIMEOUT_S,
-    admin_connection,
-    alembic_revision,
-    client_args,
-    client_env,
-    max_ids,
-    row_counts,
-)
-from lab.chaos_role import CHAOS_SCHEMA
-from lab.services import APP_DB
+from action_server.db_admin import run_client
+from action_server.snapshot_dump import DumpLimits, dump
 
 LABEL_PATTERN = r"^[a-z0-9][a-z0-9-]{0,40}$"
 NAME_RE = re.compile(r"^\d{8}T\d{9}Z-[a-z0-9][a-z0-9-]{0,40}$")
 PRE_RESTORE_LABEL = "pre-restore"
 
 
-def take_snapshot(ctx: ActionContext, *, label: str) -> dict[str, Any]:
-    """Dump `shop` into a new verified snapshot and return its manifest."""
+def take_snapshot(
+    ctx: ActionContext, *, label: str, limits: DumpLimits | None = None
+) -> dict[str, Any]:
+    """Dump `shop` into a new verified snapshot and return its manifest; on any failure
+    (a lock timeout, a stop) nothing of it is left on disk."""
+    limits = limits or DumpLimits()
     if re.fullmatch(LABEL_PATTERN, label) is None:
         raise PreconditionFailed(f"snapshot label must match {LABEL_PATTERN}")
     folder = ctx.snapshots_dir
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = _new_name(folder, label)
-    dump, tmp = folder / f"{name}.dump", folder / f".{name}.dump.tmp"
+    dump_file, tmp = folder / f"{name}.dump", folder / f".{name}.dump.tmp"
     try:
-        counts, ids, revision = _dump(ctx, tmp)
+        counts, ids, revision = dump(ctx, tmp, limits)
         digest = _sha256(tmp)
         _fsync(tmp)
-        os.replace(tmp, dump)
-        if _sha256(dump) != digest or not _lists_ok(ctx, dump):
+        limits.check()
+        os.replace(tmp, dump_file)
+        if _sha256(dump_file) != digest or not _lists_ok(ctx, dump_file):
             raise ActionFailed(f"snapshot {name} failed verification after writing; removed")
         manifest = {
             "name": name,
             "label": label,
             "created_at": datetime.now(UTC).isoformat(),
-            "size_bytes": dump.stat().st_size,
+            "size_bytes": dump_file.stat().st_size,
             "sha256": digest,
             "row_counts": counts,
             "max_ids": ids,  # rows a restore must bring back are those with id <= these
             "alembic_revision": revision,
             "verified": True,
         }
+        limits.check()
         _write_json(folder / f"{name}.json", manifest)
     except BaseException:
-        for path in (tmp, dump, folder / f"{name}.json"):
+        for path in (tmp, dump_file, folder / f"{name}.json"):
             path.unlink(missing_ok=True)
         raise
     return manifest
@@ -127,48 +121,9 @@ def _new_name(folder: Path, label: str) -> str:
             return name
 
 
-def _dump(ctx: ActionContext, out: Path) -> tuple[dict[str, int], dict[str, int], str | None]:
-    """pg_dump under an exported snapshot, so the row counts and max ids are exactly the
-    dump's."""
-    try:
-        with admin_connection(ctx.target_db) as conn:
-            conn.set_session(isolation_level="REPEATABLE READ", readonly=True, autocommit=False)
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_export_snapshot()")
-                row = cur.fetchone()
-            snapshot_id = str(row[0]) if row else ""
-            counts, ids, revision = row_counts(conn), max_ids(conn), alembic_revision(conn)
-            argv = [str(ctx.target_db.bindir / "pg_dump"), *client_args(ctx.target_db)]
-            # The chaos role's own schema (the rows a fault keeps for its revert) is not the
-            # app's data: a restore must neither bring back nor drop it.
-            argv += [f"--exclude-schema={CHAOS_SCHEMA}"]
-            argv += ["-Fc", f"--snapshot={snapshot_id}", "-f", str(out), APP_DB]
-            result = run_client(argv)
-            conn.rollback()
-    except psycopg2.Error as exc:
-        raise ActionFailed(f"target-db unavailable for a snapshot: {exc.pgerror or exc}") from None
-    if result.returncode != 0:
-        raise ActionFailed(f"pg_dump failed: {result.stderr.strip()[-500:]}")
-    return counts, ids, revision
-
-
 def _lists_ok(ctx: ActionContext, dump: Path) -> bool:
     argv = [str(ctx.target_db.bindir / "pg_restore"), "--list", str(dump)]
     return run_client(argv).returncode == 0
-
-
-def run_client(
-    argv: list[str], *, lock_timeout: str | None = None
-) -> "subprocess.CompletedProcess[str]":
-    """Run a Postgres client tool as the action server (our app name, bounded time)."""
-    return subprocess.run(
-        argv,
-        env=client_env(lock_timeout=lock_timeout),
-        capture_output=True,
-        text=True,
-        timeout=CLIENT_TIMEOUT_S,
-        check=False,
-    )
 
 
 def _sha256(path: Path) -> str:
