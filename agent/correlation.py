@@ -44,11 +44,6 @@ def affinity(outage: OpenOutage, *, alertname: str, service: str | None) -> int:
     return int(outage.state in _FIXING and same_service)
 
 
-def joins_open(outage: OpenOutage, *, alertname: str, service: str | None) -> bool:
-    """Whether a new firing alert belongs to this open incident."""
-    return affinity(outage, alertname=alertname, service=service) > 0
-
-
 def best_open(
     outages: list[tuple[str, OpenOutage]], *, alertname: str, service: str | None
 ) -> str | None:

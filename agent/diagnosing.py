@@ -65,12 +65,13 @@ class Diagnosing:
         first = diagnosis.best
         # the evidence points at what another incident is fixing: wait for that fix (the
         # alerts then clear), rather than act on a runner-up explanation of the same signs
-        waiting = first is not None and first.fault in claimed and self._may_wait(incident)
+        waiting = first is not None and first.fault in claimed
         if claimed:
             diagnosis = set_aside(diagnosis, claimed)
         retry_s = self._look_again_in(incident, diagnosis, since=partial_at, fresh=fresh_look)
-        if retry_s is None and (waiting or (claimed and diagnosis.best is None)):
-            retry_s = self.settings.diagnose_retry_s if self._may_wait(incident) else None
+        held_by_other = waiting or (claimed and diagnosis.best is None)
+        if retry_s is None and held_by_other and self._may_wait(incident):
+            retry_s = self.settings.diagnose_retry_s
         if retry_s is not None:
             best = diagnosis.best
             self.store.add_event(

@@ -24,12 +24,12 @@ def reconcile_with_observability(settings: Settings, store: IncidentStore) -> in
     started = datetime.now(UTC)
     client = ObservabilityClient(settings.observability_url, timeout=settings.http_timeout_s)
     try:
-        firing = None
-        for attempt in range(TRIES):
-            firing = client.firing_fingerprints()
-            if firing is not None or attempt == TRIES - 1:
+        firing = client.firing_fingerprints()
+        for _ in range(TRIES - 1):
+            if firing is not None:
                 break
             time.sleep(PAUSE_S)
+            firing = client.firing_fingerprints()
     finally:
         client.close()
     if firing is None:

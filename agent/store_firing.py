@@ -7,12 +7,11 @@ agent also resolves what observability no longer reports firing, so nothing a st
 left behind holds an escalated outage open.
 """
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
 from agent.store_events import utcnow, write_event
 from lab.ops_store import OpsStore
@@ -28,20 +27,13 @@ FIRING = (
 
 def expire(ops: OpsStore, *, expiry_s: float) -> list[tuple[str | None, str]]:
     """Resolve the firing records not refreshed in time; (incident, alertname) of each."""
-    now = utcnow()
-    with ops.session() as session:
-        rows = session.execute(
-            text(
-                "UPDATE agent_alerts a SET status = 'resolved', resolved_at = :now"
-                " WHERE a.status = 'firing' AND NOT (" + FIRING + ")"
-                " RETURNING a.incident_id, a.alertname, a.fingerprint, a.starts_at,"
-                " a.last_received"
-            ),
-            {"now": now, "expiry": expiry_s},
-        ).all()
-        _events(session, rows, "alert_expired", {"expiry_s": expiry_s})
-        session.commit()
-    return [(r.incident_id, str(r.alertname)) for r in rows]
+    return _resolve(
+        ops,
+        "NOT (" + FIRING + ")",
+        {"expiry": expiry_s},
+        step="alert_expired",
+        why={"expiry_s": expiry_s},
+    )
 
 
 def reconcile(
@@ -49,30 +41,40 @@ def reconcile(
 ) -> list[tuple[str | None, str]]:
     """Resolve the firing records last received before `received_before` whose fingerprint
     is not in `firing` (what observability reports firing now); (incident, alertname)."""
+    return _resolve(
+        ops,
+        "a.last_received < :before AND NOT (a.fingerprint = ANY(:firing))",
+        {"before": received_before, "firing": list(firing)},
+        step="alert_reconciled",
+        why={"reason": "not firing at observability"},
+    )
+
+
+def _resolve(
+    ops: OpsStore, where: str, params: dict[str, Any], *, step: str, why: dict[str, Any]
+) -> list[tuple[str | None, str]]:
+    """Mark the firing records matching `where` resolved, an event on each one's incident."""
     with ops.session() as session:
         rows = session.execute(
             text(
                 "UPDATE agent_alerts a SET status = 'resolved', resolved_at = :now"
-                " WHERE a.status = 'firing' AND a.last_received < :before"
-                " AND NOT (a.fingerprint = ANY(:firing))"
-                " RETURNING a.incident_id, a.alertname, a.fingerprint, a.starts_at,"
-                " a.last_received"
+                " WHERE a.status = 'firing' AND " + where + " RETURNING a.incident_id,"
+                " a.alertname, a.fingerprint, a.starts_at, a.last_received"
             ),
-            {"now": utcnow(), "before": received_before, "firing": list(firing)},
+            {"now": utcnow(), **params},
         ).all()
-        _events(session, rows, "alert_reconciled", {"reason": "not firing at observability"})
+        for row in rows:
+            if row.incident_id is not None:
+                write_event(
+                    session,
+                    row.incident_id,
+                    step,
+                    {"fingerprint": row.fingerprint, "starts_at": row.starts_at.isoformat()},
+                    {
+                        "alertname": row.alertname,
+                        "last_received": row.last_received.isoformat(),
+                        **why,
+                    },
+                )
         session.commit()
     return [(r.incident_id, str(r.alertname)) for r in rows]
-
-
-def _events(session: Session, rows: Sequence[Row[Any]], step: str, why: dict[str, Any]) -> None:
-    for row in rows:
-        if row.incident_id is None:
-            continue
-        write_event(
-            session,
-            row.incident_id,
-            step,
-            {"fingerprint": row.fingerprint, "starts_at": row.starts_at.isoformat()},
-            {"alertname": row.alertname, "last_received": row.last_received.isoformat(), **why},
-        )

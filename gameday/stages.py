@@ -16,13 +16,9 @@ from gameday.incidents import when
 STAGES = ("detect", "intake", "diagnose", "policy", "act", "verify")
 
 
-def _first(events: Iterable[Mapping[str, Any]], *, to: str | None = None, step: str = "") -> Any:
-    for event in events:
-        if (to is None or event.get("state_to") == to) and str(event.get("step", "")).startswith(
-            step
-        ):
-            return when(event.get("at"))
-    return None
+def _entered(events: Iterable[Mapping[str, Any]], state: str) -> float | None:
+    """When the incident first entered `state` (None: never)."""
+    return next((when(e.get("at")) for e in events if e.get("state_to") == state), None)
 
 
 def stages_of(detail: Mapping[str, Any], t0: float) -> dict[str, float]:
@@ -32,9 +28,9 @@ def stages_of(detail: Mapping[str, Any], t0: float) -> dict[str, float]:
         t0,
         when(detail.get("detected_at")),
         when(detail.get("opened_at")),
-        _first(events, to="planned"),
-        _first(events, to="acting"),
-        _first(events, to="verifying"),
+        _entered(events, "planned"),
+        _entered(events, "acting"),
+        _entered(events, "verifying"),
         when(detail.get("closed_at")) if detail.get("state") == "resolved" else None,
     ]
     out: dict[str, float] = {}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.correlation import OpenOutage, joins_open
+from agent.correlation import OpenOutage, affinity
 from agent.model import Alert, IncidentState
 from agent.store import IncidentStore
 
@@ -61,13 +61,13 @@ OUTAGE = OpenOutage(
         (S.awaiting_approval, False, "DbBlockedSessions", "target-db", False),
     ],
 )
-def test_joins_open(
+def test_affinity(
     state: IncidentState, is_planned: bool, name: str, service: str, joins: bool
 ) -> None:
     outage = OpenOutage(
         state=state, planned=is_planned, alertnames=OUTAGE.alertnames, services=OUTAGE.services
     )
-    assert joins_open(outage, alertname=name, service=service) is joins
+    assert (affinity(outage, alertname=name, service=service) > 0) is joins
 
 
 def test_an_incident_being_fixed_does_not_swallow_another_services_outage(
