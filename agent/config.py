@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # The first look comes settle_s after the first alert. Until lead_window_s after it, a
     # best hypothesis is acted on only when it leads the next by min_lead (one fault sets off
     # its alerts over a few seconds); otherwise the agent looks again every early_retry_s.
-    settle_s: float = Field(1.0, ge=0)
+    settle_s: float = Field(3.0, ge=0)
     lead_window_s: float = Field(3.0, ge=0)
     min_lead: float = Field(0.15, ge=0, le=1)
     early_retry_s: float = Field(1.0, gt=0)

@@ -15,7 +15,7 @@ def test_faults_by_id_by_hand_and_all() -> None:
     assert cases[1].faults[0].catalogue_fault == "db-lock"
     everything = from_faults("all")
     assert "noop" in [c.title for c in everything] and len(everything) == 20
-    assert len(from_faults("by-hand")) == 5
+    assert len(from_faults("by-hand")) == 6
 
 
 @pytest.mark.parametrize(
