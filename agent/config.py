@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     lead_window_s: float = Field(3.0, ge=0)
     min_lead: float = Field(0.15, ge=0, le=1)
     early_retry_s: float = Field(1.0, gt=0)
+    # A hypothesis that needs a log signature to be absent (net-db-latency: no lost
+    # connections) is not acted on until absence_window_s after the first alert: absence
+    # takes time to show (a partition's first lost connection is logged after a request
+    # timeout, a second or more after the probe's alert).
+    absence_window_s: float = Field(6.0, ge=0)
     # A first look under min_confidence, or matching no runbook, is taken again every
     # diagnose_retry_s while the incident is younger than diagnose_patience_s (since the
     # agent opened it): alerts with a `for` duration and the evidence window fill in over

@@ -12,6 +12,7 @@ import logging
 import threading
 from datetime import UTC, datetime
 
+from agent.claims import claimed_elsewhere
 from agent.closing import Closing
 from agent.config import Settings
 from agent.model import Diagnosis, IncidentState, Perception, Plan, Usage
@@ -19,10 +20,10 @@ from agent.pipeline_types import CrewLike, Diagnoser, Knowledge, Observability
 from agent.store import IncidentStore
 from agent.store_models import Incident
 from knowledge.retrieval import Match
+from knowledge.runbook import Runbook
 
 log = logging.getLogger("agent.pipeline")
 S = IncidentState
-_FIXING = frozenset({S.planned, S.awaiting_approval, S.acting, S.verifying})
 
 
 class Diagnosing:
@@ -61,7 +62,7 @@ class Diagnosing:
             log.exception("retrieval failed for %s", incident.id)
             perception.errors.append(f"retrieval failed: {type(exc).__name__}")
         diagnosis = self._diagnose(perception, matches)
-        claimed = self._claimed_elsewhere(incident)
+        claimed = claimed_elsewhere(self.store, incident.id)
         first = diagnosis.best
         # the evidence points at what another incident is fixing: wait for that fix (the
         # alerts then clear), rather than act on a runner-up explanation of the same signs
@@ -138,7 +139,8 @@ class Diagnosing:
         Only a fresh look (the first, or of the rest after a partial fix) waits: a weak best
         on a young picture is looked at again until diagnose_patience_s; a strong best that
         does not lead the next by min_lead, until lead_window_s after the picture began
-        (its other alerts may still be firing). Faults this incident tried do not count."""
+        (its other alerts may still be firing); a best that needs a log line to be absent,
+        until absence_window_s after it. Faults this incident tried do not count."""
         if not fresh:
             return None
         s = self.settings
@@ -155,15 +157,9 @@ class Diagnosing:
         began = (now - (since or incident.detected_at)).total_seconds()  # the first alert
         if best.confidence - runner_up < s.min_lead and began + s.early_retry_s <= s.lead_window_s:
             return s.early_retry_s
+        if began < s.absence_window_s and rests_on_absence(best.fault, self.knowledge.runbooks):
+            return min(s.early_retry_s, s.absence_window_s - began)
         return None
-
-    def _claimed_elsewhere(self, incident: Incident) -> dict[str, str]:
-        """Fault -> the other open incident whose current plan fixes it."""
-        claimed: dict[str, str] = {}
-        for other in self.store.open_incidents():
-            if other.id != incident.id and other.plans and other.state in _FIXING:
-                claimed.setdefault(other.plans[-1]["hypothesis"]["fault"], other.id)
-        return claimed
 
     def _may_wait(self, incident: Incident) -> bool:
         """Whether the incident may still wait for another incident's fix (bounded by the
@@ -248,3 +244,14 @@ def set_aside(diagnosis: Diagnosis, claimed: dict[str, str]) -> Diagnosis:
     aside = "; ".join(f"{f} set aside: {claimed[f]} is fixing it" for f in dropped)
     notes = f"{diagnosis.notes}; {aside}" if diagnosis.notes else aside
     return diagnosis.model_copy(update={"hypotheses": kept, "notes": notes})
+
+
+def rests_on_absence(fault: str, runbooks: list[Runbook]) -> bool:
+    """Whether the fault's runbook requires a log signature to be absent: evidence that only
+    time gives (the lines of a slower fault may not have arrived yet)."""
+    return any(
+        signal.required and signal.op == "absent" and signal.feature.startswith("log:")
+        for book in runbooks
+        if fault in book.faults
+        for signal in book.signals
+    )

@@ -13,7 +13,9 @@ Faults at once: when alerts of the incident that no fix so far explains have fir
 are not waited for: a second fault's symptoms often overlap them (a lock keeps the 5xx
 ratio up after the upstream outage was routed around). An alert the fixed faults explain,
 still firing, only delays the pass: the incident is never resolved while any alert of it
-still fires.
+still fires. So does an alert a fault another open incident is fixing explains
+(`elsewhere`, asked at every check): that fix clears it, and this incident acts on nothing
+for it (a lock's incident took the probe alert of an upstream outage fixed beside it).
 """
 
 import threading
@@ -126,12 +128,13 @@ def verify(
     stop: threading.Event,
     routed_around: frozenset[str] = frozenset(),
     explained: frozenset[str] | None = None,
+    elsewhere: Callable[[], frozenset[str]] | None = None,
     interval_s: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> VerifyResult:
     """Poll until everything holds for hold_s in a row (passed), alerts no fix explains
     fire for hold_s in a row (partial; needs `explained`), timeout_s passes, or `stop` is
-    set."""
+    set. `elsewhere`: the alert names other incidents' fixes explain, waited for."""
     started_wall, started = datetime.now(UTC), clock()
     passing_since: float | None = None
     unexplained_since: float | None = None
@@ -159,12 +162,15 @@ def verify(
     while True:
         now = clock()
         try:
+            known = explained
+            if known is not None and elsewhere is not None:
+                known = known | elsewhere()
             own, unexplained = failing_split(
                 obs,
                 alertnames=alertnames,
                 verification=verification,
                 routed_around=routed_around,
-                explained=explained,
+                explained=known,
             )
         except Exception as exc:  # a failing observer: not verified this second, keep going
             own, unexplained = [f"check failed: {type(exc).__name__}"], []

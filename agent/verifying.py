@@ -8,6 +8,7 @@ look, and after the second failure escalated ("the fix did not hold").
 import threading
 from typing import Any
 
+from agent.claims import claimed_elsewhere
 from agent.closing import Closing
 from agent.explained import explained_alerts
 from agent.model import IncidentState, Plan
@@ -44,6 +45,7 @@ class Verifying:
             stop=self._stop,
             routed_around=routed_around(plan),
             explained=self._explained(incident, plan),
+            elsewhere=lambda: self._explained_elsewhere(incident.id),
         )
         if result.stopped:
             return False
@@ -93,6 +95,11 @@ class Verifying:
         if not explained_alerts([plan.hypothesis.fault], books) & set(incident.alertnames):
             return None
         return explained_alerts([p["hypothesis"]["fault"] for p in incident.plans], books)
+
+    def _explained_elsewhere(self, incident_id: str) -> frozenset[str]:
+        """The alerts the faults other open incidents are fixing explain."""
+        faults = claimed_elsewhere(self.store, incident_id)
+        return explained_alerts(faults, self.knowledge.runbooks) if faults else frozenset()
 
 
 def verify_failures(runs: list[dict[str, Any]]) -> int:

@@ -5,6 +5,7 @@ is under test is only the judgement over them; the pipeline lab tests verify on 
 """
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,7 +83,11 @@ class Timeline:
         return Perception(taken_at=datetime.now(UTC), alerts=alerts)
 
 
-def _verify(timeline: Timeline, explained: frozenset[str] | None) -> VerifyResult:
+def _verify(
+    timeline: Timeline,
+    explained: frozenset[str] | None,
+    elsewhere: Callable[[], frozenset[str]] | None = None,
+) -> VerifyResult:
     return verify(
         timeline,
         alertnames=["HighErrorRatio", "DbBlockedSessions", "ProbeFailing"],
@@ -91,6 +96,7 @@ def _verify(timeline: Timeline, explained: frozenset[str] | None) -> VerifyResul
         ),
         stop=threading.Event(),
         explained=explained,
+        elsewhere=elsewhere,
         interval_s=0,
         clock=timeline.clock,
     )
@@ -115,3 +121,25 @@ def test_an_explained_alert_still_firing_delays_the_pass_and_is_never_partial() 
     assert timeline.now >= 20 + 5  # not before every alert of the incident cleared and held
     never = _verify(Timeline({"DbBlockedSessions": 999}), None)  # everything is the fix's own
     assert not never.passed and not never.partial
+
+
+def test_an_alert_another_incidents_fix_explains_is_waited_for_not_diagnosed() -> None:
+    """db-lock and upstream-outage at once, two incidents: the lock's took the probe alert of
+    the outage, which the other incident is fixing. Its fix held: the probe alert is waited
+    for (that fix clears it) instead of making a partial and a second diagnosis (which
+    restarted the API for nothing); the same alert with nobody fixing it is partial."""
+    asked: list[float] = []
+
+    def upstream_fix_under_way() -> frozenset[str]:
+        asked.append(timeline.now)
+        return frozenset({"ProbeFailing", "HighErrorRatio"})
+
+    timeline = Timeline({"DbBlockedSessions": 2, "ProbeFailing": 18})
+    result = _verify(timeline, frozenset({"DbBlockedSessions"}), upstream_fix_under_way)
+    assert result.passed and not result.partial
+    assert timeline.now >= 18 + 5  # the incident closes with all of its alerts resolved
+    assert len(asked) >= 18  # asked at every check: claims change while verifying
+    alone = _verify(
+        Timeline({"DbBlockedSessions": 2, "ProbeFailing": 18}), frozenset({"DbBlockedSessions"})
+    )
+    assert alone.partial and alone.still_failing == ["alert firing: ProbeFailing"]

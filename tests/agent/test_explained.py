@@ -1,0 +1,25 @@
+"""Which alerts a fixed fault explains (agent/explained.py, from the shipped runbooks and
+detector rules): what decides between "still clearing" and "another fault: diagnose it"."""
+
+from agent.explained import explained_alerts
+from knowledge.runbook import load_runbooks
+
+RUNBOOKS = load_runbooks()
+
+
+def test_a_slow_api_explains_its_failing_probe() -> None:
+    """api-latency makes /ready miss the probe's deadline: after restart-api the probe alert
+    still firing a few seconds is the fix clearing, not a second fault (an evaluation run
+    diagnosed it afresh as upstream-dns and switched pricing for nothing)."""
+    assert {"ProbeFailing", "HighLatencyP99"} <= explained_alerts(["api-latency"], RUNBOOKS)
+
+
+def test_a_lock_does_not_explain_the_apis_failing_probe() -> None:
+    """db-lock beside upstream-outage: the probe alert is the outage's, left to diagnose."""
+    lock = explained_alerts(["db-lock"], RUNBOOKS)
+    assert "DbBlockedSessions" in lock and "ProbeFailing" not in lock
+    assert "ProbeFailing" in explained_alerts(["db-lock", "upstream-outage"], RUNBOOKS)
+
+
+def test_an_unknown_fault_explains_nothing() -> None:
+    assert explained_alerts(["no-such-fault"], RUNBOOKS) == frozenset()
