@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from action_server.models import ApiKey
+from lab.tokens import same_token
 
 _FORMAT = re.compile(r"^bfx_([0-9a-f]{12})_([A-Za-z0-9_-]{32,64})$")
 
@@ -61,7 +62,7 @@ def verify_key(*, session: Session, presented: str) -> ApiKey | None:
     row = session.get(ApiKey, key_id)
     if row is None or row.revoked_at is not None:
         return None
-    if not secrets.compare_digest(row.key_hash, _hash(presented)):
+    if not same_token(_hash(presented), row.key_hash):
         return None
     session.execute(
         update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=datetime.now(UTC))

@@ -1,6 +1,5 @@
 """The chaos key: a secret read from a file, required on every call but `GET /healthz`."""
 
-import hmac
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +8,7 @@ from fastapi import Header
 from chaos_server.deps import Parts
 from chaos_server.errors import Unauthorized
 from lab.secrets import read_secret
+from lab.tokens import same_token
 
 PLACEHOLDERS = {"changeme", "change-me", "chaos", "secret"}
 
@@ -31,5 +31,5 @@ def require_chaos_key(
     presented = x_chaos_key or bearer
     if not presented:
         raise Unauthorized("missing chaos key: send X-Chaos-Key or Authorization: Bearer")
-    if not hmac.compare_digest(presented.encode(), parts.key.encode()):
+    if not same_token(presented, parts.key):
         raise Unauthorized("invalid chaos key")

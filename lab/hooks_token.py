@@ -1,9 +1,10 @@
 """The victims' fault-hooks token: one check for the target's `/_faults`, the pricing stubs'
 `/_control` and db-proxy's admin API. Only the chaos server holds the token."""
 
-import hmac
 from enum import Enum
 from pathlib import Path
+
+from lab.tokens import same_token
 
 HOOKS_HEADER = "X-Fault-Hooks-Token"
 
@@ -34,6 +35,6 @@ def check_hooks_token(path: Path | None, presented: str | None) -> HooksAccess:
         return HooksAccess.disabled
     if not presented:
         return HooksAccess.missing
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
+    if not same_token(presented, expected):
         return HooksAccess.invalid
     return HooksAccess.ok

@@ -1,13 +1,13 @@
 """Intake and approval callers present the intake token: `Authorization: Bearer <token>` or
 `X-Agent-Token: <token>`, compared in constant time. The token is never logged or echoed."""
 
-import secrets
 from pathlib import Path
 
 from fastapi import Request
 
 from agent.api.deps import get_parts
 from agent.api.errors import Unauthorized
+from lab.tokens import same_token
 
 MIN_TOKEN_LENGTH = 16
 
@@ -38,5 +38,5 @@ def require_token(request: Request) -> None:
     presented = presented_token(request)
     if presented is None:
         raise Unauthorized("an intake token is required (Authorization: Bearer or X-Agent-Token)")
-    if not secrets.compare_digest(presented.encode(), expected.encode()):
+    if not same_token(presented, expected):
         raise Unauthorized("the intake token is not valid")

@@ -1,7 +1,6 @@
 """The supervisor's control endpoint: the `local` runtime backend, on loopback, token-guarded."""
 
 import asyncio
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse
 from lab.errors import LabError, UnknownServiceError
 from lab.runtime.models import LogTail, ProcessStats, ServiceStatus, SignalRequest
 from lab.supervisor import Supervisor
+from lab.tokens import same_token
 
 
 class ControlError(LabError):
@@ -36,7 +36,7 @@ def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
         x_control_token: Annotated[str | None, Header()] = None,
     ) -> None:
         given = x_control_token or (authorization or "").removeprefix("Bearer ").strip()
-        if not given or not secrets.compare_digest(given, token):
+        if not same_token(given, token):
             raise Unauthorized("missing or invalid control token")
 
     app = FastAPI(title="breakfix supervisor control", docs_url=None, redoc_url=None)
