@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     verify_hold_s: float = Field(10.0, ge=0)  # signals clear and health ok for this long
     verify_timeout_s: float = Field(150.0, gt=0)
     workers: int = Field(2, ge=1, le=16)  # incidents handled at once
+    # An open incident no worker holds, not awaiting approval, unchanged this long: looked at
+    # again (the watchdog, checked every 10 s).
+    stall_s: float = Field(60.0, gt=0)
 
     # notifications (approvals, escalations)
     slack_webhook_url: SecretStr | None = None

@@ -101,15 +101,40 @@ class IncidentPipeline(Workers):
 
     def tick(self) -> None:
         """Queue awaiting-approval incidents whose deadline passed; every EXPIRE_EVERY_S,
-        resolve the firing alert records not refreshed in time."""
+        resolve the firing alert records not refreshed in time and look again at stalled
+        incidents."""
         now = time.monotonic()
         if now - self._expired_at >= EXPIRE_EVERY_S:
             self._expired_at = now
             self.store.expire_alerts()
+            self._watchdog()
         for incident in self.store.list(state=S.awaiting_approval, limit=200):
             pending = approvals.load(incident.approval)
             if pending is None or pending.expired():
                 self.submit(incident.id)
+
+    def _watchdog(self) -> None:
+        """An open incident that no worker holds and that made no progress for stall_s
+        (not one waiting for a human) is looked at again, with a `watchdog` event: an
+        incident is never left silent."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.stall_s)
+        for incident in self.store.open_incidents():
+            if incident.state == S.awaiting_approval or self.holds(incident.id):
+                continue
+            if (incident.updated_at or incident.opened_at) > cutoff:
+                continue
+            log.warning(
+                "incident %s made no progress in %s: looked at again",
+                incident.id,
+                incident.state.value,
+            )
+            self.store.add_event(
+                incident.id,
+                "watchdog",
+                {"state": incident.state.value, "stall_s": self.settings.stall_s},
+                {"summary": "no progress and no worker on it: looked at again"},
+            )
+            self.submit(incident.id)
 
     # -- approvals -----------------------------------------------------------------------
 
@@ -175,9 +200,13 @@ class IncidentPipeline(Workers):
 
     def _detected(self, incident: Incident) -> bool:
         """Let the other alerts of the same outage fire, then start diagnosing."""
-        wait = (
-            incident.detected_at + timedelta(seconds=self.settings.settle_s) - datetime.now(UTC)
-        ).total_seconds()
+        # never longer than settle_s: a first alert stamped in the future holds nothing back
+        wait = min(
+            self.settings.settle_s,
+            (
+                incident.detected_at + timedelta(seconds=self.settings.settle_s) - datetime.now(UTC)
+            ).total_seconds(),
+        )
         if wait > 0 and self._stop.wait(wait):
             return False
         self.store.transition(

@@ -24,6 +24,7 @@ _INTAKE_LOCK = 0x62666167  # pg_advisory_xact_lock key of the intake ("bfag")
 # How long an escalated outage whose alerts still fire absorbs new alerts of its own kind on
 # its own service (no second page for the same outage).
 HANDOVER_S = 600.0
+CLOCK_SKEW_S = 1.0  # an alert starting further ahead than this of its receipt is recorded
 
 _Key = tuple[str, datetime]
 
@@ -164,11 +165,18 @@ class AlertIntake:
         self._insert_alert(session, key, alert, n, incident_id, late, group_key, now)
         if incident_id is not None:
             step = {"firing": "alert_late" if late else "alert", "resolved": "alert_resolved"}
+            seen: dict[str, Any] = {
+                "fingerprint": key[0],
+                "starts_at": key[1].isoformat(),
+                "source": source,
+            }
+            if (skew := clock_skew_s(key[1], now)) is not None:
+                seen["clock_skew_s"] = skew  # taken as starting when received
             write_event(
                 session,
                 incident_id,
                 step[alert.status],
-                {"fingerprint": key[0], "starts_at": key[1].isoformat(), "source": source},
+                seen,
                 {"alertname": alert.alertname, "service": alert.service, "status": alert.status},
             )
             if contract is not None:
@@ -338,7 +346,7 @@ class AlertIntake:
                 "fp": key[0],
                 "name": alert.alertname,
                 "now": utcnow(),
-                "detected": key[1],
+                "detected": received_start(key[1], utcnow()),
             },
         ).scalar_one()
         write_event(
@@ -365,7 +373,7 @@ class AlertIntake:
                 "now": utcnow(),
                 "fp": key[0],
                 "name": alert.alertname,
-                "sa": key[1],
+                "sa": received_start(key[1], utcnow()),
                 "id": incident_id,
             },
         )
@@ -409,3 +417,15 @@ class AlertIntake:
                 "gk": group_key,
             },
         )
+
+
+def received_start(starts_at: datetime, received: datetime) -> datetime:
+    """When an alert started, for the incident's timing: never later than it was received (a
+    sender's clock ahead of ours, or a forged startsAt, must not hold the incident back)."""
+    return min(starts_at, received)
+
+
+def clock_skew_s(starts_at: datetime, received: datetime) -> float | None:
+    """Seconds an alert's start lies ahead of its receipt, when more than CLOCK_SKEW_S."""
+    ahead = (starts_at - received).total_seconds()
+    return round(ahead, 3) if ahead > CLOCK_SKEW_S else None

@@ -84,6 +84,11 @@ class Workers:
         with self._lock:
             return not self._queued and not self._active
 
+    def holds(self, item_id: str) -> bool:
+        """Whether the id is queued or being handled."""
+        with self._lock:
+            return item_id in self._queued or item_id in self._active
+
     def _id_lock(self, item_id: str) -> threading.Lock:
         """A lock per id, for what races with a worker (an HTTP answer, say)."""
         with self._lock:

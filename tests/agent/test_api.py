@@ -59,7 +59,7 @@ def test_list_and_show_an_incident(agent_server: AgentServer) -> None:
         incident_id,
         diagnosis=Diagnosis(hypotheses=[hypothesis]),
         fault="api-hang",
-        diagnosed_at=datetime.fromtimestamp(1.9e9, tz=UTC) + timedelta(seconds=4),
+        diagnosed_at=datetime.fromtimestamp(1.7e9, tz=UTC) + timedelta(seconds=4),
     )
     store.transition(
         incident_id, S.diagnosing, step="perceive", inputs={}, outputs={"features": {"up": 0}}
@@ -112,14 +112,14 @@ def test_approve_and_deny(agent_server: AgentServer) -> None:
     incident_id = _open(agent_server)
     url = f"{agent_server.url}/incidents/{incident_id}"
     body = {"by": "alice", "note": "go"}
-    early = httpx.post(f"{url}/approve", json=body, headers=agent_server.auth())
+    early = httpx.post(f"{url}/approve", json=body, headers=agent_server.approver())
     assert early.status_code == 409 and early.json()["code"] == "not_awaiting_approval"
     _to(agent_server, incident_id, S.diagnosing, S.planned, S.awaiting_approval)
     anonymous = httpx.post(f"{url}/approve", json=body)
     assert anonymous.status_code == 401
-    nobody = httpx.post(f"{url}/approve", json={"by": ""}, headers=agent_server.auth())
+    nobody = httpx.post(f"{url}/approve", json={"by": ""}, headers=agent_server.approver())
     assert nobody.status_code == 422
-    granted = httpx.post(f"{url}/approve", json=body, headers=agent_server.auth())
+    granted = httpx.post(f"{url}/approve", json=body, headers=agent_server.approver())
     assert granted.status_code == 200 and granted.json()["state"] == "acting"
     assert agent_server.pipeline.answers == [(incident_id, "alice", True)]
 
@@ -127,8 +127,8 @@ def test_approve_and_deny(agent_server: AgentServer) -> None:
     _to(agent_server, other, S.diagnosing, S.planned, S.awaiting_approval)
     denied = httpx.post(
         f"{agent_server.url}/incidents/{other}/deny",
-        json={"by": "bob"},
-        headers=agent_server.auth(),
+        json={"note": "not now"},
+        headers=agent_server.approver("gameday"),
     )
     assert denied.status_code == 200 and denied.json()["state"] == "escalated"
 

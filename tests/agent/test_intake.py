@@ -18,7 +18,7 @@ LABELS = {"alertname": "TargetDown", "service": "target", "severity": "critical"
 
 
 def wire(
-    labels: dict[str, str] = LABELS, *, status: str = "firing", ts: float = 1.9e9
+    labels: dict[str, str] = LABELS, *, status: str = "firing", ts: float = 1.7e9
 ) -> dict[str, Any]:
     return {
         "status": status,
@@ -65,7 +65,7 @@ def test_observability_webhook_is_parsed() -> None:
     (alert,) = intake.alerts
     assert alert.fingerprint == fingerprint(LABELS) and alert.alertname == "TargetDown"
     assert alert.service == "target" and alert.severity == "critical"
-    assert alert.starts_at == datetime.fromtimestamp(1.9e9, tz=UTC)
+    assert alert.starts_at == datetime.fromtimestamp(1.7e9, tz=UTC)
     assert alert.ends_at is None  # Go's zero time means "still firing"
 
 
@@ -82,7 +82,7 @@ def test_real_alertmanager_shape_with_extra_fields() -> None:
     (parsed,) = parse_webhook(payload).alerts
     assert parsed.fingerprint == fingerprint(labels)
     assert parsed.status == "resolved" and parsed.service == "shop"
-    assert parsed.ends_at == datetime.fromtimestamp(1.9e9 + 60, tz=UTC)
+    assert parsed.ends_at == datetime.fromtimestamp(1.7e9 + 60, tz=UTC)
 
 
 def test_grafana_unified_alerting_payload() -> None:

@@ -11,7 +11,7 @@ from agent.store import IncidentStore
 from agent.store_models import LEGAL_TRANSITIONS, is_legal
 
 S = IncidentState
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # in the past: a start ahead of receipt is clamped
 
 
 def alert(fp: str = "aaaa", *, at: datetime = T0, status: str = "firing", **kw: object) -> Alert:
