@@ -17,6 +17,11 @@ class InvalidPattern(ObsError):
     status_code, code = 422, "invalid_pattern"
 
 
+class SearchBusy(ObsError):
+    status_code, code = 503, "search_busy"
+    headers = {"Retry-After": "1"}
+
+
 class UnknownService(ObsError):
     status_code, code = 404, "unknown_service"
 

@@ -1,20 +1,26 @@
 """Read-only routes over the recent window (and ops-db beyond it). No secrets are kept here:
 log lines are redacted by the collector, so these routes need no key on loopback."""
 
-import re
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from observability.api.errors import InvalidPattern, UnknownService
+from observability.api.errors import InvalidPattern, SearchBusy, UnknownService
 from observability.evidence import build_evidence, series_name
 from observability.parts import ObsParts
+from observability.store import ring as store
 
 router = APIRouter()
 Service = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 Since = Annotated[float, Query(gt=0, le=7 * 86400, description="seconds back from now")]
+PATTERN_HELP = (
+    f"an RE2 regular expression (no backreferences or lookaround) of at most"
+    f" {store.PATTERN_MAX_CHARS} characters; lines are searched newest first, each in its"
+    f" first {store.SEARCH_LINE_CHARS} characters, until the scan's line or time bound"
+    " (then `truncated` is true)"
+)
 
 
 def get_parts(request: Request) -> ObsParts:
@@ -86,26 +92,34 @@ def series(
 def logs(
     parts: Parts,
     service: Service = None,
-    pattern: Annotated[str | None, Query(max_length=200)] = None,
+    pattern: Annotated[str | None, Query(description=PATTERN_HELP)] = None,
     signature: Annotated[str | None, Query(max_length=64)] = None,
     since: Since = 300.0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    """Matching log lines (newest last); `pattern` is a regular expression."""
-    if pattern is not None:
+    """Log lines (newest last), those matching `pattern` (RE2 syntax, bounded) when given."""
+    start = time.time() - since
+    if pattern:
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise InvalidPattern(f"pattern is not a valid regular expression: {exc}") from None
-    lines = parts.ring.logs(
-        service=service, signature=signature, pattern=pattern, since=time.time() - since
-    )
+            found = parts.ring.search_logs(
+                pattern=pattern, service=service, signature=signature, since=start
+            )
+        except store.PatternRefused as exc:
+            raise InvalidPattern(str(exc)) from None
+        except store.SearchBusy as exc:
+            raise SearchBusy(str(exc)) from None
+        lines, scanned, truncated = found.lines, found.scanned, found.truncated
+    else:
+        lines = parts.ring.logs(service=service, signature=signature, since=start)
+        scanned, truncated = len(lines), False
     return {
         "lines": [
             {"ts": x.ts, "service": x.service, "signature": x.signature, "line": x.line}
             for x in lines[-limit:]
         ],
         "total": len(lines),
+        "scanned": scanned,
+        "truncated": truncated,
     }
 
 
