@@ -126,7 +126,7 @@ def message(
             "evidence": "\n".join(evidence[:8]) or "none recorded",
             "needs approval": ", ".join(approval.steps),
             "deadline": approval.deadline.isoformat(timespec="seconds"),
-            "how": f"POST {root}/approve or {root}/deny with the intake token",
+            "how": f"POST {root}/approve or {root}/deny with your approver token",
         },
         links={"Approve": f"{root}/approve", "Deny": f"{root}/deny"},
     )

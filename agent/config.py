@@ -30,8 +30,12 @@ class Settings(BaseSettings):
         "upstream-primary",
         "upstream-fallback",
     ]
-    # intake: webhook callers present this token (Bearer or X-Agent-Token); required
+    # intake: webhook callers present this token (Bearer or X-Agent-Token); required. It
+    # posts alerts and silences, and never answers an approval.
     intake_token_file: Path
+    # approvers: `name token` lines (lab.approvers); each token approves or denies as its
+    # name, and does nothing else. None: no one can answer, requests time out as denials.
+    approvers_file: Path | None = None
     # the action server, with an `act` key (never a chaos key: the agent has none)
     action_url: str = "http://127.0.0.1:9000"
     action_key_file: Path

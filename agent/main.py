@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from agent.api import health_routes, incident_routes, intake_routes, silence_routes
-from agent.api.auth import read_token
+from agent.api.auth import load_approvers, read_token
 from agent.api.deps import AgentParts, PipelineLike
 from agent.api.errors import install_handlers
 from agent.config import Settings, get_settings
@@ -63,6 +63,9 @@ def create_app(
     """The agent for `settings` (AGENT_* by default); `pipeline` replaces the real one (tests)."""
     settings = settings or get_settings()
     token = read_token(settings.intake_token_file)
+    approvers = load_approvers(settings.approvers_file, intake_token=token)
+    if not approvers.tokens:
+        log.warning("no approvers (AGENT_APPROVERS_FILE): approval requests will time out")
     metrics = AgentMetrics()
 
     @asynccontextmanager
@@ -73,7 +76,9 @@ def create_app(
             alert_expiry_s=settings.alert_expiry_s,
         )
         metrics.watch_store(states=store.counts_by_state, actions=store.action_counts)
-        parts = AgentParts(settings=settings, store=store, metrics=metrics, token=token)
+        parts = AgentParts(
+            settings=settings, store=store, metrics=metrics, token=token, approvers=approvers
+        )
         app.state.parts = parts
         starter: threading.Thread | None = None
         if pipeline is not None:

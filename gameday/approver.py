@@ -3,6 +3,8 @@
 `auto` approves after a think time, `deny` denies after it, `manual` leaves the answer to
 a person (`breakfix incidents` shows the pending step; the agent's API takes the answer).
 Every request is recorded with its wait, so the report can show it apart from the outage.
+The client carries the game day's approver token: the agent records the answer as given by
+that token's name (`gameday`), and that token can do nothing but answer.
 """
 
 import threading
@@ -25,7 +27,8 @@ class Asked:
 
 
 class Approver:
-    """Polls the agent for incidents awaiting approval and answers them."""
+    """Polls the agent for incidents awaiting approval and answers them with `agent`, a
+    client carrying an approver token."""
 
     def __init__(
         self, agent: httpx.Client, *, mode: ApproveMode, think_time_s: float, every_s: float = 0.5
@@ -73,7 +76,7 @@ class Approver:
         if self.mode == "manual" or now - asked.asked_at < self.think_time_s:
             return
         verb = "approve" if self.mode == "auto" else "deny"
-        body = {"by": "gameday", "note": f"game day --approve {self.mode}"}
+        body = {"note": f"game day --approve {self.mode}"}  # who: the token's name
         try:
             answer = self._agent.post(f"/incidents/{incident}/{verb}", json=body, timeout=30.0)
         except httpx.HTTPError:

@@ -1,10 +1,11 @@
 """A game day's handle on a lab: the running one (`make run`) or a fresh one of its own.
 
 The handle holds what a chaos client and an operator hold, never what the agent holds: the
-chaos key, the agent's intake token (to approve, deny and silence, as an on-call human
-would), and action-server keys of the game day's own (an admin key for snapshots, audit
-reads and route resets; an act key for the naive restart bot), so every action the game
-day takes is told apart from the responder's in the audit log.
+chaos key, the agent's intake token (to silence, as an operator would), the game day's
+approver token (to approve and deny, recorded as `gameday`), and action-server keys of the
+game day's own (an admin key for snapshots, audit reads and route resets; an act key for the
+naive restart bot), so every action the game day takes is told apart from the responder's
+in the audit log.
 """
 
 from collections.abc import Iterator
@@ -16,13 +17,20 @@ import httpx
 from action_server.client import ActionClient
 from action_server.keys import Scope, create_key, key_id_of
 from gameday.errors import GamedayError
+from lab.approvers import approver_token
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret, replace_secret
-from lab.services import AGENT_INTAKE_TOKEN, clusters, endpoints
+from lab.services import (
+    AGENT_APPROVERS,
+    AGENT_INTAKE_TOKEN,
+    GAMEDAY_APPROVER,
+    clusters,
+    endpoints,
+)
 
 ADMIN_KEY = "gameday-admin.key"
 BOT_KEY = "gameday-restart-bot.key"
@@ -42,6 +50,7 @@ class GamedayLab:
     target_db: Cluster
     chaos: httpx.Client
     agent: httpx.Client | None  # None when the lab runs no agent (an external one may act)
+    approver: httpx.Client | None  # on the agent with the game day's approver token
     observability: httpx.Client
     target: httpx.Client
     actions: ActionClient  # the game day's admin key: snapshots, audit, route resets
@@ -49,7 +58,7 @@ class GamedayLab:
 
     def close(self) -> None:
         """Close every client."""
-        for client in (self.chaos, self.agent, self.observability, self.target):
+        for client in (self.chaos, self.agent, self.approver, self.observability, self.target):
             if client is not None:
                 client.close()
         self.actions.close()
@@ -108,6 +117,7 @@ def connect(settings: LabSettings, *, agent: bool | None = None) -> GamedayLab:
         target_db=clusters(settings, paths)["target-db"],
         chaos=http_client(urls["chaos"], **{"X-Chaos-Key": read_secret(paths.secret("chaos.key"))}),
         agent=agent_client,
+        approver=None if agent_client is None else _approver_client(paths, agent_client),
         observability=http_client(urls["observability"]),
         target=http_client(urls["target"]),
         actions=ActionClient(urls["action"], key, timeout=240.0),
@@ -130,6 +140,16 @@ def _agent_client(paths: StatePaths, url: str | None, wanted: bool | None) -> ht
             raise LabUnreachable(f"the agent at {url} does not answer") from None
         return None
     return client
+
+
+def _approver_client(paths: StatePaths, agent: httpx.Client) -> httpx.Client:
+    """A client on the agent that answers approvals as the game day's approver."""
+    try:
+        token = approver_token(paths.secret(AGENT_APPROVERS), GAMEDAY_APPROVER)
+    except (OSError, ValueError, LookupError) as exc:
+        agent.close()
+        raise LabUnreachable(f"no game day approver token: {exc} (restart the lab)") from None
+    return http_client(str(agent.base_url), Authorization=f"Bearer {token}")
 
 
 def check_reachable(lab: GamedayLab) -> None:

@@ -65,8 +65,9 @@ def run_gameday(
         str(lab.target.base_url), interval_s=settings.probe_interval_s, slow_s=settings.slow_s
     ).start()
     approver = None
-    if lab.agent is not None and "agent" in plan.arms:
-        approver = Approver(lab.agent, mode=plan.approve, think_time_s=plan.think_time_s).start()
+    if lab.approver is not None and "agent" in plan.arms:
+        approver = Approver(lab.approver, mode=plan.approve, think_time_s=plan.think_time_s)
+        approver.start()
     case_settings = CaseSettings(clean_window_s=plan.clean_window_s)
     try:
         for case_plan in plan.cases:

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.approvers import ensure_approvers
 from lab.chaos_role import ensure_chaos_role
 from lab.config import LabSettings, agent_runs
 from lab.envfile import read_env, write_env
@@ -14,11 +15,14 @@ from lab.postgres import Cluster
 from lab.secrets import ensure_secret, read_secret, replace_secret
 from lab.services import (
     AGENT_ACTION_KEY,
+    AGENT_APPROVERS,
     AGENT_INTAKE_TOKEN,
     APP_DB,
     APP_ROLE,
     FALLBACK_HOST,
+    GAMEDAY_APPROVER,
     HOOKS_TOKEN,
+    OPERATOR_APPROVER,
     OPS_DB,
     OPS_ROLE,
     PRIMARY_HOST,
@@ -48,6 +52,7 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD, CHAOS_KEY, HOOKS_TOKEN):
         ensure_secret(paths.secret(name))
     ensure_secret(paths.secret(AGENT_INTAKE_TOKEN), nbytes=32)
+    ensure_approvers(paths.secret(AGENT_APPROVERS), (OPERATOR_APPROVER, GAMEDAY_APPROVER))
     # agent-action.key is created by the ops-db hook: it must be a key ops-db knows
     write_atomic(
         paths.hosts_file,
@@ -199,14 +204,16 @@ def sync_observability_env(
 def sync_agent_env(
     *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
 ) -> None:
-    """The agent's env file: ops-db URL, address, state dir, intake token and act key files,
-    where the action server and observability are. Never the chaos key or hooks token."""
+    """The agent's env file: ops-db URL, address, state dir, intake token, approvers and act
+    key files, where the action server and observability are. Never the chaos key or hooks
+    token."""
     managed = {
         "AGENT_OPS_DB_URL": _ops_db_url(settings, paths),
         "AGENT_HOST": settings.host,
         "AGENT_PORT": str(settings.agent_port),
         "AGENT_STATE_DIR": str(paths.root),
         "AGENT_INTAKE_TOKEN_FILE": str(paths.secret(AGENT_INTAKE_TOKEN)),
+        "AGENT_APPROVERS_FILE": str(paths.secret(AGENT_APPROVERS)),
         "AGENT_ACTION_URL": f"http://{settings.host}:{settings.action_port}",
         "AGENT_ACTION_KEY_FILE": str(paths.secret(AGENT_ACTION_KEY)),
         "AGENT_OBSERVABILITY_URL": f"http://{settings.host}:{settings.observability_port}",

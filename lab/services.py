@@ -17,7 +17,11 @@ PRIMARY_HOST, FALLBACK_HOST = "pricing-primary.breakfix.lab", "pricing-fallback.
 # Shared by the chaos server and the victims' fault hooks (target /_faults, stub controls,
 # db-proxy toxics); never given to the agent or the action server.
 HOOKS_TOKEN = "victim-hooks.token"
-AGENT_INTAKE_TOKEN = "agent-intake.token"  # webhook callers (observability) and approvers
+AGENT_INTAKE_TOKEN = "agent-intake.token"  # webhook callers (observability); never approvers
+# Who may approve or deny the agent's high-risk steps (lab.approvers): a token each, the
+# lab's operator (the CLI's `incidents approve|deny`) and the game day's auto-approver.
+AGENT_APPROVERS = "agent-approvers.tokens"
+OPERATOR_APPROVER, GAMEDAY_APPROVER = "operator", "gameday"
 AGENT_ACTION_KEY = "agent-action.key"  # an `act` key of the action server, created in ops-db
 AGENT_DROPPED_ENV = ("AGENT_", "CHAOS_", "ACTION_", "OBS_", "TARGET_", "DBPROXY_", "UPSTREAM_")
 

@@ -1,4 +1,4 @@
-"""What the routes share: settings, store, pipeline, metrics and the intake token."""
+"""What the routes share: settings, store, pipeline, metrics, the intake token, approvers."""
 
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
@@ -10,6 +10,7 @@ from agent.metrics import AgentMetrics
 from agent.silences import Silences
 from agent.store import IncidentStore
 from agent.store_models import Incident
+from lab.approvers import Approvers
 
 
 class PipelineLike(Protocol):
@@ -34,6 +35,7 @@ class AgentParts:
     store: IncidentStore
     metrics: AgentMetrics
     token: str
+    approvers: Approvers = field(default_factory=Approvers)
     pipeline: PipelineLike | None = None
     silences: Silences = field(default_factory=Silences)
     pipeline_status: str = "starting"  # running | failed (the real one starts in background)

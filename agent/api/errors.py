@@ -18,6 +18,24 @@ class Unauthorized(AgentError):
     headers = {"WWW-Authenticate": "Bearer"}
 
 
+class IntakeTokenRequired(AgentError):
+    """An approver's token on intake or silences: it answers approvals only."""
+
+    status_code, code = 403, "intake_token_required"
+
+
+class ApproverTokenRequired(AgentError):
+    """The intake token on approve or deny: observability holds it too."""
+
+    status_code, code = 403, "approver_token_required"
+
+
+class ApproverMismatch(AgentError):
+    """A name in the body that is not the presented token's."""
+
+    status_code, code = 403, "approver_mismatch"
+
+
 class IncidentNotFound(AgentError):
     status_code, code = 404, "incident_not_found"
 

@@ -1,19 +1,19 @@
 """Incidents: list, the full story of one, its report; approve or deny a pending step.
 
 Read routes need no token (the agent listens on loopback, like observability); answering
-an approval needs the intake token.
+an approval needs an approver's token, whose name is recorded as the one who answered.
 """
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from agent.api.auth import require_token
+from agent.api.auth import ApproverName
 from agent.api.deps import AgentParts, Parts
-from agent.api.errors import AgentError, NotAwaitingApproval, ReportNotReady
+from agent.api.errors import AgentError, ApproverMismatch, NotAwaitingApproval, ReportNotReady
 from agent.model import IncidentState
 from agent.store_models import Incident
 
@@ -22,9 +22,9 @@ IncidentId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 class Answer(BaseModel):
-    """Who answers an approval request, and why."""
+    """An answer to an approval request: why, and optionally who (checked, never trusted)."""
 
-    by: str = Field(min_length=1, max_length=100)
+    by: str | None = Field(None, min_length=1, max_length=100)  # must be the token's name
     note: str = Field("", max_length=2000)
 
 
@@ -102,7 +102,11 @@ async def report(parts: Parts, incident_id: IncidentId) -> PlainTextResponse:
     return PlainTextResponse(incident.report, media_type="text/markdown; charset=utf-8")
 
 
-def _answer(parts: AgentParts, incident_id: str, answer: Answer, *, granted: bool) -> Incident:
+def _answer(
+    parts: AgentParts, incident_id: str, answer: Answer, *, by: str, granted: bool
+) -> Incident:
+    if answer.by is not None and answer.by != by:
+        raise ApproverMismatch(f"this token is {by}'s, not {answer.by}'s")
     incident = parts.store.require(incident_id)
     if incident.state is not IncidentState.awaiting_approval:
         raise NotAwaitingApproval(
@@ -111,18 +115,22 @@ def _answer(parts: AgentParts, incident_id: str, answer: Answer, *, granted: boo
     if parts.pipeline is None:
         raise AgentError("the pipeline is not running")
     respond = parts.pipeline.approve if granted else parts.pipeline.deny
-    return respond(incident_id, by=answer.by, note=answer.note)
+    return respond(incident_id, by=by, note=answer.note)
 
 
-@router.post("/incidents/{incident_id}/approve", dependencies=[Depends(require_token)])
-async def approve(parts: Parts, incident_id: IncidentId, answer: Answer) -> dict[str, Any]:
-    """Grant the pending approval: the proposed steps run."""
-    incident = await run_in_threadpool(_answer, parts, incident_id, answer, granted=True)
+@router.post("/incidents/{incident_id}/approve")
+async def approve(
+    parts: Parts, incident_id: IncidentId, by: ApproverName, answer: Answer
+) -> dict[str, Any]:
+    """Grant the pending approval, as the approver the token names: the proposed steps run."""
+    incident = await run_in_threadpool(_answer, parts, incident_id, answer, by=by, granted=True)
     return summary(incident)
 
 
-@router.post("/incidents/{incident_id}/deny", dependencies=[Depends(require_token)])
-async def deny(parts: Parts, incident_id: IncidentId, answer: Answer) -> dict[str, Any]:
-    """Deny the pending approval: the incident escalates with no action."""
-    incident = await run_in_threadpool(_answer, parts, incident_id, answer, granted=False)
+@router.post("/incidents/{incident_id}/deny")
+async def deny(
+    parts: Parts, incident_id: IncidentId, by: ApproverName, answer: Answer
+) -> dict[str, Any]:
+    """Deny the pending approval, as the approver the token names: it escalates, no action."""
+    incident = await run_in_threadpool(_answer, parts, incident_id, answer, by=by, granted=False)
     return summary(incident)

@@ -2,10 +2,13 @@
 
 `show` tells an incident's story: what fired, what the agent concluded and on what
 evidence, what it did and with what result, how it verified, and how long each part took.
+`approve` and `deny` answer with an approver's token (lab.approvers): the lab operator's by
+default, or a person's own from `--token-file`; the agent records the token's name.
 """
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -13,10 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lab.approvers import approver_token
 from lab.config import get_settings
 from lab.paths import StatePaths
 from lab.secrets import read_secret
-from lab.services import AGENT_INTAKE_TOKEN
+from lab.services import AGENT_APPROVERS, OPERATOR_APPROVER
 
 incidents_app = typer.Typer(
     help="The agent's incidents: list, show, approve, deny.", no_args_is_help=True
@@ -139,34 +143,55 @@ def show(
     _story(incident)
 
 
-def _answer(incident_id: str, verb: str, by: str, note: str) -> None:
-    """Approve or deny with the agent's intake token (the on-call human's credential)."""
-    paths = StatePaths.at(get_settings().state_dir)
-    token_file = paths.secret(AGENT_INTAKE_TOKEN)
-    if not token_file.exists():
-        err.print("[bold red]error:[/] no agent intake token here: run `make run` first")
-        raise typer.Exit(1)
-    headers = {"Authorization": f"Bearer {read_secret(token_file)}"}
-    body = {"by": by, "note": note}
+def _approver_token(token_file: Path | None) -> str:
+    """The token in `token_file`, else the lab operator's from the agent's approvers file."""
+    try:
+        if token_file is not None:
+            return read_secret(token_file)
+        approvers = StatePaths.at(get_settings().state_dir).secret(AGENT_APPROVERS)
+        return approver_token(approvers, OPERATOR_APPROVER)
+    except (OSError, ValueError, LookupError) as exc:
+        err.print(f"[bold red]error:[/] no approver token: {exc} (run `make run` first?)")
+        raise typer.Exit(1) from None
+
+
+def _answer(incident_id: str, verb: str, *, by: str | None, note: str, token: Path | None) -> None:
+    """Approve or deny with an approver's token; the agent records the token's name."""
+    headers = {"Authorization": f"Bearer {_approver_token(token)}"}
+    body = {"note": note} | ({"by": by} if by else {})
     answered = _call("POST", f"/incidents/{incident_id}/{verb}", json=body, headers=headers)
     out.print(f"{incident_id}: {answered.json().get('state')}")
+
+
+TokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="BREAKFIX_APPROVER_TOKEN_FILE",
+        help="A file holding your approver token (default: the lab operator's).",
+    ),
+]
+By = Annotated[
+    str | None, typer.Option(help="Your approver name, checked against the token's (optional).")
+]
 
 
 @incidents_app.command()
 def approve(
     incident_id: Annotated[str, typer.Argument(help="An incident awaiting approval.")],
-    by: Annotated[str, typer.Option(help="Who approves.")] = "cli",
     note: Annotated[str, typer.Option(help="Why.")] = "",
+    token_file: TokenFile = None,
+    by: By = None,
 ) -> None:
     """Grant an incident's pending approval: its proposed steps run."""
-    _answer(incident_id, "approve", by, note)
+    _answer(incident_id, "approve", by=by, note=note, token=token_file)
 
 
 @incidents_app.command()
 def deny(
     incident_id: Annotated[str, typer.Argument(help="An incident awaiting approval.")],
-    by: Annotated[str, typer.Option(help="Who denies.")] = "cli",
     note: Annotated[str, typer.Option(help="Why.")] = "",
+    token_file: TokenFile = None,
+    by: By = None,
 ) -> None:
     """Deny an incident's pending approval: it escalates with no action."""
-    _answer(incident_id, "deny", by, note)
+    _answer(incident_id, "deny", by=by, note=note, token=token_file)

@@ -21,6 +21,7 @@ from tests.support.pg import RunningCluster
 from tests.target_server.helpers import ThreadedServer
 
 _TABLES = "agent_actions, agent_alerts, agent_incident_events, agent_incidents"
+APPROVERS_FILE = "secrets/agent-approvers.tokens"  # where the lab keeps it in its state dir
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +100,33 @@ class AgentServer:
     token: str
     pipeline: RecorderPipeline
     store: IncidentStore
+    approvers: dict[str, str]  # name -> token, as in the agent's approvers file
 
     def auth(self) -> dict[str, str]:
+        """The intake token's header (alerts and silences)."""
         return {"Authorization": f"Bearer {self.token}"}
+
+    def approver(self, name: str = "alice") -> dict[str, str]:
+        """An approver's header (approve and deny)."""
+        return {"Authorization": f"Bearer {self.approvers[name]}"}
 
 
 @pytest.fixture
-def agent_settings(ops_url: str, tmp_path: Path) -> Settings:
-    """Agent settings on the test ops-db, with an intake token and an (unused) act key."""
+def approvers(tmp_path: Path) -> dict[str, str]:
+    """The agent's approvers file (`name token` lines, 0600) in tmp_path as a state dir:
+    alice, the game day and the lab's operator (the CLI's default)."""
+    tokens = {name: secrets.token_urlsafe(32) for name in ("alice", "gameday", "operator")}
+    path = tmp_path / APPROVERS_FILE
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_text("".join(f"{name} {token}\n" for name, token in tokens.items()))
+    path.chmod(0o600)
+    return tokens
+
+
+@pytest.fixture
+def agent_settings(ops_url: str, tmp_path: Path, approvers: dict[str, str]) -> Settings:
+    """Agent settings on the test ops-db, with an intake token, the approvers file and an
+    (unused) act key."""
     token_file = tmp_path / "agent-intake.token"
     token_file.write_text(secrets.token_urlsafe(32))
     key_file = tmp_path / "agent-action.key"
@@ -115,6 +135,7 @@ def agent_settings(ops_url: str, tmp_path: Path) -> Settings:
         _env_file=None,
         ops_db_url=ops_url,
         intake_token_file=token_file,
+        approvers_file=tmp_path / APPROVERS_FILE,
         action_key_file=key_file,
         state_dir=tmp_path,
         port=free_port(),
@@ -122,7 +143,9 @@ def agent_settings(ops_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def agent_server(agent_settings: Settings, store: IncidentStore) -> Iterator[AgentServer]:
+def agent_server(
+    agent_settings: Settings, store: IncidentStore, approvers: dict[str, str]
+) -> Iterator[AgentServer]:
     """A real HTTP agent (uvicorn on 127.0.0.1) on an emptied ops-db."""
     recorder = RecorderPipeline(store)
     app = create_app(agent_settings, pipeline=recorder)
@@ -133,6 +156,7 @@ def agent_server(agent_settings: Settings, store: IncidentStore) -> Iterator[Age
             token=agent_settings.intake_token_file.read_text(),
             pipeline=recorder,
             store=store,
+            approvers=approvers,
         )
     finally:
         server.stop()

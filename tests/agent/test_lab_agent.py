@@ -97,6 +97,7 @@ def test_incidents_cli_tells_the_story(lab: BackgroundLab) -> None:
     assert incident_id in story and "timeline" in story
     missing = lab.cli("incidents", "show", "inc-99999", check=False)
     assert missing.returncode == 1 and "incident_not_found" in missing.stderr
-    # the CLI answers with the intake token: past the auth, refused for the state
-    early = lab.cli("incidents", "approve", incident_id, "--by", "oncall", check=False)
+    # the CLI answers with the lab operator's approver token: past the auth, refused for
+    # the state
+    early = lab.cli("incidents", "approve", incident_id, "--by", "operator", check=False)
     assert early.returncode == 1 and "not_awaiting_approval" in early.stderr, early.stderr
