@@ -4,7 +4,7 @@ import ctypes
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,11 +36,6 @@ def spawn(command: Command, *, log_path: Path) -> subprocess.Popen[bytes]:
     with SIGKILL leaves no orphan behind. Call it from the supervisor's main thread only.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    death_signal = int(command.stop_signal)
-
-    def _die_with_parent() -> None:
-        _prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
-
     inherited = {
         key: value
         for key, value in os.environ.items()
@@ -57,8 +52,22 @@ def spawn(command: Command, *, log_path: Path) -> subprocess.Popen[bytes]:
             cwd=command.cwd,
             user=command.user,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(command.stop_signal),
         )
+
+
+def die_with_parent(sig: signal.Signals) -> Callable[[], None]:
+    """A `preexec_fn`: the child gets `sig` when the thread that forks it ends (the setting
+    survives exec). A parent that died before the call leaves nobody to signal the child:
+    it then sends `sig` to itself."""
+    parent = os.getpid()
+
+    def _arm() -> None:
+        _prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sig)
+
+    return _arm
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: signal.Signals, timeout: float) -> int:
