@@ -28,6 +28,11 @@ class ActionContext:
         """Where snapshot-db writes its dumps and manifests."""
         return self.paths.root / "snapshots"
 
+    @property
+    def children_dir(self) -> Path:
+        """Where the client tools actions run are written down while they run (lab.tied)."""
+        return self.paths.run / "action-children"
+
     def target_env(self) -> dict[str, str]:
         """The target's env file as it is now."""
         return read_env(self.paths.target_env)

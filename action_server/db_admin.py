@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from psycopg2 import sql
@@ -13,11 +14,14 @@ from psycopg2.extensions import connection as PgConnection
 
 from lab.postgres import SUPERUSER, Cluster
 from lab.services import APP_DB
+from lab.tied import run_tied
 
 ACTION_APP_NAME = "breakfix-action"
 TARGET_APP_NAME = "breakfix-target"
 CLIENT_TIMEOUT_S = 300.0
 LOCK_TIMEOUT = "15s"  # a restore or migration behind a stuck lock fails instead of hanging
+CHECKS_CLIENT_SINCE = 140000  # client_connection_check_interval came with Postgres 14
+CLIENT_CHECK_MS = 1000
 
 
 @contextmanager
@@ -31,29 +35,42 @@ def admin_connection(
 
 
 def client_env(
-    *, lock_timeout: str | None = None, application_name: str = ACTION_APP_NAME
+    *,
+    lock_timeout: str | None = None,
+    application_name: str = ACTION_APP_NAME,
+    server_version: int = 0,
 ) -> dict[str, str]:
     """Environment for pg_dump/pg_restore: our application_name, no inherited libpq auth."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["PGAPPNAME"] = application_name
     env["PGCONNECT_TIMEOUT"] = "5"
-    if lock_timeout is not None:
-        env["PGOPTIONS"] = f"-c lock_timeout={lock_timeout}"
+    options = [f"-c lock_timeout={lock_timeout}"] if lock_timeout is not None else []
+    if server_version >= CHECKS_CLIENT_SINCE:
+        # A killed client's session ends within a second, even while it waits for a lock,
+        # instead of holding what it has locked until its statement or lock wait ends.
+        options.append(f"-c client_connection_check_interval={CLIENT_CHECK_MS}")
+    if options:
+        env["PGOPTIONS"] = " ".join(options)
     return env
 
 
 def run_client(
-    argv: list[str], *, lock_timeout: str | None = None, application_name: str = ACTION_APP_NAME
+    argv: list[str],
+    *,
+    ledger: Path,
+    lock_timeout: str | None = None,
+    application_name: str = ACTION_APP_NAME,
+    server_version: int = 0,
 ) -> "subprocess.CompletedProcess[str]":
-    """Run a Postgres client tool as the action server (our app name, bounded time)."""
-    return subprocess.run(
-        argv,
-        env=client_env(lock_timeout=lock_timeout, application_name=application_name),
-        capture_output=True,
-        text=True,
-        timeout=CLIENT_TIMEOUT_S,
-        check=False,
+    """Run a Postgres client tool as the action server (our app name, bounded time), tied
+    to it: the tool dies with the action server (see lab.tied; `ledger` is its record).
+    `server_version` (psycopg2's) turns on what the server supports."""
+    env = client_env(
+        lock_timeout=lock_timeout,
+        application_name=application_name,
+        server_version=server_version,
     )
+    return run_tied(argv, env=env, timeout=CLIENT_TIMEOUT_S, ledger=ledger)
 
 
 def client_args(cluster: Cluster) -> list[str]:

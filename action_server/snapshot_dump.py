@@ -82,7 +82,12 @@ def dump(
             # app's data: a restore must neither bring back nor drop it.
             argv += [f"--exclude-schema={CHAOS_SCHEMA}", f"--lock-wait-timeout={wait_ms}"]
             argv += ["-Fc", f"--snapshot={snapshot_id}", "-f", str(out), APP_DB]
-            result = run_client(argv, application_name=limits.application_name)
+            result = run_client(
+                argv,
+                ledger=ctx.children_dir,
+                application_name=limits.application_name,
+                server_version=conn.server_version,
+            )
             conn.rollback()
     except psycopg2.Error as exc:
         limits.check()

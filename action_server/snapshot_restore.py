@@ -61,13 +61,16 @@ def restore_snapshot(
         with admin_connection(ctx.target_db) as conn:
             # The app's sessions hold locks on the tables the restore drops; its pool reconnects.
             terminated = terminate(conn, target_sessions(conn))
+            version = conn.server_version
     except psycopg2.Error as exc:
         raise ActionFailed(f"target-db unavailable for a restore: {exc.pgerror or exc}") from None
     argv = [str(ctx.target_db.bindir / "pg_restore"), *client_args(ctx.target_db)]
     argv += ["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]
     argv += [f"--exclude-schema={CHAOS_SCHEMA}"]  # snapshots taken before it was left out
     argv += ["-d", APP_DB, str(dump_path(ctx, name))]
-    result = run_client(argv, lock_timeout=LOCK_TIMEOUT)
+    result = run_client(
+        argv, ledger=ctx.children_dir, lock_timeout=LOCK_TIMEOUT, server_version=version
+    )
     if result.returncode != 0:
         raise ActionFailed(
             f"pg_restore of {name} failed and was rolled back, shop is unchanged: "

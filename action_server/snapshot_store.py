@@ -123,7 +123,7 @@ def _new_name(folder: Path, label: str) -> str:
 
 def _lists_ok(ctx: ActionContext, dump: Path) -> bool:
     argv = [str(ctx.target_db.bindir / "pg_restore"), "--list", str(dump)]
-    return run_client(argv).returncode == 0
+    return run_client(argv, ledger=ctx.children_dir).returncode == 0
 
 
 def _sha256(path: Path) -> str:
