@@ -42,6 +42,35 @@ def _json_or_none(raw: bytes) -> Any:
         return {"unparsed_body_bytes": len(raw)}
 
 
+def audit_entry(request: Request, *, status: int, elapsed_s: float) -> AuditEntry:
+    """The request's audit row as its state says now (the write-ahead row's id kept)."""
+    state = request.state
+    presented = (
+        request.headers.get("x-api-key")
+        or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    )
+    params = getattr(state, "audit_params", None)
+    if params is None:
+        params = getattr(state, "raw_params", None)
+    return AuditEntry(
+        id=getattr(state, "audit_id", None),
+        ts=datetime.now(UTC),
+        key_id=getattr(state, "key_id", None),
+        claimed_key_id=None if getattr(state, "key_id", None) else key_id_of(presented),
+        method=request.method,
+        path=clean_text(request.url.path),
+        action=_clean_or_none(getattr(state, "audit_action", None)),
+        params=redact(params) if params is not None else None,
+        dry_run=bool(getattr(state, "dry_run", False)),
+        outcome=getattr(state, "audit_outcome", None) or _outcome(status),
+        status_code=status,
+        error_code=getattr(state, "error_code", None),
+        run_id=getattr(state, "run_id", None),
+        duration_ms=round(elapsed_s * 1000, 3),
+        correlation_id=state.correlation_id,
+    )
+
+
 class AuditMiddleware(BaseHTTPMiddleware):
     """Times the request, sets the correlation id, and writes the audit row afterwards."""
 
@@ -75,7 +104,8 @@ class AuditMiddleware(BaseHTTPMiddleware):
             response = await self._call(request, call_next)
         response.headers[CORRELATION_HEADER] = correlation_id
         if request.url.path not in UNAUDITED:
-            entry = self._entry(request, response.status_code, time.perf_counter() - started)
+            elapsed_s = time.perf_counter() - started
+            entry = audit_entry(request, status=response.status_code, elapsed_s=elapsed_s)
             try:
                 await run_in_threadpool(self._write, entry)
             except Exception:  # an audit failure is reported and counted, never hidden
@@ -91,35 +121,9 @@ class AuditMiddleware(BaseHTTPMiddleware):
             request.state.error_code = "internal_error"
             return JSONResponse({"detail": "internal error", "code": "internal_error"}, 500)
 
-    def _entry(self, request: Request, status: int, elapsed_s: float) -> AuditEntry:
-        state = request.state
-        presented = (
-            request.headers.get("x-api-key")
-            or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        )
-        params = getattr(state, "audit_params", None)
-        if params is None:
-            params = getattr(state, "raw_params", None)
-        return AuditEntry(
-            ts=datetime.now(UTC),
-            key_id=getattr(state, "key_id", None),
-            claimed_key_id=None if getattr(state, "key_id", None) else key_id_of(presented),
-            method=request.method,
-            path=clean_text(request.url.path),
-            action=_clean_or_none(getattr(state, "audit_action", None)),
-            params=redact(params) if params is not None else None,
-            dry_run=bool(getattr(state, "dry_run", False)),
-            outcome=getattr(state, "audit_outcome", None) or _outcome(status),
-            status_code=status,
-            error_code=getattr(state, "error_code", None),
-            run_id=getattr(state, "run_id", None),
-            duration_ms=round(elapsed_s * 1000, 3),
-            correlation_id=state.correlation_id,
-        )
-
     def _write(self, entry: AuditEntry) -> None:
         with self._store_of().session() as session:
-            session.add(entry)
+            session.merge(entry)  # completes the request's write-ahead row when it has one
             session.commit()
 
 
@@ -148,4 +152,4 @@ def query_audit(
     return list(session.scalars(stmt))
 
 
-__all__ = ["CORRELATION_HEADER", "AuditMiddleware", "query_audit"]
+__all__ = ["CORRELATION_HEADER", "AuditMiddleware", "audit_entry", "query_audit"]

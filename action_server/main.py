@@ -7,15 +7,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from action_server import runs
 from action_server.actions import CATALOGUE
 from action_server.audit import AuditMiddleware
 from action_server.background import start_jobs
 from action_server.config import Settings, get_settings
-from action_server.errors import StoreUnavailable, install_handlers
+from action_server.errors import install_handlers
 from action_server.lab_state import LabParts, build_context
 from action_server.metrics import ActionMetrics
 from action_server.ratelimit import RateLimits
+from action_server.recovery import recover
 from action_server.routes import actions, health
 from action_server.routes import runs as run_routes
 from action_server.store import Store
@@ -45,12 +45,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            interrupted = await run_in_threadpool(runs.reconcile, store=parts.store)
-            if interrupted:
-                log.warning("%d runs were interrupted by the last stop", interrupted)
-        except StoreUnavailable:
-            log.error("ops-db unreachable at start-up: runs not reconciled")
+        # Before serving: a dead server's children are gone before any target is taken.
+        await run_in_threadpool(recover, ctx=parts.ctx, store=parts.store)
         scheduler = (
             start_jobs(settings=settings, ctx=parts.ctx, store=parts.store) if background else None
         )

@@ -48,10 +48,17 @@ def execute(
     ctx: ActionContext,
     store: Store,
     caller: Caller,
+    run_id: uuid.UUID | None = None,
 ) -> ActionRun:
-    """Plan (the whole of a dry run), then act and verify; revert when verification fails."""
+    """Plan (the whole of a dry run), then act and verify; revert when verification fails.
+    `run_id` is the run's id when the caller needs it before the run is written."""
     writer = _RunWriter(
-        store=store, action=spec.name, params=params, caller=caller, dry_run=dry_run
+        store=store,
+        action=spec.name,
+        params=params,
+        caller=caller,
+        dry_run=dry_run,
+        run_id=run_id or uuid.uuid4(),
     )
     if ctx.backend not in spec.backends:
         raise NotSupported(
@@ -115,8 +122,10 @@ def undo(
     ctx: ActionContext,
     store: Store,
     caller: Caller,
+    undo_run_id: uuid.UUID | None = None,
 ) -> ActionRun:
-    """Revert a recorded run with its own undo data; the undo is a run of its own."""
+    """Revert a recorded run with its own undo data; the undo is a run of its own (with
+    `undo_run_id` as its id when given)."""
     original = get(store=store, run_id=run_id)
     spec = catalogue.get(original.action)
     if spec is None or spec.revert is None:
@@ -138,6 +147,7 @@ def undo(
         caller=caller,
         dry_run=False,
         undo_of=run_id,
+        run_id=undo_run_id or uuid.uuid4(),
     )
     plan = Plan(summary=f"undo run {run_id}")
     writer.write(status=RUNNING, plan=plan)

@@ -1,6 +1,7 @@
 """`GET /actions` and `POST /action/{name}`: the catalogue and running an action."""
 
 import json
+import uuid
 from contextlib import nullcontext
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from action_server import idempotency, runs
+from action_server.audit_ahead import write_ahead
 from action_server.deps import Caller, Parts, require_scope
 from action_server.errors import (
     ActionServerError,
@@ -125,6 +127,9 @@ def _run(
         else nullcontext()
     )
     caller = runs.Caller(key_id=key_id, correlation_id=request.state.correlation_id)
+    run_id = uuid.uuid4()
+    if not dry_run:  # a server killed from here on still leaves the request's audit row
+        write_ahead(request=request, store=parts.store, run_id=run_id)
     with lock:
         run = runs.execute(
             spec=spec,
@@ -133,6 +138,7 @@ def _run(
             ctx=parts.ctx,
             store=parts.store,
             caller=caller,
+            run_id=run_id,
         )
     request.state.run_id = run.id
     request.state.audit_outcome = run.status

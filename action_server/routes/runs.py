@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from action_server import runs
 from action_server.audit import query_audit
+from action_server.audit_ahead import write_ahead
 from action_server.deps import Caller, Parts, require_scope
 from action_server.errors import NotUndoable
 from action_server.keys import Scope
@@ -39,6 +40,8 @@ def undo_run(run_id: uuid.UUID, request: Request, parts: Parts, key: Caller) -> 
         raise NotUndoable(f"{original.action} has no undo")
     parts.limits.hit(key_id=key.id, action_class=spec.risk.value)
     caller = runs.Caller(key_id=key.id, correlation_id=request.state.correlation_id)
+    undo_run_id = uuid.uuid4()
+    write_ahead(request=request, store=parts.store, run_id=undo_run_id)
     with target_lock(store=parts.store, targets=(spec.target, *spec.also_locks), wait_s=0.0):
         run = runs.undo(
             run_id=run_id,
@@ -46,6 +49,7 @@ def undo_run(run_id: uuid.UUID, request: Request, parts: Parts, key: Caller) -> 
             ctx=parts.ctx,
             store=parts.store,
             caller=caller,
+            undo_run_id=undo_run_id,
         )
     request.state.run_id, request.state.audit_outcome = run.id, run.status
     return run_out(run, undoable=False)
