@@ -1,9 +1,10 @@
 """A real embedded Postgres cluster for tests, started through the lab's own manager."""
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from lab.background import make_state_dir, remove_state_dir
 from lab.postgres import Cluster, find_bindir, server_user
@@ -48,4 +49,19 @@ class RunningCluster:
             self.proc = None
 
 
-__all__ = ["RunningCluster", "make_state_dir", "remove_state_dir", "running_cluster"]
+def scalar(
+    cluster: Cluster, query: str, params: Sequence[Any] = (), *, dbname: str = "shop"
+) -> Any:
+    """The first column of `query`'s first row (None without one), on its own autocommit
+    connection named `breakfix-test-probe` (so that blocker hunts may end it)."""
+    conn = cluster.connect(dbname, application_name="breakfix-test-probe")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            row = cur.fetchone() if cur.description else None
+        return row[0] if row else None
+    finally:
+        conn.close()
+
+
+__all__ = ["RunningCluster", "make_state_dir", "remove_state_dir", "running_cluster", "scalar"]
