@@ -98,9 +98,16 @@ def run_case(
     placed: list[Placed] = []
     with responding(lab, arm, for_s=window + 120):
         try:
-            _inject_and_watch(
-                lab, plan, arm, cases, placed, window, probe, settings, phase, case_id
-            )
+            try:
+                refused = _inject_and_watch(
+                    lab, plan, arm, cases, placed, window, probe, settings, phase, case_id
+                )
+            except Refused as exc:  # the lab said no: this case is not run, the day goes on
+                result.reasons = [f"not run: {exc}"]
+                result.faults = [p.record for p in placed]
+                result.finished_at = time.time()
+                phase(case_id, "not run: refused")
+                return result
             end = time.time()
             result.faults = [p.record for p in placed]
             result.started_at = placed[0].record.injected_at if placed else started
@@ -110,12 +117,18 @@ def run_case(
                 remove(lab, p)
     result.faults = [p.record for p in placed]
     result.reasons += [n for p in placed for n in p.notes]
-    if 0 < len(placed) < len(plan.faults):
+    if refused is not None:
+        result.reasons.append(refused)
+    elif 0 < len(placed) < len(plan.faults):
         result.reasons.append(f"{plan.faults[len(placed)].label} never went in: the case closed")
     _aftermath(lab, result, baseline, settings, phase)
     judge(result=result, expected=expected if kind != "control" else expected[:1])
     phase(case_id, result.status)
     return result
+
+
+class Refused(GamedayError):
+    """The lab refused to put a case's first fault in (a blast radius, the kill switch)."""
 
 
 def _kind(plan: CasePlan, cases: list[Case]) -> schema.CaseKind:
@@ -137,21 +150,33 @@ def _inject_and_watch(
     settings: CaseSettings,
     phase: Phase,
     case_id: str,
-) -> None:
+) -> str | None:
     """Put the faults in (the second when the sequence says), then wait for the case to
-    settle: every incident since the injection closed and users clean, or the window."""
+    settle: every incident since the injection closed and users clean, or the window.
+    Refused when the first fault is refused; the second's refusal is returned (the first
+    stays in and its response is scored)."""
     ttl = window + 300.0  # longer than the case: a TTL never masks the responder
-    placed.append(place(lab, plan.faults[0], ttl_s=ttl))
+    try:
+        placed.append(place(lab, plan.faults[0], ttl_s=ttl))
+    except GamedayError as exc:
+        raise Refused(str(exc)) from exc
     t0 = placed[0].record.injected_at
     phase(case_id, f"injected {plan.faults[0].label}")
     last_injection, deadline = t0, t0 + window
+    wanted, refused = len(plan.faults), None
     quiet = cases[0].expected.state == "none"
     while time.time() < deadline:
         states = _incident_states(lab, t0)
-        if len(placed) < len(plan.faults) and second_fault_due(
+        if len(placed) < wanted and second_fault_due(
             plan=plan, states=states, probe=probe, since=t0, clean_window_s=settings.clean_window_s
         ):
-            second = place(lab, plan.faults[1], ttl_s=ttl)
+            try:
+                second = place(lab, plan.faults[1], ttl_s=ttl)
+            except GamedayError as exc:  # the first stays in: its response is still scored
+                refused = f"{plan.faults[1].label} never went in: {exc}"
+                phase(case_id, f"{plan.faults[1].label} refused")
+                wanted = 1
+                continue
             second.record.note = _when_second(plan, states, second.record.injected_at - t0)
             placed.append(second)
             last_injection = time.time()
@@ -160,7 +185,7 @@ def _inject_and_watch(
         phase(case_id, _describe(states))
         if (
             not quiet
-            and len(placed) == len(plan.faults)
+            and len(placed) == wanted
             and _settled(
                 states,
                 probe,
@@ -169,8 +194,9 @@ def _inject_and_watch(
                 incidents_expected=arm == "agent" and lab.agent is not None,
             )
         ):
-            return
+            return refused
         time.sleep(1.0)
+    return refused
 
 
 def _when_second(plan: CasePlan, states: dict[str, str], after_s: float) -> str:

@@ -112,3 +112,26 @@ def test_bad_input_is_refused_before_anything_runs(lab: EvalLab, tmp_path: Path)
     assert not (tmp_path / "gameday.json").exists()
     missing = run_gameday_cli(lab.lab, "show", "no-such-run")
     assert missing.returncode == 2 and "no game day run" in missing.stderr
+
+
+@pytest.mark.timeout(300)
+def test_a_refused_injection_fails_its_case_and_the_day_goes_on(
+    lab: EvalLab, tmp_path: Path
+) -> None:
+    """The kill switch engaged: each case's injection is refused (409): each case is
+    recorded not run with the chaos server's answer, the next one is still tried, the report
+    is written; nothing is left in the lab."""
+    lab.chaos.post("/kill", json={"reason": "refusal test"}).raise_for_status()
+    try:
+        out = tmp_path / "report"
+        done = run_gameday_cli(lab.lab, "--faults", "api-crash,noop", "--out", str(out))
+    finally:
+        lab.chaos.post("/kill/release").raise_for_status()
+    assert done.returncode == 0, done.stdout + done.stderr  # the day ran to its end
+    report = RunReport.model_validate_json((out / "gameday.json").read_text())
+    assert [c.case for c in report.cases] == ["api-crash", "noop"]
+    for case in report.cases:
+        assert case.status == "not_run", case
+        assert "kill_switch_engaged" in " ".join(case.reasons), case.reasons
+        assert case.faults == [] and case.actions == []
+    assert lab.chaos.get("/faults", params={"state": "active"}).json() == []
