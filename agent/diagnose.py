@@ -97,6 +97,11 @@ def _retrieval(book: Runbook, matches: list[Match]) -> tuple[float, list[Citatio
 
 
 def _mentions(match: Match, book: Runbook) -> bool:
+    """Whether a past incident is one of the runbook's: by the fault its postmortem recorded
+    when there is one (its text quotes alert names and log lines, which anyone can word),
+    else by the runbook's faults named in it (a postmortem without a diagnosed fault)."""
+    if match.fault:
+        return match.fault in book.faults or match.fault == book.id
     text = " ".join([match.title, *(p.text for p in match.passages)])
     return any(fault in text for fault in book.faults) or book.id in text
 

@@ -1,5 +1,11 @@
 """Memory: the postmortem every closed incident leaves, as Markdown a human reads and the
-knowledge index embeds as a past incident."""
+knowledge index embeds as a past incident.
+
+Every string is escaped where it is written (`md`): a postmortem carries alert labels, log
+lines and a model's words, none of which may become Markdown, HTML or a link of its own. The
+alert's own text (`quoted`) goes to a section that is never indexed, so retrieval does not
+take what a sender wrote for the agent's (or a runbook's) words.
+"""
 
 import json
 import re
@@ -9,11 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.model import IncidentState
+from lab.untrusted_text import markdown as md
+from lab.untrusted_text import markdown_code, quoted
 
 POSTMORTEM_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # also its file name
 # Sections that describe the incident (indexed); the rest is bookkeeping (not indexed).
 _FAULT_LINE = re.compile(r"^- \*\*Diagnosed fault:\*\* (\S+)\s*$", re.M)
 INDEXED_SECTIONS = ("Summary", "Symptoms", "Evidence", "Diagnosis", "Actions", "Outcome")
+QUOTED_SECTION = "Alert text (untrusted, quoted, not indexed)"
 
 
 class TimelineEntry(BaseModel):
@@ -44,6 +53,8 @@ class Postmortem(BaseModel):
     service: str | None = None
     fault: str | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    # what the alert itself said (its summary): shown to a human, never indexed
+    quoted: list[str] = Field(default_factory=list)
 
     @property
     def diagnosed_fault(self) -> str | None:
@@ -59,41 +70,43 @@ class Postmortem(BaseModel):
     def to_markdown(self) -> str:
         """The postmortem as Markdown: header, summary, symptoms, timeline, evidence,
         diagnosis, actions, outcome, times."""
-        fault = self.diagnosed_fault or "unknown"
+        fault = md(self.diagnosed_fault or "unknown", limit=100)
         head = [
-            f"# Postmortem {self.incident_id}: {self.title}",
+            f"# Postmortem {self.incident_id}: {md(self.title, limit=300)}",
             "",
             f"- **Final state:** {self.state.value}",
-            f"- **Service:** {self.service or 'unknown'}",
+            f"- **Service:** {md(self.service or 'unknown')}",
             f"- **Diagnosed fault:** {fault}",
             f"- **Opened:** {_when(self.opened_at)}",
             f"- **Closed:** {_when(self.closed_at) if self.closed_at else 'still open'}",
         ]
         sections = [
             ("Summary", self._summary(fault)),
-            ("Symptoms", self.symptoms.strip() or "None recorded."),
+            ("Symptoms", md(self.symptoms) or "None recorded."),
             ("Timeline", self._timeline()),
             ("Evidence", _bullets(self.evidence) or "None recorded."),
             ("Diagnosis", self._diagnosis()),
             ("Actions", self._actions()),
-            ("Outcome", self.outcome.strip() or self.state.value),
+            ("Outcome", md(self.outcome) or self.state.value),
             ("Times", self._times()),
         ]
+        if self.quoted:
+            sections.append((QUOTED_SECTION, _bullets([quoted(q) for q in self.quoted])))
         body = [f"## {heading}\n\n{text}" for heading, text in sections]
         return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
 
     def _summary(self, fault: str) -> str:
-        symptom = self.symptoms.strip().split("\n")[0].rstrip(".") or "an alert fired"
-        where = f" on {self.service}" if self.service else ""
-        done = [str(a.get("action") or a.get("name") or "?") for a in self.actions]
+        symptom = md(self.symptoms.strip().split("\n")[0].rstrip(".")) or "an alert fired"
+        where = f" on {md(self.service)}" if self.service else ""
+        done = [a.get("action") or a.get("name") or "?" for a in self.actions]
         acted = (
-            f"The agent ran {', '.join(f'`{a}`' for a in done)}."
+            f"The agent ran {', '.join(markdown_code(a) for a in done)}."
             if done
             else "No action was taken."
         )
         return (
             f"At {_when(self.opened_at)}{where}: {symptom}. The diagnosis was **{fault}**. "
-            f"{acted} The incident ended **{self.state.value}**: {self.outcome.strip()}"
+            f"{acted} The incident ended **{self.state.value}**: {md(self.outcome)}"
         )
 
     def _timeline(self) -> str:
@@ -102,7 +115,7 @@ class Postmortem(BaseModel):
             entries = [TimelineEntry(at=self.opened_at, what="incident opened")]
             if self.closed_at:
                 entries.append(TimelineEntry(at=self.closed_at, what=f"{self.state.value}"))
-        rows = [f"| {_when(e.at)} | {e.what.replace('|', '/')} |" for e in entries]
+        rows = [f"| {_when(e.at)} | {md(e.what)} |" for e in entries]
         return "| time | what |\n|---|---|\n" + "\n".join(rows)
 
     def _diagnosis(self) -> str:
@@ -111,21 +124,22 @@ class Postmortem(BaseModel):
         for rank, hyp in enumerate(hypotheses, 1):
             confidence = hyp.get("confidence")
             conf = f"{confidence:.2f}" if isinstance(confidence, int | float) else "?"
-            book = f", runbook `{hyp['runbook_id']}`" if hyp.get("runbook_id") else ""
+            book = f", runbook {markdown_code(hyp['runbook_id'])}" if hyp.get("runbook_id") else ""
             lines.append(
-                f"{rank}. **{hyp.get('fault', 'unknown')}** (confidence {conf}{book}): "
-                f"{hyp.get('summary', '')}"
+                f"{rank}. **{md(hyp.get('fault', 'unknown'))}** (confidence {conf}{book}): "
+                f"{md(hyp.get('summary', ''))}"
             )
             for cite in hyp.get("citations") or []:
                 if isinstance(cite, dict):
-                    text = f": {cite['text']}" if cite.get("text") else ""
-                    lines.append(f"   - {cite.get('kind', '?')} `{cite.get('ref', '?')}`{text}")
-        notes = str(self.diagnosis.get("notes") or "").strip()
+                    text = f": {md(cite['text'])}" if cite.get("text") else ""
+                    kind, ref = md(cite.get("kind", "?")), markdown_code(cite.get("ref", "?"))
+                    lines.append(f"   - {kind} {ref}{text}")
+        notes = md(self.diagnosis.get("notes") or "")
         if notes:
             lines.append(f"\n{notes}")
         mode = self.diagnosis.get("mode")
         if mode:
-            lines.append(f"\nReached in {mode} mode.")
+            lines.append(f"\nReached in {md(mode)} mode.")
         return "\n".join(lines).strip() or "No diagnosis was recorded."
 
     def _actions(self) -> str:
@@ -133,13 +147,14 @@ class Postmortem(BaseModel):
         for rank, act in enumerate(self.actions, 1):
             name = act.get("action") or act.get("name") or "?"
             params = act.get("params") or {}
-            args = f" {json.dumps(params, sort_keys=True, default=str)}" if params else ""
+            args = f" {md(json.dumps(params, sort_keys=True, default=str))}" if params else ""
             status = act.get("status") or act.get("outcome") or act.get("result")
-            tail = f": {status}" if status else ""
+            tail = f": {md(status)}" if status else ""
             if act.get("dry_run"):
                 tail += " (dry run)"
             why = act.get("why") or act.get("reason")
-            lines.append(f"{rank}. `{name}`{args}{tail}" + (f" — {why}" if why else ""))
+            line = f"{rank}. {markdown_code(name)}{args}{tail}" + (f" — {md(why)}" if why else "")
+            lines.append(line)
         return "\n".join(lines) or "No action was taken."
 
     def _times(self) -> str:
@@ -198,4 +213,4 @@ def _seconds(value: float | None) -> str:
 
 
 def _bullets(items: list[str]) -> str:
-    return "\n".join(f"- {item.strip()}" for item in items if item.strip())
+    return "\n".join(f"- {md(item)}" for item in items if item.strip())
