@@ -1,8 +1,10 @@
 """The agent's own notifications (approval requests, escalations) to Slack and Discord.
 
 Same formats as the action server's escalate action (Slack incoming-webhook blocks, Discord
-embeds). A notifier never breaks the run it reports on: delivery failures are returned and
-logged (without the webhook URL, which is a secret), never raised.
+embeds). A message's summary and fields are plain text that may quote an alert: each format
+escapes them for its platform (no mention, link or markup of their own); its links are the
+agent's own and go out as they are. A notifier never breaks the run it reports on: delivery
+failures are returned and logged (without the webhook URL, which is a secret), never raised.
 """
 
 import logging
@@ -15,6 +17,7 @@ from pydantic import BaseModel, Field
 from action_server.client import ActionClientError
 from agent.store_models import ActionRecord, Incident
 from lab.tls import client_tls
+from lab.untrusted_text import discord, slack
 
 if TYPE_CHECKING:
     from agent.store import IncidentStore
@@ -31,7 +34,8 @@ _TITLES = {
 
 
 class Message(BaseModel):
-    """One notification: a headline, a Markdown-ish body, and short labelled fields."""
+    """One notification: a headline, a plain-text body, short labelled fields, and the
+    agent's own links."""
 
     kind: Kind
     incident_id: str
@@ -52,9 +56,11 @@ def slack_payload(m: Message) -> dict[str, Any]:
     title = f"{_TITLES[m.kind]}: {m.incident_id}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": m.summary[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": slack(m.summary)[:3000]}},
     ]
-    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in m.fields.items()]
+    fields = [
+        {"type": "mrkdwn", "text": f"*{slack(k)}*\n{slack(v)}"[:2000]} for k, v in m.fields.items()
+    ]
     if fields:
         blocks.append({"type": "section", "fields": fields[:10]})
     if m.links:
@@ -72,13 +78,16 @@ def slack_payload(m: Message) -> dict[str, Any]:
                 ],
             }
         )
-    return {"text": f"{title}: {m.summary[:500]}", "blocks": blocks}
+    return {"text": f"{title}: {slack(m.summary)[:500]}", "blocks": blocks}
 
 
 def discord_payload(m: Message) -> dict[str, Any]:
-    """Discord webhook format (one embed; links as fields)."""
+    """Discord webhook format (one embed; links as fields); no mention may ping."""
     fields = [{"name": "incident", "value": m.incident_id, "inline": True}]
-    fields += [{"name": k, "value": v[:1024], "inline": False} for k, v in m.fields.items()]
+    fields += [
+        {"name": discord(k)[:256], "value": discord(v)[:1024], "inline": False}
+        for k, v in m.fields.items()
+    ]
     fields += [
         {"name": label, "value": url[:1024], "inline": True} for label, url in m.links.items()
     ]
@@ -87,11 +96,12 @@ def discord_payload(m: Message) -> dict[str, Any]:
         "embeds": [
             {
                 "title": _TITLES[m.kind],
-                "description": m.summary[:4096],
+                "description": discord(m.summary)[:4096],
                 "color": _COLOURS[m.kind],
                 "fields": fields[:25],
             }
         ],
+        "allowed_mentions": {"parse": []},
     }
 
 
