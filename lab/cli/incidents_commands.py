@@ -2,6 +2,8 @@
 
 `show` tells an incident's story: what fired, what the agent concluded and on what
 evidence, what it did and with what result, how it verified, and how long each part took.
+What the agent sends back quotes alerts and logs: it is printed without control characters
+(no terminal escape sequence reaches the terminal) and as text, never as rich markup.
 `approve` and `deny` answer with an approver's token (lab.approvers): the lab operator's by
 default, or a person's own from `--token-file`; the agent records the token's name.
 """
@@ -14,12 +16,14 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lab.approvers import approver_token
 from lab.config import get_settings
 from lab.paths import StatePaths
 from lab.secrets import read_secret
+from lab.untrusted_text import plain
 from lab.services import AGENT_APPROVERS, OPERATOR_APPROVER
 
 incidents_app = typer.Typer(
@@ -29,6 +33,11 @@ incidents_app = typer.Typer(
 # scripts that grep the table see whole ids and states.
 out = Console(emoji=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, emoji=False)
+
+
+def _text(value: Any) -> str:
+    """A value from the agent, for rich: no control characters, markup printed as text."""
+    return escape(plain(value))
 
 
 def _agent_url() -> str:
@@ -45,7 +54,7 @@ def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:
     try:
         response = httpx.request(method, f"{url}{path}", timeout=30, trust_env=False, **kwargs)
     except httpx.HTTPError as exc:
-        err.print(f"[bold red]error:[/] agent at {url} unreachable: {exc}")
+        err.print(f"[bold red]error:[/] agent at {url} unreachable: {_text(exc)}")
         raise typer.Exit(1) from None
     if response.status_code >= 400:
         try:
@@ -53,7 +62,7 @@ def _call(method: str, path: str, **kwargs: Any) -> httpx.Response:
             detail, code = body.get("detail"), body.get("code")
         except ValueError:
             detail, code = response.text, "http_error"
-        err.print(f"[bold red]error:[/] {response.status_code} {code}: {detail}")
+        err.print(f"[bold red]error:[/] {response.status_code} {_text(code)}: {_text(detail)}")
         raise typer.Exit(1)
     return response
 
@@ -63,7 +72,7 @@ def _seconds(value: Any) -> str:
 
 
 def _when(value: Any) -> str:
-    return "-" if not value else str(value).replace("T", " ")[:19]
+    return "-" if not value else _text(str(value).replace("T", " ")[:19])
 
 
 @incidents_app.command("list")
@@ -82,13 +91,13 @@ def list_(
     for i in incidents:
         confidence = "-" if i["confidence"] is None else f"{i['confidence']:.2f}"
         table.add_row(
-            i["id"],
-            i["state"],
+            _text(i["id"]),
+            _text(i["state"]),
             _when(i["opened_at"]),
-            i["title"],
-            i["fault"] or "-",
+            _text(i["title"]),
+            _text(i["fault"] or "-"),
             confidence,
-            str(i["alert_count"]),
+            _text(i["alert_count"]),
             _seconds(i["ttd_s"]),
             _seconds(i["ttm_s"]),
         )
@@ -96,9 +105,10 @@ def list_(
 
 
 def _story(incident: dict[str, Any]) -> None:
-    out.print(f"[bold]{incident['id']}[/] {incident['title']}  [bold]{incident['state']}[/]")
-    alertnames = ", ".join(incident["alertnames"])
-    out.print(f"source {incident['source']}, {incident['alert_count']} alert(s): {alertnames}")
+    i = {k: _text(incident[k]) for k in ("id", "title", "state", "source", "alert_count")}
+    out.print(f"[bold]{i['id']}[/] {i['title']}  [bold]{i['state']}[/]")
+    alertnames = _text(", ".join(incident["alertnames"]))
+    out.print(f"source {i['source']}, {i['alert_count']} alert(s): {alertnames}")
     out.print(
         f"detected {_when(incident['detected_at'])}  diagnosed {_when(incident['diagnosed_at'])}"
         f"  mitigated {_when(incident['mitigated_at'])}  closed {_when(incident['closed_at'])}"
@@ -108,22 +118,24 @@ def _story(incident: dict[str, Any]) -> None:
     )
     hypotheses = incident["diagnosis"].get("hypotheses") or []
     if hypotheses:
-        out.print(f"\n[bold]diagnosis[/] ({incident['diagnosis'].get('mode', '?')} mode)")
+        out.print(f"\n[bold]diagnosis[/] ({_text(incident['diagnosis'].get('mode', '?'))} mode)")
         for h in hypotheses:
-            out.print(f"  {h['confidence']:.2f} {h['fault']}: {h['summary']}")
+            out.print(f"  {h['confidence']:.2f} {_text(h['fault'])}: {_text(h['summary'])}")
             for c in h.get("citations", [])[:5]:
-                out.print(f"       [dim]{c['kind']} {c['ref']}: {str(c.get('text', ''))[:100]}[/]")
+                cited = f"{c['kind']} {c['ref']}: {str(c.get('text', ''))[:100]}"
+                out.print(f"       [dim]{_text(cited)}[/]")
     if incident["actions"]:
         out.print("\n[bold]actions[/]")
         for a in incident["actions"]:
             dry = " (dry run)" if a["dry_run"] else ""
-            out.print(f"  {a['step_no']}. {a['action']} on {a['target']}: {a['status']}{dry}")
+            step = f"{a['step_no']}. {a['action']} on {a['target']}: {a['status']}"
+            out.print(f"  {_text(step)}{dry}")
     if incident["verification"]:
-        out.print(f"\n[bold]verification[/] {json.dumps(incident['verification'])[:300]}")
+        out.print(f"\n[bold]verification[/] {_text(json.dumps(incident['verification'])[:300])}")
     out.print("\n[bold]timeline[/]")
     for e in incident["timeline"]:
         move = f" {e['state_from'] or ''} -> {e['state_to']}" if e["state_to"] else ""
-        out.print(f"  {_when(e['at'])} {e['step']}{move}")
+        out.print(f"  {_when(e['at'])} {_text(e['step'] + move)}")
 
 
 @incidents_app.command()
@@ -134,7 +146,7 @@ def show(
 ) -> None:
     """One incident's story: timeline, diagnosis, actions, verification, times."""
     if report:
-        typer.echo(_get(f"/incidents/{incident_id}/report").text)
+        typer.echo(plain(_get(f"/incidents/{incident_id}/report").text))
         return
     incident = _get(f"/incidents/{incident_id}").json()
     if as_json:
