@@ -23,8 +23,8 @@ from lab.approvers import approver_token
 from lab.config import get_settings
 from lab.paths import StatePaths
 from lab.secrets import read_secret
-from lab.untrusted_text import plain
 from lab.services import AGENT_APPROVERS, OPERATOR_APPROVER
+from lab.untrusted_text import plain
 
 incidents_app = typer.Typer(
     help="The agent's incidents: list, show, approve, deny.", no_args_is_help=True
