@@ -4,10 +4,10 @@ The plain-text cells (`case_cells`, `arm_rows`, `failure_notes`) are shared with
 which escapes them its own way.
 """
 
-import re
 from datetime import UTC, datetime
 
 from gameday.report.schema import ActionTaken, ArmSummary, CaseResult, RunReport
+from lab.untrusted_text import markdown, plain
 
 CELL_LIMIT = 160  # characters of one table cell, before escaping
 REASON_LIMIT = 600  # characters of one reason in "What failed and why"
@@ -35,21 +35,16 @@ ARM_METRICS: tuple[str, ...] = (
     "Diagnose median",
 )
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# characters that break a table row, start code, raw HTML or a link, or escape the escapes
-_MD_SPECIAL = re.compile(r"([\\`|\[\]*_])")
-
 
 def clip(text: str, *, limit: int = CELL_LIMIT) -> str:
-    """One line of at most `limit` characters: control characters and newlines become spaces."""
-    flat = _CONTROL.sub(" ", text).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """One line of at most `limit` characters: control and invisible format characters
+    dropped, newlines made spaces (lab.untrusted_text, the rules the agent's report uses)."""
+    return plain(text, limit=limit, one_line=True)
 
 
 def md_escape(text: str, *, limit: int = CELL_LIMIT) -> str:
     """Untrusted text made safe for a Markdown table cell: one line, bounded, inert."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", clip(text, limit=limit))
-    return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return markdown(text, limit=limit)
 
 
 def seconds(value: float | None) -> str:
