@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from action_server.catalogue import ActionSpec, Risk
 from action_server.context import ActionContext, ActionFailed, Outcome, Plan, PreconditionFailed
 from lab.tls import client_tls
+from lab.untrusted_text import discord, slack
 
 _COLOURS = {"info": 0x3498DB, "warning": 0xF1C40F, "critical": 0xE74C3C}
 
@@ -24,30 +25,37 @@ class EscalateParams(BaseModel):
 
 
 def slack_payload(p: EscalateParams) -> dict[str, Any]:
-    """Slack incoming-webhook format."""
-    title = f"Breakfix escalation ({p.severity})" + (f": {p.incident_id}" if p.incident_id else "")
-    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in p.details.items()]
+    """Slack incoming-webhook format. The summary and details quote what alerts said (any
+    intake sender's text): escaped, so no `<!channel>`, live link or mention gets through."""
+    incident = f": {slack(p.incident_id)}" if p.incident_id else ""
+    title = f"Breakfix escalation ({p.severity}){incident}"
+    summary = slack(p.summary)
+    fields = [{"type": "mrkdwn", "text": f"*{slack(k)}*\n{slack(v)}"} for k, v in p.details.items()]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": p.summary}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
     ]
     if fields:
         blocks.append({"type": "section", "fields": fields[:10]})
-    return {"text": f"{title}: {p.summary}", "blocks": blocks}
+    return {"text": f"{title}: {summary}", "blocks": blocks}
 
 
 def discord_payload(p: EscalateParams) -> dict[str, Any]:
-    """Discord webhook format."""
+    """Discord webhook format: text escaped and mentions off, as for Slack."""
     fields = [{"name": "severity", "value": p.severity, "inline": True}]
     if p.incident_id:
-        fields.append({"name": "incident", "value": p.incident_id, "inline": True})
-    fields += [{"name": k, "value": v[:1024], "inline": False} for k, v in p.details.items()]
+        fields.append({"name": "incident", "value": discord(p.incident_id), "inline": True})
+    fields += [
+        {"name": discord(k, limit=256), "value": discord(v, limit=1024), "inline": False}
+        for k, v in p.details.items()
+    ]
     return {
         "content": f"Breakfix escalation ({p.severity})",
+        "allowed_mentions": {"parse": []},
         "embeds": [
             {
                 "title": "Breakfix escalation",
-                "description": p.summary[:4096],
+                "description": discord(p.summary, limit=4096),
                 "color": _COLOURS[p.severity],
                 "fields": fields[:25],
             }
