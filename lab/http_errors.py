@@ -3,14 +3,37 @@
 A service declares its own error base class (with `status_code`, `code` and optionally
 `headers`) and installs these handlers once; validation errors, HTTP errors and anything
 unexpected get the same body shape, and the unexpected is logged, never shown.
+A validation error names where and why, never echoes the input, and is bounded in size.
 """
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+
+MAX_ERRORS = 20
+MAX_ECHO_CHARS = 200  # of a location or message, which can quote a client's own text
+
+
+def validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Where and why a request is invalid: FastAPI's `input` dropped, the rest bounded."""
+    return [
+        {"loc": [_bounded(part) for part in e["loc"]], "msg": _bounded(e["msg"]), "type": e["type"]}
+        for e in exc.errors()[:MAX_ERRORS]
+    ]
+
+
+def _bounded(value: Any) -> Any:
+    return value[:MAX_ECHO_CHARS] if isinstance(value, str) else value
+
+
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """The 422 answer to a request that fails validation."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": validation_details(exc), "code": "validation_error"}, 422)
 
 
 def install_json_errors(app: FastAPI, known: type[Exception], log: logging.Logger) -> None:
@@ -23,10 +46,7 @@ def install_json_errors(app: FastAPI, known: type[Exception], log: logging.Logge
         headers: dict[str, str] | None = getattr(exc, "headers", None)
         return JSONResponse({"detail": str(exc), "code": code}, status, headers=headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return JSONResponse({"detail": errors, "code": "validation_error"}, 422)
+    app.add_exception_handler(RequestValidationError, invalid_request)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
