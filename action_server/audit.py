@@ -1,12 +1,10 @@
 """Audit: one ops-db row for every request, refused ones included, with a correlation id."""
 
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
@@ -16,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.types import ASGIApp
 
+from action_server.audit_params import audited_params
 from action_server.keys import key_id_of
 from action_server.models import AuditEntry
 from action_server.redact import clean_text, redact
@@ -24,7 +23,6 @@ from action_server.store import Store
 log = logging.getLogger("action_server.audit")
 CORRELATION_HEADER = "X-Correlation-ID"
 UNAUDITED = ("/healthz", "/metrics")
-MAX_BODY_BYTES = 64 * 1024
 
 
 def _outcome(status: int) -> str:
@@ -35,13 +33,6 @@ def _clean_or_none(value: str | None) -> str | None:
     return None if value is None else clean_text(value)
 
 
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return {"unparsed_body_bytes": len(raw)}
-
-
 def audit_entry(request: Request, *, status: int, elapsed_s: float) -> AuditEntry:
     """The request's audit row as its state says now (the write-ahead row's id kept)."""
     state = request.state
@@ -50,8 +41,10 @@ def audit_entry(request: Request, *, status: int, elapsed_s: float) -> AuditEntr
         or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     )
     params = getattr(state, "audit_params", None)
-    if params is None:
-        params = getattr(state, "raw_params", None)
+    if params is None and getattr(state, "key_id", None):
+        # Refused before the route ran (invalid parameters): a known key's body as parsed,
+        # bounded by lab.body_limit. An anonymous body is never kept.
+        params = getattr(state, "rejected_body", None)
     return AuditEntry(
         id=getattr(state, "audit_id", None),
         ts=datetime.now(UTC),
@@ -60,7 +53,7 @@ def audit_entry(request: Request, *, status: int, elapsed_s: float) -> AuditEntr
         method=request.method,
         path=clean_text(request.url.path),
         action=_clean_or_none(getattr(state, "audit_action", None)),
-        params=redact(params) if params is not None else None,
+        params=audited_params(redact(params)),
         dry_run=bool(getattr(state, "dry_run", False)),
         outcome=getattr(state, "audit_outcome", None) or _outcome(status),
         status_code=status,
@@ -84,24 +77,12 @@ class AuditMiddleware(BaseHTTPMiddleware):
         correlation_id = given if 0 < len(given) <= 128 else uuid.uuid4().hex
         request.state.correlation_id = correlation_id
         started = time.perf_counter()
-        declared = request.headers.get("content-length", "0")
-        too_large = not declared.isdigit() or int(declared) > MAX_BODY_BYTES
         if request.method == "POST" and request.url.path.startswith("/action/"):
             # Kept for the audit row even when the request is refused before the route runs.
             request.state.audit_action = request.url.path.removeprefix("/action/")
-            if not too_large:
-                request.state.raw_params = _json_or_none(await request.body())
-        if too_large:
-            request.state.error_code = "payload_too_large"
-            response: Response = JSONResponse(
-                {
-                    "detail": f"request bodies are limited to {MAX_BODY_BYTES} bytes",
-                    "code": "payload_too_large",
-                },
-                413,
-            )
-        else:
-            response = await self._call(request, call_next)
+        # The body is not read here: lab.body_limit, inside, refuses one too large or too
+        # deep first (its code left in the state), and the route records the parameters.
+        response = await self._call(request, call_next)
         response.headers[CORRELATION_HEADER] = correlation_id
         if request.url.path not in UNAUDITED:
             elapsed_s = time.perf_counter() - started

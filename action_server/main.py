@@ -19,6 +19,7 @@ from action_server.recovery import recover
 from action_server.routes import actions, health
 from action_server.routes import runs as run_routes
 from action_server.store import Store
+from lab.body_limit import BodyLimit
 from lab.config import LabSettings
 from lab.runtime.base import Runtime
 
@@ -65,6 +66,7 @@ def create_app(
     )
     app.state.parts = parts
     install_handlers(app)
+    app.add_middleware(BodyLimit)  # inside the audit: a refused body is audited, unread
     app.add_middleware(AuditMiddleware, store_of=lambda: parts.store)
     for module in (health, actions, run_routes):
         app.include_router(module.router)

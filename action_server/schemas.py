@@ -4,7 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from action_server.audit_params import audited_params
 
 
 class RunOut(BaseModel):
@@ -51,6 +53,9 @@ class AuditOut(BaseModel):
     run_id: uuid.UUID | None
     duration_ms: float
     correlation_id: str
+
+    # Rows written before parameters were always an object read back as one too.
+    _params = field_validator("params", mode="before")(audited_params)
 
 
 def run_out(row: Any, *, undoable: bool) -> RunOut:

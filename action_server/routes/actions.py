@@ -52,7 +52,7 @@ def run_action(
     require_scope(key, Scope.read if dry_run else Scope.act)
     parts.limits.hit(key_id=key.id, action_class="dry_run" if dry_run else spec.risk.value)
     try:
-        params = spec.params.model_validate(body or {})
+        params = spec.params.model_validate(body or {}, strict=True)  # true is not 1
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
