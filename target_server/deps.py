@@ -1,9 +1,11 @@
 """FastAPI dependencies; tests replace `get_session` through `app.dependency_overrides`."""
 
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from target_server.pricing import PricingClient
@@ -31,5 +33,15 @@ def get_pricing(runtime: Annotated[Runtime, Depends(get_runtime)]) -> PricingCli
 SessionDep = Annotated[Session, Depends(get_session)]
 PricingDep = Annotated[PricingClient, Depends(get_pricing)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+_PLAIN_ID = re.compile(r"[1-9][0-9]{0,9}")
+
+
+def _plain_id(value: object) -> object:
+    # int() and pydantic read "+1", " 1", "01", "1_0" and "1.0" as ids: one spelling each.
+    if isinstance(value, str) and not _PLAIN_ID.fullmatch(value):
+        raise ValueError("an id is written in plain digits (no sign, space or leading zero)")
+    return value
+
+
 # Ids are int4 serials: a larger path value is a 422, never a DataError from the driver.
-IdPath = Annotated[int, Path(ge=1, le=INT4_MAX)]
+IdPath = Annotated[int, BeforeValidator(_plain_id), Path(ge=1, le=INT4_MAX)]

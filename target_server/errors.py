@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lab.http_errors import invalid_request
+
 log = logging.getLogger(__name__)
 
 
@@ -106,16 +108,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return JSONResponse({"detail": errors, "code": "validation_error"}, status_code=422)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one handler for TargetError, plus the mappings onto it."""
     app.add_exception_handler(TargetError, _target_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # A dropped connection mid-query and an exhausted pool mean the same to a client.
     app.add_exception_handler(sa_exc.OperationalError, _database_error)

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from lab.body_limit import BodyLimit
 from target_server.config import Settings, get_settings
 from target_server.errors import install_error_handlers
 from target_server.middleware import RequestContextMiddleware
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Breakfix target shop", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)  # inside the request context: refusals are logged and counted
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     app.include_router(router)
     tracer_provider = setup_tracing(app=app, engine=runtime.engine, settings=runtime.settings)

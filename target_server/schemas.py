@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+# Request bodies are strict: JSON true is not a quantity of 1, nor "5" or 5.0 a count of 5.
 # Postgres `integer` (int4): anything larger must be a 422 here, not a DataError later.
 INT4_MAX = 2**31 - 1
 
@@ -15,7 +16,7 @@ Category = Annotated[str, Field(min_length=1, max_length=64)]
 class ProductCreate(BaseModel):
     """A new product and its opening stock."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     sku: Sku
     name: str = Field(min_length=1, max_length=200)
@@ -27,7 +28,7 @@ class ProductCreate(BaseModel):
 class ProductUpdate(BaseModel):
     """Fields of a product that may change; omitted fields stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
@@ -70,7 +71,7 @@ class PriceOut(BaseModel):
 class InventoryUpdate(BaseModel):
     """The new stock level of a product."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     quantity: int = Field(ge=0, le=INT4_MAX)
 
@@ -88,7 +89,7 @@ class InventoryOut(BaseModel):
 class OrderItem(BaseModel):
     """One line of a new order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     product_id: int = Field(ge=1, le=INT4_MAX)
     quantity: int = Field(ge=1, le=10_000)
@@ -97,7 +98,7 @@ class OrderItem(BaseModel):
 class OrderCreate(BaseModel):
     """A new order: at least one line."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     items: list[OrderItem] = Field(min_length=1, max_length=100)
 

@@ -22,7 +22,7 @@ FaultKey = Annotated[str, Field(pattern=KEY_PATTERN)]
 class HookBody(BaseModel):
     """Every hook is named by its caller's key, so a repeated POST is recognised."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     fault_key: FaultKey
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Response
 
+from lab.body_limit import BodyLimit
 from target_server.upstream_stub.controls import Outages, control_router, outage_response
 
 CURRENCY = "EUR"
@@ -25,6 +26,7 @@ def create_app(name: str, control_token_file: Path | None = None) -> FastAPI:
     app = FastAPI(title=f"Breakfix pricing stub ({name})")
     outages = Outages()
     app.state.outages = outages
+    app.add_middleware(BodyLimit)
     app.include_router(control_router(outages, control_token_file))
 
     @app.get("/healthz", response_model=None)

@@ -23,7 +23,7 @@ _POLL_S = 0.05
 class Outage(BaseModel):
     """Pricing calls fail (`error`: 503 at once) or hang (`timeout`: up to `delay_s`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     mode: Literal["error", "timeout"]
     fault_key: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
