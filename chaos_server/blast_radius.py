@@ -52,7 +52,7 @@ def validate(
     if target not in fault.targets:
         raise InvalidTarget(f"{fault_id} acts on {', '.join(fault.targets)}, not {target!r}")
     try:
-        model = fault.params_model.model_validate(params)
+        model = fault.params_model.model_validate(params, strict=True)  # true is not 1
     except ValidationError as exc:
         msgs = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise InvalidParams("; ".join(msgs)) from None

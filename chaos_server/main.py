@@ -22,6 +22,7 @@ from chaos_server.scenarios.schedule import ScenarioBook
 from chaos_server.store import Store
 from chaos_server.store.lease import Lease
 from chaos_server.watchdog import run_watchdog, sweep
+from lab.body_limit import BodyLimit
 from lab.config import LabSettings
 from lab.runtime.base import Runtime
 
@@ -80,6 +81,7 @@ def create_app(
     app.state.parts = parts
     app.state.scenarios = book
     install_handlers(app)
+    app.add_middleware(BodyLimit)  # before the key check: no body is read past its limit
     for module in (health, faults, kill, scenarios):
         app.include_router(module.router)
     app.include_router(proxy_routes.router)

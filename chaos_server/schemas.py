@@ -12,7 +12,7 @@ StateName = Literal["intended", "active", "reverting", "reverted", "failed"]
 class BreakRequest(BaseModel):
     """A fault to inject: its target (the fault's default when left out), params, TTL."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # `ttl_s: true` is no TTL
 
     target: str | None = Field(None, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -49,7 +49,7 @@ class FaultOut(BaseModel):
 
 
 class KillRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     reason: str = Field("kill switch", max_length=500)
 

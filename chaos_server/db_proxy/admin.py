@@ -10,7 +10,9 @@ from starlette.exceptions import HTTPException
 
 from chaos_server.db_proxy.proxy import TcpProxy, ToxicConflict
 from chaos_server.db_proxy.toxics import Toxic
+from lab.body_limit import BodyLimit
 from lab.hooks_token import HOOKS_HEADER, HooksAccess, check_hooks_token
+from lab.http_errors import validation_details
 
 
 class AdminError(Exception):
@@ -67,6 +69,7 @@ def create_admin_app(*, lanes: dict[str, TcpProxy], token_file: Path | None) -> 
         return Response(status_code=204)
 
     app = FastAPI(title="db-proxy admin", openapi_url=None, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -81,9 +84,9 @@ def create_admin_app(*, lanes: dict[str, TcpProxy], token_file: Path | None) -> 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         body = any(e["loc"][:1] == ("body",) for e in exc.errors())
-        return JSONResponse({"detail": errors, "code": "invalid_toxic" if body else "invalid"}, 422)
+        code = "invalid_toxic" if body else "invalid"
+        return JSONResponse({"detail": validation_details(exc), "code": code}, 422)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -11,7 +11,7 @@ MAX_MS = 3_600_000
 
 
 class _Toxic(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     toxicity: float = Field(1.0, ge=0.0, le=1.0)
