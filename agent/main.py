@@ -12,9 +12,11 @@ from agent.api.auth import load_approvers, read_token
 from agent.api.deps import AgentParts, PipelineLike
 from agent.api.errors import install_handlers
 from agent.config import Settings, get_settings
+from agent.intake import MAX_BODY_BYTES as MAX_NOTIFICATION_BYTES
 from agent.metrics import AgentMetrics
 from agent.reconcile import reconcile_with_observability
 from agent.store import IncidentStore
+from lab.body_limit import BodyLimit
 
 log = logging.getLogger("agent")
 
@@ -104,6 +106,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_handlers(app)
+    # Before the token check; an Alertmanager notification may group thousands of alerts.
+    app.add_middleware(BodyLimit, wider={"/webhook/": MAX_NOTIFICATION_BYTES})
     app.include_router(health_routes.router)
     app.include_router(intake_routes.router)
     app.include_router(incident_routes.router)

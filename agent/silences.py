@@ -11,13 +11,15 @@ import time
 import uuid
 from collections.abc import Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_SILENCE_S = 3600.0
 
 
 class SilenceIn(BaseModel):
     """A silence request: for how long, why, and which services (none: every service)."""
+
+    model_config = ConfigDict(strict=True)  # `for_s: true` is not a second
 
     for_s: float = Field(gt=0, le=MAX_SILENCE_S)
     reason: str = Field(min_length=1, max_length=500)

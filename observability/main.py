@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from lab.body_limit import BodyLimit
 from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.runtime.base import Runtime
@@ -117,6 +118,7 @@ def create_app(
     app.state.parts = parts
     app.state.pipeline = pipeline
     install_handlers(app)
+    app.add_middleware(BodyLimit)
     app.include_router(router)
     return app
 

@@ -4,9 +4,12 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from lab.body_limit import BodyLimit
 from lab.errors import LabError, UnknownServiceError
+from lab.http_errors import invalid_request
 from lab.runtime.models import LogTail, ProcessStats, ServiceStatus, SignalRequest
 from lab.supervisor import Supervisor
 from lab.tokens import same_token
@@ -40,6 +43,8 @@ def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
             raise Unauthorized("missing or invalid control token")
 
     app = FastAPI(title="breakfix supervisor control", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(RequestValidationError, invalid_request)  # no input echoed
     api = APIRouter(dependencies=[Depends(require_token)])
 
     @app.exception_handler(LabError)
