@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     diagnose_retry_s: float = Field(4.0, gt=0)
     evidence_window_s: float = Field(300.0, gt=0)
     verify_hold_s: float = Field(10.0, ge=0)  # signals clear and health ok for this long
+    # alerts no fix explains firing this long after a fix (at most verify_hold_s): partial,
+    # the rest diagnosed at once as another fault
+    partial_hold_s: float = Field(3.0, ge=0)
     verify_timeout_s: float = Field(150.0, gt=0)
     workers: int = Field(2, ge=1, le=16)  # incidents handled at once
     # An open incident no worker holds, not awaiting approval, unchanged this long: looked at

@@ -79,6 +79,7 @@ class IncidentPipeline(Workers):
             knowledge=knowledge,
             closing=self.closing,
             stop=self._stop,
+            partial_hold_s=settings.partial_hold_s,
         )
         self._diagnosing = Diagnosing(
             settings,

@@ -20,9 +20,9 @@ for it (a lock's incident took the probe alert of an upstream outage fixed besid
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -65,6 +65,20 @@ def routed_around(plan: Plan) -> frozenset[str]:
         if s.action == "switch-to-fallback"
         and s.params.get("route", "fallback") == "fallback"
         and s.params.get("dependency", "pricing") in ROUTED_AROUND
+    )
+
+
+def routed_around_now(actions: Iterable[tuple[str, dict[str, Any], bool]]) -> frozenset[str]:
+    """Services the incident's switches so far route around: per dependency, the route of
+    its last switch that succeeded. `actions`: (action, params, succeeded), oldest first. An
+    earlier fix of the same incident keeps its primary routed around while a later fix (of
+    another fault at once) is verified: that primary stays broken until its owner fixes it."""
+    route: dict[str, str] = {}
+    for action, params, succeeded in actions:
+        if action == "switch-to-fallback" and succeeded:
+            route[params.get("dependency", "pricing")] = params.get("route", "fallback")
+    return frozenset(
+        ROUTED_AROUND[dep] for dep, to in route.items() if to == "fallback" and dep in ROUTED_AROUND
     )
 
 
@@ -129,12 +143,18 @@ def verify(
     routed_around: frozenset[str] = frozenset(),
     explained: frozenset[str] | None = None,
     elsewhere: Callable[[], frozenset[str]] | None = None,
+    partial_hold_s: float | None = None,
     interval_s: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> VerifyResult:
     """Poll until everything holds for hold_s in a row (passed), alerts no fix explains
     fire for hold_s in a row (partial; needs `explained`), timeout_s passes, or `stop` is
-    set. `elsewhere`: the alert names other incidents' fixes explain, waited for."""
+    set. `elsewhere`: the alert names other incidents' fixes explain, waited for.
+    `partial_hold_s` (at most hold_s): how long unexplained alerts must fire for a partial
+    (no fix explains them: waiting the whole hold only delays the second fault's fix)."""
+    partial_after = verification.hold_s
+    if partial_hold_s is not None:
+        partial_after = min(partial_after, partial_hold_s)
     started_wall, started = datetime.now(UTC), clock()
     passing_since: float | None = None
     unexplained_since: float | None = None
@@ -183,7 +203,7 @@ def verify(
             unexplained_since = now
         if passing_since is not None and now - passing_since >= verification.hold_s:
             return result(True)
-        if unexplained_since is not None and now - unexplained_since >= verification.hold_s:
+        if unexplained_since is not None and now - unexplained_since >= partial_after:
             problems = unexplained
             return result(False, partial=True)
         if now - started >= verification.timeout_s:

@@ -15,7 +15,7 @@ from agent.model import IncidentState, Plan
 from agent.pipeline_types import Knowledge, Observability
 from agent.store import IncidentStore
 from agent.store_models import Incident
-from agent.verify import routed_around, verify
+from agent.verify import routed_around, routed_around_now, verify
 
 S = IncidentState
 
@@ -31,9 +31,11 @@ class Verifying:
         knowledge: Knowledge,
         closing: Closing,
         stop: threading.Event,
+        partial_hold_s: float | None = None,
     ) -> None:
         self.store, self.obs, self.knowledge = store, observability, knowledge
         self.closing, self._stop = closing, stop
+        self.partial_hold_s = partial_hold_s
 
     def __call__(self, incident: Incident) -> bool:
         """Verify the last plan's fix: False when the incident closed, True to go on."""
@@ -43,9 +45,10 @@ class Verifying:
             alertnames=incident.alertnames,
             verification=plan.verification,
             stop=self._stop,
-            routed_around=routed_around(plan),
+            routed_around=routed_around(plan) | self._routed_around_before(incident.id),
             explained=self._explained(incident, plan),
             elsewhere=lambda: self._explained_elsewhere(incident.id),
+            partial_hold_s=self.partial_hold_s,
         )
         if result.stopped:
             return False
@@ -95,6 +98,13 @@ class Verifying:
         if not explained_alerts([plan.hypothesis.fault], books) & set(incident.alertnames):
             return None
         return explained_alerts([p["hypothesis"]["fault"] for p in incident.plans], books)
+
+    def _routed_around_before(self, incident_id: str) -> frozenset[str]:
+        """What the incident's earlier switches (that succeeded) route around."""
+        return routed_around_now(
+            (a.action, a.params, a.status == "succeeded" and not a.dry_run)
+            for a in self.store.actions(incident_id)
+        )
 
     def _explained_elsewhere(self, incident_id: str) -> frozenset[str]:
         """The alerts the faults other open incidents are fixing explain."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.model import Hypothesis, Perception, Plan, PlanStep, Verification
-from agent.verify import VerifyResult, failing, routed_around, verify
+from agent.verify import VerifyResult, failing, routed_around, routed_around_now, verify
 
 
 class Answer:
@@ -143,3 +143,35 @@ def test_an_alert_another_incidents_fix_explains_is_waited_for_not_diagnosed() -
         Timeline({"DbBlockedSessions": 2, "ProbeFailing": 18}), frozenset({"DbBlockedSessions"})
     )
     assert alone.partial and alone.still_failing == ["alert firing: ProbeFailing"]
+
+
+def test_a_primary_an_earlier_fix_routed_around_stays_routed_around() -> None:
+    """db-lock and upstream-outage in one incident: pricing switched to the fallback first,
+    then the lock's fix verified while the primary stays down (its probe alert firing) until
+    its owner fixes it: it is not the lock fix's failure (it timed out after 150 s and the
+    incident escalated 'unknown' in a real-chaos game day)."""
+    switch = ("switch-to-fallback", {"dependency": "pricing", "route": "fallback"}, True)
+    assert routed_around_now([switch]) == {"upstream-primary"}
+    assert routed_around_now([switch, ("terminate-db-blockers", {}, True)]) == {"upstream-primary"}
+    back = ("switch-to-fallback", {"dependency": "pricing", "route": "primary"}, True)
+    assert routed_around_now([switch, back]) == frozenset()  # switched back: not any more
+    failed = ("switch-to-fallback", {"dependency": "pricing", "route": "fallback"}, False)
+    assert routed_around_now([failed]) == frozenset()
+    assert routed_around_now([("switch-to-fallback", {"dependency": "db"}, True)]) == frozenset()
+
+
+def test_an_unexplained_alert_makes_a_partial_after_the_partial_hold() -> None:
+    """The second fault's alert fires from the start: a partial after partial_hold_s (3 s),
+    not the whole hold_s, since no fix explains it anyway."""
+    timeline = Timeline({"HighErrorRatio": 2, "DbBlockedSessions": 999})
+    result = verify(
+        timeline,
+        alertnames=["HighErrorRatio", "DbBlockedSessions"],
+        verification=Verification(signals=[], health=["target"], hold_s=10, timeout_s=60),
+        stop=threading.Event(),
+        explained=frozenset({"HighErrorRatio"}),
+        partial_hold_s=3,
+        interval_s=0,
+        clock=timeline.clock,
+    )
+    assert result.partial and 3 <= timeline.now < 10
