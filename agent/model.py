@@ -11,22 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The action server's catalogue (ARCHITECTURE.md, Actions). The policy refuses anything else.
-CATALOGUE_ACTIONS = (
-    "restart-api",
-    "restart-db",
-    "regenerate-env",
-    "clear-cache",
-    "restore-db",
-    "snapshot-db",
-    "run-migrations",
-    "switch-to-fallback",
-    "terminate-db-blockers",
-    "rollback-config",
-    "scale-out",
-    "escalate",
-)
-HIGH_RISK_ACTIONS = ("restore-db", "regenerate-env", "rollback-config", "scale-out")
+from lab.catalogue.registry import get_catalogue
+
+# The catalogue's actions (lab/catalogue/catalogue.yaml): the policy refuses anything else and
+# holds the high-risk ones for approval by default. An action is known by being declared there.
+CATALOGUE_ACTIONS: tuple[str, ...] = get_catalogue().action_names
+HIGH_RISK_ACTIONS: tuple[str, ...] = get_catalogue().high_risk_actions
 
 Risk = Literal["low", "medium", "high"]
 
