@@ -2,7 +2,14 @@
 
 import typer
 
-from lab.cli import act_command, chaos_commands, gameday_commands, lab_commands, validate_command
+from lab.cli import (
+    act_command,
+    catalogue_command,
+    chaos_commands,
+    gameday_commands,
+    lab_commands,
+    validate_command,
+)
 from lab.cli.incidents_commands import incidents_app
 from lab.cli.keys_commands import keys_app
 from lab.cli.scenario_commands import chaos_app
@@ -21,3 +28,4 @@ app.add_typer(chaos_app, name="chaos")
 app.add_typer(incidents_app, name="incidents")
 validate_command.register(app)
 gameday_commands.register(app)
+catalogue_command.register(app)
