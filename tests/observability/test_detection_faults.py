@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from chaos_server.config import Settings as ChaosSettings
 from chaos_server.main import create_app as create_chaos_app
 from lab.background import BackgroundLab
+from lab.catalogue.registry import get_catalogue
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths
@@ -51,117 +52,12 @@ FAULT_TTL_S = 300.0  # long enough never to expire during a case: the test rever
 HOLD_S = 5.0  # the fault is kept this long after its detection: the other rules show too
 VICTIMS = ("target", "target-db", "db-proxy", "upstream-primary", "upstream-fallback")
 
-# The alerts meant for each fault: (alertname, service). From the fault's entries in
-# observability/rules.yaml (`faults:`) and the catalogue in ARCHITECTURE.md: the symptom the
-# fault really produces on the service that shows it. Any one of them firing is a detection.
+# The alerts meant for each fault: (alertname, service), the `alerts` the catalogue
+# (lab/catalogue/catalogue.yaml) declares for it: the symptom the fault really produces on the
+# service that shows it, each rule listing the fault in observability/rules.yaml. Any one of
+# them firing is a detection.
 MEANT: dict[str, set[tuple[str, str]]] = {
-    "api-crash": {
-        ("ServiceDown", "target"),
-        ("ProbeFailing", "target"),
-        ("SyntheticTransactionFailing", "target"),
-    },
-    "api-hang": {
-        ("ProbeFailing", "target"),
-        ("SyntheticTransactionFailing", "target"),
-        ("SyntheticLatencyHigh", "target"),
-    },
-    "api-memory-leak": {("MemoryAboveBaseline", "target")},
-    "api-cpu-hog": {
-        ("TargetCpuSaturated", "target"),
-        ("HighLatencyP99", "target"),
-        ("SyntheticLatencyHigh", "target"),
-    },
-    "api-error-storm": {
-        ("HighErrorRatio", "target"),
-        ("SyntheticTransactionFailing", "target"),
-        ("LogSignatureBurst", "target"),
-    },
-    "api-latency": {
-        ("HighLatencyP99", "target"),
-        ("SyntheticLatencyHigh", "target"),
-        ("SyntheticTransactionFailing", "target"),
-    },
-    "upstream-outage": {
-        ("ProbeFailing", "target"),
-        ("ProbeFailing", "upstream-primary"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-    },
-    "upstream-dns": {
-        ("ProbeFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-    },
-    "db-down": {
-        ("ServiceDown", "target-db"),
-        ("LogSignatureBurst", "target-db"),
-        ("DbDown", "target-db"),
-        ("ProbeFailing", "target-db"),
-        ("ProbeFailing", "target"),
-        ("SyntheticTransactionFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-    },
-    "db-lock": {
-        ("DbBlockedSessions", "target-db"),
-        ("SyntheticTransactionFailing", "target"),
-        ("SyntheticLatencyHigh", "target"),
-    },
-    "db-pool-exhaustion": {
-        ("DbConnectionHeadroomExhausted", "target-db"),
-        ("ProbeFailing", "target-db"),
-        ("SyntheticTransactionFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-        ("LogSignatureBurst", "target-db"),
-    },
-    "db-auth-failure": {
-        ("ProbeFailing", "target-db"),
-        ("SyntheticTransactionFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-        ("LogSignatureBurst", "target-db"),
-    },
-    "db-data-loss": {("TableRowsDropped", "target-db")},
-    "schema-drift": {
-        ("SchemaNotAtHead", "target-db"),
-        ("LogSignatureBurst", "target-db"),
-        ("ProbeFailing", "target"),
-        ("SyntheticTransactionFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-    },
-    "disk-fill": {
-        ("CacheVolumeFull", "target"),
-        ("ProbeFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-    },
-    "cache-corruption": {
-        ("SyntheticTransactionFailing", "target"),
-        ("HighErrorRatio", "target"),
-    },
-    "config-drift": {
-        ("ServiceDown", "target"),
-        ("ProbeFailing", "target"),
-        ("SyntheticTransactionFailing", "target"),
-        ("LogSignatureBurst", "target"),
-    },
-    "net-db-latency": {
-        ("HighLatencyP99", "target"),
-        ("ProbeFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("SyntheticLatencyHigh", "target"),
-        ("SyntheticTransactionFailing", "target"),
-    },
-    "net-db-partition": {
-        ("ProbeFailing", "target"),
-        ("HighLatencyP99", "target"),
-        ("SyntheticLatencyHigh", "target"),
-        ("SyntheticTransactionFailing", "target"),
-        ("HighErrorRatio", "target"),
-        ("LogSignatureBurst", "target"),
-    },
+    fault.id: fault.meant for fault in get_catalogue().faults if fault.fault_class != "control"
 }
 
 
