@@ -31,7 +31,8 @@ def test_the_committed_files_are_what_the_generator_writes(
 
 def test_a_detector_change_not_regenerated_leaves_both_files_stale(tmp_path: Path) -> None:
     document = yaml.safe_load(RULES_YAML.read_text())
-    document["rules"][0]["for_s"] += 1
+    first = document["rules"][0]
+    first["for_s"] = first.get("for_s", 0) + 1
     changed = tmp_path / "rules.yaml"
     changed.write_text(yaml.safe_dump(document))
     assert stale(changed) == [RULES_FILE, RULES_TEST_FILE]
