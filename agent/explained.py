@@ -40,3 +40,17 @@ def explained_alerts(faults: Iterable[str], runbooks: list[Runbook]) -> frozense
             names.update(n for n in map(_alert_name, features) if n)
     names.update(name for name, caught in _rule_faults().items() if wanted & caught)
     return frozenset(names)
+
+
+# Fixes that restart a service, and what a restart itself sets off on the service for a few
+# seconds (the process gone, its probe failing, a synthetic transaction caught mid-restart):
+# after such a fix these are the fix's own, to wait out, never a second fault to diagnose.
+RESTARTING_ACTIONS = frozenset(
+    {"restart-api", "restart-db", "switch-to-fallback", "regenerate-env", "rollback-config"}
+)
+RESTART_ALERTS = frozenset({"ServiceDown", "ProbeFailing", "SyntheticTransactionFailing"})
+
+
+def disrupted_alerts(actions: Iterable[str]) -> frozenset[str]:
+    """Alert names the fixes' own restarts explain."""
+    return RESTART_ALERTS if RESTARTING_ACTIONS & set(actions) else frozenset()

@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.claims import claimed_elsewhere
 from agent.closing import Closing
-from agent.explained import explained_alerts
+from agent.explained import disrupted_alerts, explained_alerts
 from agent.model import IncidentState, Plan
 from agent.pipeline_types import Knowledge, Observability
 from agent.store import IncidentStore
@@ -97,7 +97,9 @@ class Verifying:
         books = self.knowledge.runbooks
         if not explained_alerts([plan.hypothesis.fault], books) & set(incident.alertnames):
             return None
-        return explained_alerts([p["hypothesis"]["fault"] for p in incident.plans], books)
+        done = [Plan.model_validate(p) for p in incident.plans]
+        faults = explained_alerts([p.hypothesis.fault for p in done], books)
+        return faults | disrupted_alerts(s.action for p in done for s in p.steps)
 
     def _routed_around_before(self, incident_id: str) -> frozenset[str]:
         """What the incident's earlier switches (that succeeded) route around."""

@@ -1,7 +1,7 @@
 """Which alerts a fixed fault explains (agent/explained.py, from the shipped runbooks and
 detector rules): what decides between "still clearing" and "another fault: diagnose it"."""
 
-from agent.explained import explained_alerts
+from agent.explained import disrupted_alerts, explained_alerts
 from knowledge.runbook import load_runbooks
 
 RUNBOOKS = load_runbooks()
@@ -23,3 +23,15 @@ def test_a_lock_does_not_explain_the_apis_failing_probe() -> None:
 
 def test_an_unknown_fault_explains_nothing() -> None:
     assert explained_alerts(["no-such-fault"], RUNBOOKS) == frozenset()
+
+
+def test_a_restarting_fix_explains_its_own_restart() -> None:
+    """api-cpu-hog's restart-api takes the target down for seconds: its process-down, probe
+    and synthetic alerts are the fix's own, not a second fault (under CI's load they joined
+    the incident, made a partial, and a fresh look at a restarting API escalated)."""
+    assert {"ServiceDown", "ProbeFailing", "SyntheticTransactionFailing"} <= disrupted_alerts(
+        ["restart-api"]
+    )
+    assert disrupted_alerts(["switch-to-fallback", "terminate-db-blockers"])
+    assert disrupted_alerts(["terminate-db-blockers", "clear-cache"]) == frozenset()
+    assert "ProbeFailing" not in explained_alerts(["api-cpu-hog"], RUNBOOKS)  # from the fix
