@@ -5,10 +5,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
-from lab.http_errors import invalid_request
+from lab.http_errors import install_json_errors
 
 log = logging.getLogger("action_server")
 
@@ -80,31 +78,12 @@ class StoreUnavailable(ActionServerError):
     status_code, code = 503, "ops_db_unavailable"
 
 
+def _note_error(request: Request, exc: Exception, code: str) -> None:
+    request.state.error_code = code
+    if isinstance(exc, RequestValidationError):
+        request.state.rejected_body = exc.body  # what the audit may keep of it
+
+
 def install_handlers(app: FastAPI) -> None:
     """One handler per error family; bodies are `{"detail": ..., "code": ...}`."""
-
-    @app.exception_handler(ActionServerError)
-    async def _known(request: Request, exc: ActionServerError) -> JSONResponse:
-        request.state.error_code = exc.code
-        body = {**(exc.extra or {}), "detail": str(exc), "code": exc.code}
-        return JSONResponse(body, exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        request.state.error_code = "validation_error"
-        request.state.rejected_body = exc.body  # what the audit may keep of it
-        return await invalid_request(request, exc)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        request.state.error_code = code
-        return JSONResponse(
-            {"detail": exc.detail, "code": code}, exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        request.state.error_code = "internal_error"
-        return JSONResponse({"detail": "internal error", "code": "internal_error"}, 500)
+    install_json_errors(app, ActionServerError, log, on_error=_note_error)

@@ -3,12 +3,10 @@
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lab.http_errors import invalid_request
+from lab.http_errors import error_response, install_json_errors
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +77,6 @@ class CacheCorruptError(TargetError):
 
 
 INTERNAL_ERROR_BODY = {"detail": "internal server error", "code": "internal_error"}
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
-
-
-async def _target_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TargetError)
-    return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status_code)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -96,23 +88,13 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         "database unavailable",
         extra={"error_type": type(orig).__name__, "error": first_line},
     )
-    return await _target_error(request, DatabaseUnavailableError("database unavailable"))
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    # Routing errors (unknown path, wrong method) keep the same body shape as ours.
-    assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return JSONResponse(
-        {"detail": exc.detail, "code": code}, status_code=exc.status_code, headers=exc.headers
-    )
+    return error_response(DatabaseUnavailableError("database unavailable"))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one handler for TargetError, plus the mappings onto it."""
-    app.add_exception_handler(TargetError, _target_error)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    # The unexpected is answered by the middleware, with the request's correlation id.
+    install_json_errors(app, TargetError, log, catch_unexpected=False)
     # A dropped connection mid-query and an exhausted pool mean the same to a client.
     app.add_exception_handler(sa_exc.OperationalError, _database_error)
     app.add_exception_handler(sa_exc.TimeoutError, _database_error)
