@@ -3,10 +3,11 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lab.settings_loading import load_with_env_file
+from lab.settings_types import PostgresUrl
 
 RATE = r"^\d+\s*/\s*(second|minute|hour|day)s?$"
 
@@ -18,7 +19,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(9000, ge=1, le=65535)
-    ops_db_url: SecretStr
+    ops_db_url: PostgresUrl
     runtime: Literal["local", "docker"] = "local"
     docker_project: str | None = None
     rate_read: str = Field("300/minute", pattern=RATE)
@@ -39,13 +40,6 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
     discord_webhook_url: SecretStr | None = None
     log_level: str = "INFO"
-
-    @field_validator("ops_db_url")
-    @classmethod
-    def _postgres(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("postgresql"):
-            raise ValueError("must be a postgresql:// URL")
-        return value
 
 
 @lru_cache

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.model import HIGH_RISK_ACTIONS
 from lab.settings_loading import load_with_env_file
+from lab.settings_types import PostgresUrl
 
 
 class Settings(BaseSettings):
@@ -18,7 +19,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8002, ge=1, le=65535)
-    ops_db_url: SecretStr
+    ops_db_url: PostgresUrl
     state_dir: Path = Path(".breakfix")  # knowledge index and postmortems live under it
     # The services whose alerts the agent takes on: the lab's victims. Alerts about the lab's
     # own control plane (action, chaos, observability, agent) are counted and left to the
@@ -112,13 +113,6 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
     discord_webhook_url: SecretStr | None = None
     log_level: str = "INFO"
-
-    @field_validator("ops_db_url")
-    @classmethod
-    def _postgres(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("postgresql"):
-            raise ValueError("must be a postgresql:// URL")
-        return value
 
     @field_validator("action_url", "observability_url", "llm_base_url")
     @classmethod

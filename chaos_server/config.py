@@ -4,11 +4,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chaos_server.scenarios.model import Probe, StopConditions, describe
 from lab.settings_loading import load_with_env_file
+from lab.settings_types import PostgresUrl
 
 # On by default: the monkey's fault is reverted early when the user journey is down for a
 # minute (or 90% of it fails over a minute), or a service it did not target turns unhealthy.
@@ -28,7 +29,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8001, ge=1, le=65535)
-    ops_db_url: SecretStr
+    ops_db_url: PostgresUrl
     key_file: Path  # holds the chaos key; chaos clients alone read it
     # the token the victims' fault hooks accept; the lab's secret file when unset
     hooks_token_file: Path | None = None
@@ -84,13 +85,6 @@ class Settings(BaseSettings):
                 return StopConditions.model_validate(value)
             except ValidationError as exc:
                 raise ValueError(describe(exc, "monkey_stop_conditions")) from None
-        return value
-
-    @field_validator("ops_db_url")
-    @classmethod
-    def _postgres(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("postgresql"):
-            raise ValueError("must be a postgresql:// URL")
         return value
 
     @model_validator(mode="after")

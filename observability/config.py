@@ -4,10 +4,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lab.settings_loading import load_with_env_file
+from lab.settings_types import PostgresUrl
 
 PACKAGE = Path(__file__).resolve().parent
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -20,7 +21,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(9100, ge=1, le=65535)
-    ops_db_url: SecretStr
+    ops_db_url: PostgresUrl
     runtime: Literal["local", "docker"] = "local"
     docker_project: str | None = None
     interval_s: float = Field(1.0, ge=0.1, le=60)  # collection and evaluation period
@@ -40,13 +41,6 @@ class Settings(BaseSettings):
     supabase_alerts_table: str = Field("breakfix_alerts", pattern=IDENTIFIER)
     supabase_events_table: str = Field("breakfix_events", pattern=IDENTIFIER)
     log_level: str = "INFO"
-
-    @field_validator("ops_db_url")
-    @classmethod
-    def _postgres(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("postgresql"):
-            raise ValueError("must be a postgresql:// URL")
-        return value
 
     @field_validator("receivers")
     @classmethod
