@@ -4,6 +4,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from lab.approvers import ensure_approvers
 from lab.chaos_role import ensure_chaos_role
@@ -59,33 +60,37 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
         "# Breakfix lab hosts file: the target resolves its upstreams through it.\n"
         f"{settings.host} {PRIMARY_HOST}\n{settings.host} {FALLBACK_HOST}\n",
     )
-    sync_target_env(settings=settings, paths=paths)
-    sync_action_env(settings=settings, paths=paths)
-    sync_chaos_env(settings=settings, paths=paths)
-    sync_observability_env(settings=settings, paths=paths)
-    sync_agent_env(settings=settings, paths=paths)
+    for service in ENV_PREFIXES:
+        sync_env(service, settings=settings, paths=paths)
 
 
-def _ops_db_url(settings: LabSettings, paths: StatePaths) -> str:
-    password = read_secret(paths.secret(OPS_PASSWORD))
-    return (
-        f"postgresql+psycopg2://{OPS_ROLE}:{password}"
-        f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
-    )
+EnvService = Literal["target", "action", "chaos", "observability", "agent"]
+ENV_PREFIXES: dict[EnvService, str] = {
+    "target": "TARGET_",
+    "action": "ACTION_",
+    "chaos": "CHAOS_",
+    "observability": "OBS_",
+    "agent": "AGENT_",
+}
 
 
-def _sync_env(
-    path: Path,
+def sync_env(
+    service: EnvService,
     *,
-    prefix: str,
-    managed: dict[str, str],
-    defaults: dict[str, str],
-    operator_env: Path,
+    settings: LabSettings,
+    paths: StatePaths,
+    operator_env: Path = Path(".env"),
 ) -> None:
     """Set the lab-owned keys of a service's env file; keep every other key as it is.
 
-    `prefix` keys of the operator's `.env` are copied in, but never over the lab's own keys.
+    The service's keys of the operator's `.env` are copied in, but never over the lab's own.
     """
+    prefix = ENV_PREFIXES[service]
+    path = paths.env / f"{service}.env"
+    if service == "target":
+        managed, defaults = _target_keys(settings, paths)
+    else:
+        managed, defaults = _ops_service_keys(service, settings, paths)
     current = read_env(path)
     overrides = {k: v for k, v in read_env(operator_env).items() if k.startswith(prefix)}
     wanted = {**defaults, **current, **overrides, **managed}
@@ -93,10 +98,8 @@ def _sync_env(
         write_env(path, wanted)
 
 
-def sync_target_env(
-    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
-) -> None:
-    """The target's env file: DB URL, paths and upstream addresses are the lab's.
+def _target_keys(settings: LabSettings, paths: StatePaths) -> tuple[dict[str, str], dict[str, str]]:
+    """The target's keys: DB URL, paths and upstream addresses are the lab's.
 
     The DB URL goes through db-proxy's primary lane (route `primary`) or its fallback lane
     (`fallback`), as TARGET_DB_ROUTE says; switch-to-fallback flips it. Both lanes are
@@ -122,105 +125,56 @@ def sync_target_env(
         "TARGET_DB_ROUTE": "primary",
         "TARGET_CACHE_MAX_BYTES": str(64 * 2**20),
     }
-    _sync_env(
-        paths.target_env,
-        prefix="TARGET_",
-        managed=managed,
-        defaults=defaults,
-        operator_env=operator_env,
-    )
+    return managed, defaults
 
 
-def sync_action_env(
-    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
-) -> None:
-    """The action server's env file: its ops-db URL (with password) and address."""
+def _ops_service_keys(
+    service: EnvService, settings: LabSettings, paths: StatePaths
+) -> tuple[dict[str, str], dict[str, str]]:
+    """An ops-db service's keys: its ops-db URL (with password) and address, then its own.
+
+    The chaos server gets its key file and the hooks token; observability sends alerts to
+    the agent's intake when the agent runs; the agent gets its state dir, intake token,
+    approvers and act key files and where the action server and observability are, never
+    the chaos key or hooks token.
+    """
+    prefix = ENV_PREFIXES[service]
     password = read_secret(paths.secret(OPS_PASSWORD))
+    port = {
+        "action": settings.action_port,
+        "chaos": settings.chaos_port,
+        "observability": settings.observability_port,
+        "agent": settings.agent_port,
+    }[service]
     managed = {
-        "ACTION_OPS_DB_URL": (
+        f"{prefix}OPS_DB_URL": (
             f"postgresql+psycopg2://{OPS_ROLE}:{password}"
             f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
         ),
-        "ACTION_HOST": settings.host,
-        "ACTION_PORT": str(settings.action_port),
+        f"{prefix}HOST": settings.host,
+        f"{prefix}PORT": str(port),
     }
-    _sync_env(
-        paths.action_env, prefix="ACTION_", managed=managed, defaults={}, operator_env=operator_env
-    )
-
-
-def sync_chaos_env(
-    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
-) -> None:
-    """The chaos server's env file: its ops-db URL (with password), address and key file."""
-    password = read_secret(paths.secret(OPS_PASSWORD))
-    managed = {
-        "CHAOS_OPS_DB_URL": (
-            f"postgresql+psycopg2://{OPS_ROLE}:{password}"
-            f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
-        ),
-        "CHAOS_HOST": settings.host,
-        "CHAOS_PORT": str(settings.chaos_port),
-        "CHAOS_KEY_FILE": str(paths.secret(CHAOS_KEY)),
-        "CHAOS_HOOKS_TOKEN_FILE": str(paths.secret(HOOKS_TOKEN)),
-    }
-    defaults = {"CHAOS_SCENARIO_DIR": str(SHIPPED_SCENARIOS)}
-    _sync_env(
-        paths.chaos_env,
-        prefix="CHAOS_",
-        managed=managed,
-        defaults=defaults,
-        operator_env=operator_env,
-    )
-
-
-def sync_observability_env(
-    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
-) -> None:
-    """Observability's env file: its ops-db URL (with password) and address."""
-    password = read_secret(paths.secret(OPS_PASSWORD))
-    managed = {
-        "OBS_OPS_DB_URL": (
-            f"postgresql+psycopg2://{OPS_ROLE}:{password}"
-            f"@{settings.host}:{settings.ops_db_port}/{OPS_DB}"
-        ),
-        "OBS_HOST": settings.host,
-        "OBS_PORT": str(settings.observability_port),
-    }
-    if agent_runs(settings):  # alerts go to the agent's intake, with its token as a bearer
+    defaults: dict[str, str] = {}
+    if service == "chaos":
+        managed["CHAOS_KEY_FILE"] = str(paths.secret(CHAOS_KEY))
+        managed["CHAOS_HOOKS_TOKEN_FILE"] = str(paths.secret(HOOKS_TOKEN))
+        defaults["CHAOS_SCENARIO_DIR"] = str(SHIPPED_SCENARIOS)
+    elif service == "observability" and agent_runs(settings):
+        # alerts go to the agent's intake, with its token as a bearer
         managed["OBS_RECEIVERS"] = json.dumps(
             [f"http://{settings.host}:{settings.agent_port}/webhook/alertmanager"]
         )
         managed["OBS_RECEIVER_TOKEN_FILE"] = str(paths.secret(AGENT_INTAKE_TOKEN))
-    _sync_env(
-        paths.observability_env,
-        prefix="OBS_",
-        managed=managed,
-        defaults={},
-        operator_env=operator_env,
-    )
-
-
-def sync_agent_env(
-    *, settings: LabSettings, paths: StatePaths, operator_env: Path = Path(".env")
-) -> None:
-    """The agent's env file: ops-db URL, address, state dir, intake token, approvers and act
-    key files, where the action server and observability are. Never the chaos key or hooks
-    token."""
-    managed = {
-        "AGENT_OPS_DB_URL": _ops_db_url(settings, paths),
-        "AGENT_HOST": settings.host,
-        "AGENT_PORT": str(settings.agent_port),
-        "AGENT_STATE_DIR": str(paths.root),
-        "AGENT_INTAKE_TOKEN_FILE": str(paths.secret(AGENT_INTAKE_TOKEN)),
-        "AGENT_APPROVERS_FILE": str(paths.secret(AGENT_APPROVERS)),
-        "AGENT_ACTION_URL": f"http://{settings.host}:{settings.action_port}",
-        "AGENT_ACTION_KEY_FILE": str(paths.secret(AGENT_ACTION_KEY)),
-        "AGENT_OBSERVABILITY_URL": f"http://{settings.host}:{settings.observability_port}",
-    }
-    _sync_env(
-        paths.agent_env, prefix="AGENT_", managed=managed, defaults={}, operator_env=operator_env
-    )
+    elif service == "agent":
+        managed |= {
+            "AGENT_STATE_DIR": str(paths.root),
+            "AGENT_INTAKE_TOKEN_FILE": str(paths.secret(AGENT_INTAKE_TOKEN)),
+            "AGENT_APPROVERS_FILE": str(paths.secret(AGENT_APPROVERS)),
+            "AGENT_ACTION_URL": f"http://{settings.host}:{settings.action_port}",
+            "AGENT_ACTION_KEY_FILE": str(paths.secret(AGENT_ACTION_KEY)),
+            "AGENT_OBSERVABILITY_URL": f"http://{settings.host}:{settings.observability_port}",
+        }
+    return managed, defaults
 
 
 def ensure_agent_key(*, ops_url: str, key_file: Path) -> bool:

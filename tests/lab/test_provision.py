@@ -6,7 +6,7 @@ from pathlib import Path
 from lab.config import LabSettings
 from lab.envfile import read_env, write_env
 from lab.paths import StatePaths
-from lab.provision import APP_PASSWORD, prepare_state, sync_target_env
+from lab.provision import APP_PASSWORD, prepare_state, sync_env
 from lab.secrets import read_secret
 
 
@@ -34,7 +34,7 @@ def test_sync_keeps_operator_choices_and_versions_the_old_file(tmp_path: Path) -
     prepare_state(settings=settings, paths=paths)
     env = read_env(paths.target_env)
     write_env(paths.target_env, {**env, "TARGET_PRICING_ROUTE": "fallback"})
-    sync_target_env(settings=LabSettings(state_dir=tmp_path, db_proxy_port=7000), paths=paths)
+    sync_env("target", settings=LabSettings(state_dir=tmp_path, db_proxy_port=7000), paths=paths)
     env = read_env(paths.target_env)
     assert env["TARGET_PRICING_ROUTE"] == "fallback"
     assert ":7000/" in env["TARGET_DATABASE_URL"]
@@ -52,7 +52,7 @@ def test_operator_env_overrides_tunables_but_not_lab_owned_keys(tmp_path: Path) 
         "BREAKFIX_TARGET_PORT=9999\n"
     )
     prepare_state(settings=settings, paths=paths)
-    sync_target_env(settings=settings, paths=paths, operator_env=operator)
+    sync_env("target", settings=settings, paths=paths, operator_env=operator)
     env = read_env(paths.target_env)
     assert env["TARGET_DB_POOL_SIZE"] == "12"
     assert "evil" not in env["TARGET_DATABASE_URL"]
@@ -67,6 +67,6 @@ def test_db_route_decides_whether_the_target_goes_through_db_proxy(tmp_path: Pat
     prepare_state(settings=settings, paths=paths)
     assert ":6433/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
     write_env(paths.target_env, {**read_env(paths.target_env), "TARGET_DB_ROUTE": "fallback"})
-    sync_target_env(settings=settings, paths=paths)
+    sync_env("target", settings=settings, paths=paths)
     # The fallback lane of db-proxy: another network path, still not target-db's own port.
     assert ":6434/shop" in read_env(paths.target_env)["TARGET_DATABASE_URL"]
