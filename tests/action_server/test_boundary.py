@@ -21,11 +21,11 @@ from action_server.main import create_app
 from action_server.store import Store
 from lab.config import LabSettings
 from lab.runtime.base import Runtime
+from tests.support.asgi import ThreadedServer
 from tests.support.hostile_bodies import Chunks, nested_json, post_chunked
 from tests.support.ops_db import fresh_ops_db
 from tests.support.pg import RunningCluster
 from tests.support.ports import free_port
-from tests.target_server.helpers import ThreadedServer
 
 
 @dataclass

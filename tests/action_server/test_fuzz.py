@@ -85,7 +85,7 @@ def test_an_unexpected_error_is_a_fixed_500_and_is_audited(
 ) -> None:
     from action_server.catalogue import ActionSpec
     from action_server.models import AuditEntry
-    from tests.target_server.helpers import TestClient
+    from tests.support.asgi import TestClient
 
     catalogue = fuzz_app.state.parts.catalogue
     broken = catalogue["clear-cache"]
@@ -112,7 +112,7 @@ def test_an_unexpected_error_is_a_fixed_500_and_is_audited(
 def test_escalate_without_a_receiver_and_file_actions_on_docker_are_refused(
     fuzz_app: FastAPI, fuzz_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.target_server.helpers import TestClient
+    from tests.support.asgi import TestClient
 
     ctx = fuzz_app.state.parts.ctx
     headers = {"X-API-Key": fuzz_key}
@@ -140,7 +140,7 @@ def test_a_crash_mid_action_is_reconciled_and_never_replayed_as_success(
 
     from action_server import idempotency, runs
     from action_server.models import ActionRun
-    from tests.target_server.helpers import TestClient
+    from tests.support.asgi import TestClient
 
     store = fuzz_app.state.parts.store
     key_id = fuzz_key.split("_")[1]

@@ -17,8 +17,8 @@ from agent.store import IncidentStore
 from agent.store_models import Incident
 from lab import ops_db
 from lab.ports import free_port
+from tests.support.asgi import ThreadedServer
 from tests.support.pg import RunningCluster
-from tests.target_server.helpers import ThreadedServer
 
 _TABLES = "agent_actions, agent_alerts, agent_incident_events, agent_incidents"
 APPROVERS_FILE = "secrets/agent-approvers.tokens"  # where the lab keeps it in its state dir

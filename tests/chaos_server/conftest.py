@@ -18,7 +18,7 @@ from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from tests.action_server.conftest import lab_settings
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 ALLOWLIST = ["target", "target-db", "upstream-primary", "upstream-fallback"]
 ChaosFactory = Callable[..., TestClient]

@@ -16,10 +16,10 @@ from chaos_server.config import Settings
 from chaos_server.main import create_app
 from lab.config import LabSettings
 from lab.runtime.base import Runtime
+from tests.support.asgi import TestClient
 from tests.support.hostile_bodies import Chunks, nested_json, post_chunked_served
 from tests.support.ops_db import fresh_ops_db
 from tests.support.pg import RunningCluster
-from tests.target_server.helpers import TestClient
 
 KEY = secrets.token_urlsafe(24)
 

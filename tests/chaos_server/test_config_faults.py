@@ -25,7 +25,7 @@ from lab.services import clusters
 from target_server.cache import PriceCache
 from tests.action_server.conftest import lab_settings
 from tests.chaos_server.conftest import products_ok, target_url, wait_for
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from lab.secrets import read_secret
 from lab.services import APP_DB, APP_ROLE
 from target_server import migrations
 from tests.chaos_server.conftest import products_ok, target_url, wait_for
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from psycopg2 import errors
 from lab.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
 from tests.chaos_server.conftest import products_ok, target_url, wait_for
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from lab.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
 from tests.action_server.conftest import lab_settings
 from tests.chaos_server.conftest import ALLOWLIST, ChaosFactory
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 pytestmark = pytest.mark.slow
 

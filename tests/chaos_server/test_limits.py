@@ -3,7 +3,7 @@
 import pytest
 
 from tests.chaos_server.conftest import ChaosFactory
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 pytestmark = pytest.mark.slow
 

@@ -26,8 +26,8 @@ from tests.chaos_server.conftest import (
     target_url,
     wait_for,
 )
+from tests.support.asgi import TestClient
 from tests.support.ports import free_port
-from tests.target_server.helpers import TestClient
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,8 @@ from lab.paths import SHIPPED_SCENARIOS
 from lab.services import endpoints
 from tests.action_server.conftest import lab_settings
 from tests.chaos_server.conftest import ChaosFactory, target_url, wait_for
+from tests.support.asgi import TestClient
 from tests.support.ports import free_port
-from tests.target_server.helpers import TestClient
 
 pytestmark = pytest.mark.slow
 

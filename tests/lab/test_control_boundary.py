@@ -11,9 +11,9 @@ from lab.control.app import create_app
 from lab.events import EventRecorder
 from lab.paths import StatePaths
 from lab.supervisor import Supervisor
+from tests.support.asgi import ThreadedServer
 from tests.support.hostile_bodies import Chunks, post_chunked
 from tests.support.ports import free_port
-from tests.target_server.helpers import ThreadedServer
 
 TOKEN = "control-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

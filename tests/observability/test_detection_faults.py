@@ -37,7 +37,7 @@ from observability.config import PACKAGE
 from observability.config import Settings as ObsSettings
 from observability.main import create_app as create_obs_app
 from observability.pipeline import Pipeline
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 # `make test-deep`: every fault is also injected by the agent's evaluations, whose judge checks
 # that an alert meant for it fired (MEANT, below); this module

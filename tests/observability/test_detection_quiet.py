@@ -26,7 +26,7 @@ from tests.observability.test_detection_faults import (
     Watch,
     observability_app,
 )
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 # `make test-deep`: the evaluations' noop case runs a quiet lab with observability and the agent
 # too; this module

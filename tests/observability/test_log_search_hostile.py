@@ -18,7 +18,7 @@ from observability.config import Settings
 from observability.model import Collection, LogLine
 from observability.parts import ObsParts
 from observability.store.ring import PATTERN_MAX_CHARS, RingStore
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 LINES = 3000
 NEEDLES = {700, 1500, 2999}  # the lines that carry QQQQ

@@ -20,8 +20,8 @@ from lab.runtime.local import LocalRuntime
 from observability.config import Settings
 from observability.main import create_app
 from observability.pipeline import Pipeline
+from tests.support.asgi import TestClient
 from tests.support.webhook_receiver import Receiving
-from tests.target_server.helpers import TestClient
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from observability.model import Collection, LogLine, Sample, TraceMark
 from observability.parts import ObsParts
 from observability.store.ops_writer import OpsWriter
 from observability.store.ring import RingStore
+from tests.support.asgi import TestClient
 from tests.support.pg import RunningCluster
-from tests.target_server.helpers import TestClient
 
 
 @pytest.fixture(scope="module")

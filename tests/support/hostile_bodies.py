@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import httpx
 from fastapi import FastAPI
 
+from tests.support.asgi import ThreadedServer
 from tests.support.ports import free_port
-from tests.target_server.helpers import ThreadedServer
 
 CHUNK = 64 * 1024
 LARGE = 10 * 1024 * 1024  # the size reported on a running lab (issue 13, item 4)

@@ -1,65 +1,25 @@
-"""Test helpers: the test client, an in-thread uvicorn server and a DNS stand-in."""
+"""The target server's test kit: app and settings factories, hosts-file and DNS stand-ins,
+products made and removed by tests, and /metrics read as samples."""
 
 import socket
-import threading
-import time
-import warnings
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, text
-from starlette.exceptions import StarletteDeprecationWarning
 
 from target_server.config import Settings
-
-# Starlette wants httpx2 for its TestClient and warns once on import when it finds httpx;
-# the warning is about packaging, not behaviour, and would fail the run (warnings = errors).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
-__all__ = [
-    "AppFactory",
-    "SettingsFactory",
-    "TestClient",
-    "delete_product_with_orders",
-    "ThreadedServer",
-    "refuse_lookup",
-    "write_hosts",
-]
+from tests.support.asgi import TestClient
 
 PRIMARY_HOST = "pricing-primary.breakfix.lab"
 FALLBACK_HOST = "pricing-fallback.breakfix.lab"
 
 SettingsFactory = Callable[..., Settings]
 AppFactory = Callable[..., FastAPI]
-
-
-class ThreadedServer:
-    """A real uvicorn server for an ASGI app, on a loopback port, in a daemon thread."""
-
-    def __init__(self, app: FastAPI, port: int) -> None:
-        self.port = port
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, ws="none"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> "ThreadedServer":
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"server on port {self.port} did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def refuse_lookup(host: str, port: int) -> str:
@@ -84,3 +44,27 @@ def delete_product_with_orders(engine: Engine, product_id: int) -> None:
             {"p": product_id},
         )
         conn.execute(text("DELETE FROM products WHERE id = :p"), {"p": product_id})
+
+
+def new_product(client: TestClient, **fields: Any) -> dict[str, Any]:
+    body = {"sku": f"T-{uuid.uuid4().hex[:10]}", "name": "Test product", "quantity": 5, **fields}
+    response = client.post("/products", json=body)
+    assert response.status_code == 201, response.text
+    product: dict[str, Any] = response.json()
+    return product
+
+
+def scrape(client: TestClient) -> Samples:
+    """Every sample of /metrics by name and labels (HELP and TYPE lines are not samples)."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """One sample's value; 0 when the series does not exist (yet)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -16,14 +16,13 @@ from target_server.deps import get_session
 from target_server.main import create_app
 from target_server.seed import seed
 from target_server.upstream_stub.app import create_app as create_stub
+from tests.support.asgi import TestClient, ThreadedServer
 from tests.support.ports import free_port
-from tests.target_server.helpers import (
+from tests.support.target_server import (
     FALLBACK_HOST,
     PRIMARY_HOST,
     AppFactory,
     SettingsFactory,
-    TestClient,
-    ThreadedServer,
     refuse_lookup,
     write_hosts,
 )

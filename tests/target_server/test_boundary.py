@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.asgi import TestClient
 from tests.support.hostile_bodies import Chunks, nested_json, post_chunked_served
-from tests.target_server.helpers import AppFactory, TestClient
-from tests.target_server.test_products import new_product
+from tests.support.target_server import AppFactory, new_product
 
 
 def test_a_chunked_body_over_the_limit_is_refused(make_app: AppFactory) -> None:

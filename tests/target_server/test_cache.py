@@ -13,7 +13,8 @@ import pytest
 
 from target_server.cache import PriceCache, Quote
 from target_server.errors import CacheCorruptError
-from tests.target_server.helpers import AppFactory, TestClient
+from tests.support.asgi import TestClient
+from tests.support.target_server import AppFactory
 
 QUOTE = Quote(sku="COF-001", price_cents=450, currency="EUR", source="primary", fetched_at=0.0)
 

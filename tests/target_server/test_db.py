@@ -2,7 +2,8 @@
 
 from sqlalchemy import text
 
-from tests.target_server.helpers import AppFactory, TestClient
+from tests.support.asgi import TestClient
+from tests.support.target_server import AppFactory
 
 
 def test_sessions_carry_application_name_and_statement_timeout(make_app: AppFactory) -> None:

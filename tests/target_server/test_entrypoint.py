@@ -11,7 +11,7 @@ import httpx
 
 from tests.support.pg import RunningCluster
 from tests.support.ports import free_port
-from tests.target_server.helpers import PRIMARY_HOST, write_hosts
+from tests.support.target_server import PRIMARY_HOST, write_hosts
 
 
 def test_serves_and_identifies_itself(

@@ -3,8 +3,8 @@
 import pytest
 
 from target_server.upstream_stub.app import price_cents
-from tests.target_server.helpers import TestClient
-from tests.target_server.test_products import new_product
+from tests.support.asgi import TestClient
+from tests.support.target_server import new_product
 
 TOO_BIG = 3_000_000_000  # beyond Postgres int4
 

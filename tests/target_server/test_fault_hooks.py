@@ -11,8 +11,8 @@ import psutil
 import pytest
 
 from target_server.fault_hooks.auth import HOOKS_HEADER
-from tests.target_server.helpers import AppFactory, TestClient
-from tests.target_server.test_metrics import scrape, value
+from tests.support.asgi import TestClient
+from tests.support.target_server import AppFactory, scrape, value
 
 MIB = 2**20
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from target_server.logs import CorrelationFilter, JsonFormatter
-from tests.target_server.helpers import TestClient
+from tests.support.asgi import TestClient
 
 
 def test_request_log_line_is_json_with_request_fields(

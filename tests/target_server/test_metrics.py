@@ -3,29 +3,11 @@
 from pathlib import Path
 
 from fastapi import FastAPI
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.target_server.helpers import AppFactory, TestClient, write_hosts
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+from tests.support.asgi import TestClient
+from tests.support.target_server import AppFactory, Samples, scrape, value, write_hosts
 
 ROUTE = "/products/{product_id}"
-
-
-def scrape(client: TestClient) -> Samples:
-    """Every sample of /metrics by name and labels (HELP and TYPE lines are not samples)."""
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    """One sample's value; 0 when the series does not exist (yet)."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def names(samples: Samples) -> set[str]:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapper
 
 from target_server.models import Inventory, OrderLine
 from target_server.upstream_stub.app import price_cents
-from tests.target_server.helpers import TestClient, delete_product_with_orders
-from tests.target_server.test_products import new_product
+from tests.support.asgi import TestClient
+from tests.support.target_server import delete_product_with_orders, new_product
 
 
 def stock(client: TestClient, product_id: int) -> int:

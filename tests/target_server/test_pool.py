@@ -13,13 +13,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from target_server.upstream_stub.app import price_cents
+from tests.support.asgi import TestClient, ThreadedServer
 from tests.support.ports import free_port
-from tests.target_server.helpers import (
-    AppFactory,
-    TestClient,
-    ThreadedServer,
-    delete_product_with_orders,
-)
+from tests.support.target_server import AppFactory, delete_product_with_orders
 
 UPSTREAM_DELAY_S = 1.5
 

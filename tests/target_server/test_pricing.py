@@ -7,15 +7,9 @@ import pytest
 from fastapi import FastAPI, Request
 
 from target_server.upstream_stub.app import price_cents
+from tests.support.asgi import TestClient, ThreadedServer
 from tests.support.ports import free_port
-from tests.target_server.helpers import (
-    FALLBACK_HOST,
-    PRIMARY_HOST,
-    AppFactory,
-    TestClient,
-    ThreadedServer,
-    write_hosts,
-)
+from tests.support.target_server import FALLBACK_HOST, PRIMARY_HOST, AppFactory, write_hosts
 
 SKU = "COF-001"
 

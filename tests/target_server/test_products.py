@@ -1,17 +1,7 @@
 """Products and inventory: CRUD, validation and not-found answers."""
 
-import uuid
-from typing import Any
-
-from tests.target_server.helpers import TestClient
-
-
-def new_product(client: TestClient, **fields: Any) -> dict[str, Any]:
-    body = {"sku": f"T-{uuid.uuid4().hex[:10]}", "name": "Test product", "quantity": 5, **fields}
-    response = client.post("/products", json=body)
-    assert response.status_code == 201, response.text
-    product: dict[str, Any] = response.json()
-    return product
+from tests.support.asgi import TestClient
+from tests.support.target_server import new_product
 
 
 def test_seeded_catalogue_is_listed_with_pagination(client: TestClient) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from target_server import migrations
+from tests.support.asgi import TestClient
 from tests.support.pg import RunningCluster, make_state_dir, remove_state_dir, running_cluster
 from tests.support.ports import free_port
-from tests.target_server.helpers import AppFactory, TestClient
+from tests.support.target_server import AppFactory
 
 
 def test_healthz(client: TestClient) -> None:

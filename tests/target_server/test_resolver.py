@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from target_server.resolver import NameResolutionError, Resolver, is_lab_name
-from tests.target_server.helpers import PRIMARY_HOST, AppFactory, TestClient, write_hosts
+from tests.support.asgi import TestClient
+from tests.support.target_server import PRIMARY_HOST, AppFactory, write_hosts
 
 
 class RecordingLookup:

@@ -16,8 +16,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from target_server.fault_hooks.auth import HOOKS_HEADER
 from target_server.tracing import TraceMarksFile, otlp_traces_url
+from tests.support.asgi import TestClient
 from tests.support.ports import free_port
-from tests.target_server.helpers import AppFactory, SettingsFactory, TestClient
+from tests.support.target_server import AppFactory, SettingsFactory
 
 
 @pytest.fixture

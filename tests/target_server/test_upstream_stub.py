@@ -8,8 +8,8 @@ import time
 import httpx
 
 from target_server.upstream_stub.app import create_app, price_cents
+from tests.support.asgi import TestClient
 from tests.support.ports import free_port
-from tests.target_server.helpers import TestClient
 
 
 def test_prices_are_deterministic_and_named() -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from lab.hooks_token import HOOKS_HEADER
 from target_server.upstream_stub.app import create_app, price_cents
+from tests.support.asgi import TestClient
 from tests.support.ports import free_port
-from tests.target_server.helpers import TestClient
 
 TOKEN = "stub-controls-token"
 
