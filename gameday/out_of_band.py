@@ -17,13 +17,13 @@ import psutil
 import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
-from psycopg2.extensions import encrypt_password
 
 from gameday.errors import GamedayError
 from gameday.lab_handle import GamedayLab
 from gameday.polling import until
 from lab.cache_volume import cache_budget, is_lab_mount
 from lab.envfile import read_env
+from lab.postgres import set_role_password
 from lab.provision import APP_PASSWORD
 from lab.secrets import read_secret
 from lab.services import APP_DB, APP_ROLE
@@ -166,12 +166,7 @@ class ChangedPassword:
     def _set(lab: GamedayLab, password: str) -> None:
         conn = _superuser(lab)
         try:
-            verifier = encrypt_password(password, APP_ROLE, conn, "scram-sha-256")
-            with conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(APP_ROLE)),
-                    (verifier,),
-                )
+            set_role_password(conn, role=APP_ROLE, password=password)
         finally:
             conn.close()
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
+from psycopg2.extensions import encrypt_password
 
 from lab.errors import PostgresError
 from lab.process import Command
@@ -24,6 +25,13 @@ from lab.process import Command
 SUPERUSER = "postgres"
 _SOCKET_PATH_MAX = 100
 _TOOLS = ("postgres", "initdb", "pg_controldata", "pg_dump", "pg_restore")
+
+
+def set_role_password(conn: PgConnection, *, role: str, password: str) -> None:
+    """Re-password `role`; only a SCRAM verifier, computed here, reaches the server."""
+    verifier = encrypt_password(password, role, conn, "scram-sha-256")
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(role)), (verifier,))
 
 
 def find_bindir(explicit: Path | None = None) -> Path:

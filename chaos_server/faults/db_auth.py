@@ -3,13 +3,12 @@
 import secrets
 from typing import ClassVar
 
-from psycopg2 import sql
-from psycopg2.extensions import encrypt_password
 from pydantic import BaseModel
 
 from chaos_server.context import ChaosContext
 from chaos_server.faults import chaos_db
 from chaos_server.faults.base import Fault, RevertData
+from lab.postgres import set_role_password
 from lab.provision import APP_PASSWORD
 from lab.secrets import read_secret
 from lab.services import APP_ROLE
@@ -23,12 +22,7 @@ def _set_password(ctx: ChaosContext, password: str) -> None:
     # statements out of the server log (SET log_statement needs a superuser).
     conn = chaos_db.connect(ctx.target_db, application_name=APP_NAME)
     try:
-        verifier = encrypt_password(password, APP_ROLE, conn, "scram-sha-256")
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(APP_ROLE)),
-                (verifier,),
-            )
+        set_role_password(conn, role=APP_ROLE, password=password)
     finally:
         conn.close()
 
