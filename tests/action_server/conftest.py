@@ -9,10 +9,10 @@ from lab.background import (
     BackgroundLab,
     running_lab,
 )
-from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from lab.services import clusters
+from tests.support.lab_settings import lab_settings
 
 
 @pytest.fixture(scope="module")
@@ -20,11 +20,6 @@ def lab() -> Iterator[BackgroundLab]:
     """`breakfix run` in the background on its own state dir, stopped after the module."""
     with running_lab("breakfix-action-") as running:
         yield running
-
-
-def lab_settings(lab: BackgroundLab) -> LabSettings:
-    """The lab's settings as its supervisor sees them, from the BREAKFIX_* environment."""
-    return lab.settings()
 
 
 @pytest.fixture(scope="module")

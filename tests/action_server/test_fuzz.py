@@ -18,7 +18,7 @@ from action_server.main import create_app
 from lab.background import BackgroundLab
 from lab.envfile import read_env
 from lab.paths import StatePaths
-from tests.action_server.conftest import lab_settings
+from tests.support.lab_settings import lab_settings
 
 # schemathesis loads its OpenAPI modules on first use, through pytest's assertion rewriting
 # (ast.parse). Done inside a test while other threads of earlier tests still ran, CPython

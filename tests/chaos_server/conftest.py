@@ -1,12 +1,10 @@
 """Fixtures for chaos_server: a real lab on free ports and chaos apps on its ops-db."""
 
 import secrets
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import create_engine
 
@@ -17,11 +15,9 @@ from lab.background import BackgroundLab, running_lab
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
-from tests.action_server.conftest import lab_settings
 from tests.support.asgi import TestClient
-
-ALLOWLIST = ["target", "target-db", "upstream-primary", "upstream-fallback"]
-ChaosFactory = Callable[..., TestClient]
+from tests.support.chaos_lab import ALLOWLIST, ChaosFactory
+from tests.support.lab_settings import lab_settings
 
 
 @pytest.fixture(scope="package")
@@ -105,22 +101,3 @@ def make_chaos(
 @pytest.fixture
 def chaos(make_chaos: ChaosFactory) -> TestClient:
     return make_chaos()
-
-
-def target_url(lab: BackgroundLab, path: str = "") -> str:
-    return f"http://127.0.0.1:{lab.port('TARGET')}{path}"
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout}s")
-        time.sleep(0.1)
-
-
-def products_ok(lab: BackgroundLab, timeout: float = 5.0) -> bool:
-    try:
-        return httpx.get(target_url(lab, "/products"), timeout=timeout).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -23,9 +23,9 @@ from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from lab.services import clusters
 from target_server.cache import PriceCache
-from tests.action_server.conftest import lab_settings
-from tests.chaos_server.conftest import products_ok, target_url, wait_for
 from tests.support.asgi import TestClient
+from tests.support.chaos_lab import products_ok, target_url, wait_for
+from tests.support.lab_settings import lab_settings
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
 from lab.services import APP_DB, APP_ROLE
 from target_server import migrations
-from tests.chaos_server.conftest import products_ok, target_url, wait_for
 from tests.support.asgi import TestClient
+from tests.support.chaos_lab import products_ok, target_url, wait_for
 
 pytestmark = pytest.mark.slow
 

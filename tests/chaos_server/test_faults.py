@@ -9,8 +9,8 @@ from psycopg2 import errors
 
 from lab.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
-from tests.chaos_server.conftest import products_ok, target_url, wait_for
 from tests.support.asgi import TestClient
+from tests.support.chaos_lab import products_ok, target_url, wait_for
 
 pytestmark = pytest.mark.slow
 

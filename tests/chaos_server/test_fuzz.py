@@ -20,9 +20,9 @@ from chaos_server.faults.control import Noop
 from chaos_server.main import create_app
 from lab.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
-from tests.action_server.conftest import lab_settings
-from tests.chaos_server.conftest import ALLOWLIST, ChaosFactory
 from tests.support.asgi import TestClient
+from tests.support.chaos_lab import ALLOWLIST, ChaosFactory
+from tests.support.lab_settings import lab_settings
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from sqlalchemy import Engine, text
 from lab.background import BackgroundLab
 from lab.postgres import Cluster
 from lab.runtime.local import LocalRuntime
-from tests.chaos_server.conftest import ChaosFactory, products_ok, target_url
 from tests.support.chaos_checks import locked_tables, stopped
+from tests.support.chaos_lab import ChaosFactory, products_ok, target_url
 
 pytestmark = pytest.mark.slow
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.chaos_server.conftest import ChaosFactory
 from tests.support.asgi import TestClient
+from tests.support.chaos_lab import ChaosFactory
 
 pytestmark = pytest.mark.slow
 

@@ -19,14 +19,8 @@ from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
-from tests.chaos_server.conftest import (
-    ALLOWLIST,
-    ChaosFactory,
-    products_ok,
-    target_url,
-    wait_for,
-)
 from tests.support.asgi import TestClient
+from tests.support.chaos_lab import ALLOWLIST, ChaosFactory, products_ok, target_url, wait_for
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 from lab.background import BackgroundLab
 from lab.ports import free_port
 from lab.runtime.local import LocalRuntime
-from tests.chaos_server.conftest import ChaosFactory, target_url, wait_for
+from tests.support.chaos_lab import ChaosFactory, target_url, wait_for
 
 pytestmark = pytest.mark.slow
 

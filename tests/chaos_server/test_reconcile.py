@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from lab.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
-from tests.chaos_server.conftest import ChaosFactory, products_ok, target_url, wait_for
+from tests.support.chaos_lab import ChaosFactory, products_ok, target_url, wait_for
 
 pytestmark = pytest.mark.slow
 

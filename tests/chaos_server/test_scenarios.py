@@ -20,9 +20,9 @@ from chaos_server.scenarios.runner import run_scenario
 from lab.background import BackgroundLab
 from lab.paths import SHIPPED_SCENARIOS
 from lab.services import endpoints
-from tests.action_server.conftest import lab_settings
-from tests.chaos_server.conftest import ChaosFactory, target_url, wait_for
 from tests.support.asgi import TestClient
+from tests.support.chaos_lab import ChaosFactory, target_url, wait_for
+from tests.support.lab_settings import lab_settings
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-FIXTURE_RUNBOOKS = Path(__file__).parent / "fixtures" / "runbooks"
+from tests.support.knowledge_fixtures import FIXTURE_RUNBOOKS, EmbedCounter
 
 
 @pytest.fixture
@@ -16,14 +16,6 @@ def runbook_dir(tmp_path: Path) -> Path:
     dest = tmp_path / "runbooks"
     shutil.copytree(FIXTURE_RUNBOOKS, dest)
     return dest
-
-
-class EmbedCounter:
-    """Counts texts embedded for the index (documents) and for queries."""
-
-    def __init__(self) -> None:
-        self.texts = 0
-        self.queries = 0
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from knowledge.embeddings import HASHING_NAME, MINILM_NAME
 from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Match
-from tests.knowledge.conftest import FIXTURE_RUNBOOKS, EmbedCounter
+from tests.support.knowledge_fixtures import FIXTURE_RUNBOOKS, EmbedCounter
 
 SYMPTOMS = {
     "requests hang until they time out, sessions are waiting on a lock": "db-lock",

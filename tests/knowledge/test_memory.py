@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from agent.model import Citation, Diagnosis, Hypothesis, IncidentState
 from knowledge.index import KnowledgeIndex
 from knowledge.memory import Postmortem, TimelineEntry, postmortem_fault, postmortem_passages
-from tests.knowledge.conftest import EmbedCounter
+from tests.support.knowledge_fixtures import EmbedCounter
 
 OPENED = datetime(2025, 3, 4, 10, 0, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from lab.background import (
 )
 from lab.config import LabSettings
 from lab.paths import StatePaths
-from tests.action_server.conftest import lab_settings as settings_of
+from tests.support.lab_settings import lab_settings as settings_of
 
 
 @pytest.fixture(scope="package")
