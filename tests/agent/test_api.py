@@ -13,8 +13,8 @@ import pytest
 
 from agent.model import Diagnosis, Hypothesis, IncidentState
 from observability.detector.alertmanager import fingerprint
-from tests.agent.conftest import AgentServer
-from tests.agent.test_intake import LABELS, observability_payload, wire
+from tests.support.agent_server import AgentServer
+from tests.support.alert_payloads import LABELS, observability_payload, wire
 
 S = IncidentState
 # 10,000 alerts as 10,000 concurrent requests in `make test-deep`; `make test` sends 1,000

@@ -19,8 +19,8 @@ from agent.model import IncidentState
 from gameday.approver import Approver
 from lab.cli.incidents_commands import incidents_app
 from lab.config import get_settings
-from tests.agent.conftest import AgentServer
-from tests.agent.test_intake import LABELS, observability_payload, wire
+from tests.support.agent_server import AgentServer
+from tests.support.alert_payloads import LABELS, observability_payload, wire
 
 S = IncidentState
 NON_ASCII = [

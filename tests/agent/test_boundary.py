@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.agent.conftest import AgentServer
+from tests.support.agent_server import AgentServer
 from tests.support.hostile_bodies import Chunks, nested_json, post_chunked
 
 

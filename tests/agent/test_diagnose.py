@@ -18,7 +18,7 @@ from agent.plan import plan_for
 from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Match, Passage
 from knowledge.runbook import Runbook, load_runbooks
-from tests.agent.test_features import fixture_names, load_perception, recorded
+from tests.support.evidence import fixture_names, load_perception, recorded
 
 CONFIDENT = 0.6  # the right fault's confidence at least this
 MARGIN = 0.15  # and the runner-up at least this much lower

@@ -11,42 +11,15 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from agent.features import extract_features, series_key
-from agent.model import Perception
 from agent.perceive import ObservabilityClient, perception_of
 from lab.ports import free_port
-
-EVIDENCE = Path(__file__).parent / "fixtures" / "evidence"
-
-
-def recorded(name: str) -> dict[str, Any]:
-    """One recorded fixture: meta, alerts, snapshot, evidence (120 s) and recent (30 s)."""
-    document: dict[str, Any] = json.loads((EVIDENCE / f"{name}.json").read_text())
-    return document
-
-
-def fixture_names() -> list[str]:
-    """Every recorded sample (`<fault>` and `<fault>.late`), undetected runs left out."""
-    return sorted(
-        p.name.removesuffix(".json")
-        for p in EVIDENCE.glob("*.json")
-        if not p.name.endswith(".undetected.json")
-    )
-
-
-def load_perception(name: str) -> Perception:
-    """The Perception the agent would have built from that recording."""
-    document = recorded(name)
-    evidence = dict(document["evidence"])
-    if "recent" in document:
-        evidence["recent"] = document["recent"]
-    return perception_of(document["alerts"], document["snapshot"], evidence)
+from tests.support.evidence import load_perception, recorded
 
 
 def test_series_keys_are_metric_then_label_values() -> None:

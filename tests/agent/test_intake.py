@@ -11,34 +11,9 @@ import pytest
 
 from agent.api.errors import InvalidPayload
 from agent.intake import MAX_BODY_BYTES, decode, parse_contract, parse_webhook
-from observability.detector.alertmanager import fingerprint, rfc3339, webhook_payload
-from tests.agent.conftest import AgentServer
-
-LABELS = {"alertname": "TargetDown", "service": "target", "severity": "critical"}
-
-
-def wire(
-    labels: dict[str, str] = LABELS, *, status: str = "firing", ts: float = 1.7e9
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "labels": dict(labels),
-        "annotations": {"summary": "target does not answer"},
-        "startsAt": rfc3339(ts),
-        "endsAt": rfc3339(ts + 60 if status == "resolved" else None),
-        "generatorURL": "http://127.0.0.1:9100/alerts",
-        "fingerprint": fingerprint(labels),
-    }
-
-
-def observability_payload(*alerts: dict[str, Any]) -> dict[str, Any]:
-    """Exactly what observability's notifier posts."""
-    return webhook_payload(
-        list(alerts) or [wire()],
-        receiver="agent",
-        group_labels={"alertname": "TargetDown"},
-        external_url="http://127.0.0.1:9100",
-    )
+from observability.detector.alertmanager import fingerprint
+from tests.support.agent_server import AgentServer
+from tests.support.alert_payloads import LABELS, observability_payload, wire
 
 
 def contract(**overrides: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from lab.paths import StatePaths
 from lab.provision import CHAOS_KEY
 from lab.secrets import read_secret
 from lab.services import AGENT_ACTION_KEY, AGENT_INTAKE_TOKEN, HOOKS_TOKEN
-from tests.agent.test_intake import observability_payload, wire
+from tests.support.alert_payloads import observability_payload, wire
 
 pytestmark = pytest.mark.slow
 

@@ -40,7 +40,7 @@ from knowledge.runbook import load_runbooks
 from lab.cli.incidents_commands import incidents_app
 from lab.config import get_settings
 from lab.ports import free_port
-from tests.agent.conftest import AgentServer
+from tests.support.agent_server import AgentServer
 from tests.support.webhook_receiver import Receiving
 
 S = IncidentState
