@@ -18,7 +18,7 @@ from lab.envfile import read_env, write_env
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
-from tests.action_server.receiver import WebhookReceiver
+from tests.support.webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from tests.agent.test_pipeline_lab import (
 from tests.agent.test_pipeline_lab import broken as broken
 from tests.agent.test_pipeline_lab import knowledge as knowledge
 from tests.agent.test_pipeline_lab import lab as lab
-from tests.evals.eval_lab import EvalLab
+from tests.support.eval_lab import EvalLab
 
 pytestmark = pytest.mark.slow
 S = IncidentState

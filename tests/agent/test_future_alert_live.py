@@ -22,7 +22,7 @@ from gameday.incidents import agent_actions, incident, wait_closed
 from gameday.steady import wait_steady
 from lab.secrets import read_secret
 from lab.services import AGENT_INTAKE_TOKEN
-from tests.evals.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_lab import EvalLab, running_eval_lab
 
 pytestmark = pytest.mark.slow
 log = logging.getLogger(__name__)

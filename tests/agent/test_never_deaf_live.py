@@ -27,7 +27,7 @@ from gameday.steady import wait_steady
 from lab.provision import OPS_PASSWORD
 from lab.secrets import read_secret
 from lab.services import OPS_DB, OPS_ROLE
-from tests.evals.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_lab import EvalLab, running_eval_lab
 
 pytestmark = pytest.mark.slow
 BUDGET_WINDOW_S = 90.0

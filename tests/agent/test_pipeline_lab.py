@@ -41,7 +41,7 @@ from knowledge.runbook import Runbook
 from lab.provision import OPS_PASSWORD
 from lab.secrets import read_secret
 from lab.services import OPS_DB, OPS_ROLE
-from tests.evals.eval_lab import SLACK_PATH, EvalLab, running_eval_lab
+from tests.support.eval_lab import SLACK_PATH, EvalLab, running_eval_lab
 
 pytestmark = pytest.mark.slow
 S = IncidentState

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.evals.eval_lab import EvalLab, running_eval_lab
-from tests.evals.timings import CaseRun, render_table
+from tests.support.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_timings import CaseRun, render_table
 
 
 @pytest.fixture(scope="module")

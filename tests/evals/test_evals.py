@@ -20,9 +20,9 @@ from gameday.errors import GamedayError
 from gameday.oracles import recovered, take_baseline
 from gameday.side_actions import restore_primary_routes, snapshot
 from gameday.steady import wait_steady
-from tests.evals.eval_lab import EvalLab
-from tests.evals.judge import judge, judge_quiet
-from tests.evals.timings import CaseRun
+from tests.support.eval_judge import judge, judge_quiet
+from tests.support.eval_lab import EvalLab
+from tests.support.eval_timings import CaseRun
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,9 @@ from gameday.out_of_band import (
 )
 from gameday.side_actions import snapshot
 from gameday.steady import wait_steady
-from tests.evals.eval_lab import EvalLab
-from tests.evals.judge import judge
-from tests.evals.timings import CaseRun
+from tests.support.eval_judge import judge
+from tests.support.eval_lab import EvalLab
+from tests.support.eval_timings import CaseRun
 
 pytestmark = pytest.mark.slow
 

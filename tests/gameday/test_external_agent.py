@@ -15,7 +15,7 @@ import pytest
 
 from action_server.client import ActionClient, ActionClientError
 from gameday.report.schema import RunReport
-from tests.evals.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.gameday_cli import run_gameday_cli
 
 pytestmark = pytest.mark.slow

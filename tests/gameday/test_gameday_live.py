@@ -18,7 +18,7 @@ import pytest
 from gameday.polling import until
 from gameday.report.schema import RunReport
 from lab.background import BREAKFIX
-from tests.evals.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.gameday_cli import run_gameday_cli
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from gameday.lab_handle import GamedayLab
 from gameday.validate import example_params, run_validation
 from lab.background import BREAKFIX
 from lab.cli.validate_command import failure_line, step_lines
-from tests.evals.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_lab import EvalLab, running_eval_lab
 
 NO_LAB = cast(GamedayLab, None)  # steps of these tests never touch a lab
 VALIDATE_TIMEOUT_S = 600.0  # five steps on a loaded two-core machine, steady waits included

@@ -21,12 +21,8 @@ import pytest
 from lab.background import BackgroundLab
 from lab.config import LabSettings
 from lab.runtime.local import LocalRuntime
-from tests.observability.test_detection_faults import (
-    STEADY_WITHIN_S,
-    Watch,
-    observability_app,
-)
 from tests.support.asgi import TestClient
+from tests.support.detection import STEADY_WITHIN_S, Watch, observability_app
 
 # `make test-deep`: the evaluations' noop case runs a quiet lab with observability and the agent
 # too; this module

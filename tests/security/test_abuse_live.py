@@ -24,7 +24,7 @@ from gameday.polling import until
 from lab.provision import OPS_PASSWORD
 from lab.secrets import read_secret
 from lab.services import AGENT_INTAKE_TOKEN, OPS_DB, OPS_ROLE, endpoints
-from tests.evals.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.hostile_bodies import Chunks, nested_json, post_chunked
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ from lab.background import (
     make_state_dir,
     remove_state_dir,
 )
-from tests.action_server.receiver import WebhookReceiver
 from tests.support.lab_settings import lab_settings
+from tests.support.webhook_receiver import WebhookReceiver
 
 SLACK_PATH = "/slack/escalations"
 START_TIMEOUT_S = 240.0

@@ -13,8 +13,8 @@ from gameday.incidents import (
     mutating,
     wait_closed,
 )
-from tests.evals.eval_lab import SLACK_PATH, EvalLab
-from tests.evals.timings import CaseRun
+from tests.support.eval_lab import SLACK_PATH, EvalLab
+from tests.support.eval_timings import CaseRun
 
 
 def _matches(wanted: dict[str, Any], given: dict[str, Any]) -> bool:
@@ -74,8 +74,8 @@ def judge_quiet(lab: EvalLab, *, since: float, for_s: float, run: CaseRun) -> li
 
 def detected_by_a_meant_alert(lab: EvalLab, incident: dict[str, Any], run: CaseRun) -> list[str]:
     """The incident rests on an alert meant for the fault (observability's rules, the mapping
-    of tests/observability/test_detection_faults.py): detection, checked on every case."""
-    from tests.observability.test_detection_faults import MEANT
+    of tests/support/detection.py): detection, checked on every case."""
+    from tests.support.detection import MEANT
 
     meant = MEANT.get(run.case)
     if meant is None or lab.agent is None:
