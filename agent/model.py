@@ -11,32 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lab.catalogue.registry import Risk as Risk  # the kit's, re-exported: the agent's vocabulary
 from lab.catalogue.registry import get_catalogue
+from lab.incident_states import IncidentState as IncidentState
 
 # The catalogue's actions (lab/catalogue/catalogue.yaml): the policy refuses anything else and
 # holds the high-risk ones for approval by default. An action is known by being declared there.
 CATALOGUE_ACTIONS: tuple[str, ...] = get_catalogue().action_names
 HIGH_RISK_ACTIONS: tuple[str, ...] = get_catalogue().high_risk_actions
-
-Risk = Literal["low", "medium", "high"]
-
-
-class IncidentState(StrEnum):
-    """ARCHITECTURE.md, Agent pipeline: detected -> ... -> resolved | escalated | failed."""
-
-    detected = "detected"
-    diagnosing = "diagnosing"
-    planned = "planned"
-    awaiting_approval = "awaiting_approval"
-    acting = "acting"
-    verifying = "verifying"
-    resolved = "resolved"
-    escalated = "escalated"
-    failed = "failed"
-
-    @property
-    def closed(self) -> bool:
-        return self in (IncidentState.resolved, IncidentState.escalated, IncidentState.failed)
 
 
 class Alert(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.model import IncidentState
+from lab.incident_states import IncidentState
 from lab.untrusted_text import markdown as md
 from lab.untrusted_text import markdown_code, quoted
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.model import CATALOGUE_ACTIONS, Risk
+from lab.catalogue.registry import Risk, get_catalogue
 
 RUNBOOK_DIR = Path(__file__).resolve().parent / "runbooks"
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n(.*)\Z", re.S)
@@ -79,7 +79,7 @@ class RunbookAction(BaseModel):
     @field_validator("action")
     @classmethod
     def _in_catalogue(cls, value: str) -> str:
-        if value not in CATALOGUE_ACTIONS:
+        if value not in get_catalogue().action_names:
             raise ValueError(f"{value!r} is not a catalogue action")
         return value
 
