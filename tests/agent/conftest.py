@@ -1,5 +1,6 @@
 """Fixtures for the agent: a fresh ops-db on the session's real Postgres, a store on it, and
-the agent app served over real HTTP with a recording stand-in for the pipeline."""
+the agent app served over real HTTP with a recording stand-in for the pipeline; for the
+pipeline-on-a-lab tests, a live lab without its own agent, a knowledge index and the fault."""
 
 import secrets
 from collections.abc import Iterator
@@ -12,10 +13,14 @@ from sqlalchemy.pool import NullPool
 from agent.config import Settings
 from agent.main import create_app
 from agent.store import IncidentStore
+from gameday.out_of_band import ChangedPassword
+from gameday.steady import wait_steady
+from knowledge.index import KnowledgeIndex
 from lab import ops_db
 from lab.ports import free_port
 from tests.support.agent_server import AgentServer, RecorderPipeline
 from tests.support.asgi import ThreadedServer
+from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.pg import RunningCluster
 
 _TABLES = "agent_actions, agent_alerts, agent_incident_events, agent_incidents"
@@ -104,3 +109,31 @@ def agent_server(
         )
     finally:
         server.stop()
+
+
+# The pipeline-on-a-lab tests (test_pipeline_lab, test_approval): their lab, knowledge and fault.
+@pytest.fixture(scope="module")
+def lab() -> Iterator[EvalLab]:
+    """A live lab with observability and without its own agent."""
+    with running_eval_lab("breakfix-pipe-", agent=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def knowledge(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
+    index = KnowledgeIndex(tmp_path_factory.mktemp("knowledge"), embedding="hashing")
+    index.ensure()
+    return index
+
+
+@pytest.fixture(scope="module")
+def broken(lab: EvalLab) -> Iterator[ChangedPassword]:
+    """The app role's password changed by hand (db-auth-failure) once the lab is steady;
+    the credential put back at the end if no test fixed it."""
+    wait_steady(lab, 180.0, "before the fault")
+    fault = ChangedPassword()
+    fault.make(lab)
+    try:
+        yield fault
+    finally:
+        fault.clean(lab)

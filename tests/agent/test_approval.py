@@ -20,7 +20,8 @@ from agent.model import IncidentState
 from agent.store import IncidentStore
 from gameday.out_of_band import ChangedPassword
 from knowledge.index import KnowledgeIndex
-from tests.agent.test_pipeline_lab import (
+from tests.support.eval_lab import EvalLab
+from tests.support.pipeline_lab import (
     DISCORD,
     FAULT_ALERT,
     SLACK,
@@ -31,10 +32,6 @@ from tests.agent.test_pipeline_lab import (
     story,
     wait_for,
 )
-from tests.agent.test_pipeline_lab import broken as broken
-from tests.agent.test_pipeline_lab import knowledge as knowledge
-from tests.agent.test_pipeline_lab import lab as lab
-from tests.support.eval_lab import EvalLab
 
 pytestmark = pytest.mark.slow
 S = IncidentState

@@ -15,58 +15,33 @@ and the cap stops the second; the same fix on the same target again from another
 is held as a loop.
 """
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from action_server.client import ActionClient
-from agent.config import Settings
 from agent.model import Alert, Diagnosis, Hypothesis, IncidentState, Perception
-from agent.notify import Notifier
-from agent.perceive import ObservabilityClient
-from agent.pipeline import Diagnoser, IncidentPipeline
+from agent.pipeline import Diagnoser
 from agent.store import IncidentStore
 from agent.store_models import Incident
 from gameday.out_of_band import ChangedPassword
-from gameday.polling import until
 from gameday.steady import wait_steady
 from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Match
 from knowledge.runbook import Runbook
-from lab.provision import OPS_PASSWORD
-from lab.secrets import read_secret
-from lab.services import OPS_DB, OPS_ROLE
-from tests.support.eval_lab import SLACK_PATH, EvalLab, running_eval_lab
+from tests.support.eval_lab import SLACK_PATH, EvalLab
+from tests.support.pipeline_lab import (
+    FAULT_ALERT,
+    closed,
+    firing,
+    intake,
+    pipeline_on,
+    story,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 S = IncidentState
-SLACK, DISCORD = "/agent/slack", "/agent/discord"
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[EvalLab]:
-    """A live lab with observability and without its own agent."""
-    with running_eval_lab("breakfix-pipe-", agent=False) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def knowledge(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
-    index = KnowledgeIndex(tmp_path_factory.mktemp("knowledge"), embedding="hashing")
-    index.ensure()
-    return index
-
-
-def ops_url(lab: EvalLab) -> str:
-    password = read_secret(lab.paths.secret(OPS_PASSWORD))
-    return (
-        f"postgresql+psycopg2://{OPS_ROLE}:{password}@127.0.0.1:{lab.settings.ops_db_port}/{OPS_DB}"
-    )
 
 
 def constructed(*hypotheses: tuple[str, float]) -> Diagnoser:
@@ -86,137 +61,8 @@ def constructed(*hypotheses: tuple[str, float]) -> Diagnoser:
     return diagnose
 
 
-@contextmanager
-def pipeline_on(
-    lab: EvalLab,
-    knowledge: KnowledgeIndex,
-    tmp_path: Path,
-    *,
-    diagnoser: Diagnoser | None = None,
-    **overrides: Any,
-) -> Iterator[tuple[IncidentPipeline, IncidentStore]]:
-    """A started IncidentPipeline on the lab (its store, clients and a loopback notifier)."""
-    key = lab.lab.cli("keys", "create", "--scope", "act", "--name", "agent-test").stdout
-    key_file = tmp_path / "agent.key"
-    key_file.write_text(key.strip().splitlines()[-1])
-    values: dict[str, Any] = {
-        "ops_db_url": ops_url(lab),
-        "intake_token_file": tmp_path / "intake.token",
-        "action_key_file": key_file,
-        "action_url": f"http://127.0.0.1:{lab.lab.port('ACTION')}",
-        "observability_url": f"http://127.0.0.1:{lab.lab.port('OBSERVABILITY')}",
-        "state_dir": tmp_path,
-        "settle_s": 1.0,
-        "verify_hold_s": 5.0,
-        "verify_timeout_s": 90.0,
-        "recurrence_window_s": 0.0,
-        **overrides,
-    }
-    settings = Settings(_env_file=None, **values)
-    # handover off: each test opens its own incident on purpose while the same fault keeps
-    # firing after an earlier test escalated (tests/agent/test_store.py covers the handover)
-    store = IncidentStore(settings.ops_db_url.get_secret_value(), handover_s=0)
-    actions = ActionClient(settings.action_url, key_file.read_text(), timeout=240)
-    obs = ObservabilityClient(settings.observability_url, timeout=10)
-    notifier = Notifier(slack_url=lab.receiver.url(SLACK), discord_url=lab.receiver.url(DISCORD))
-    pipeline = IncidentPipeline(
-        settings, store, obs, knowledge, actions, notifier, diagnoser=diagnoser
-    )
-    pipeline.start()
-    try:
-        yield pipeline, store
-    finally:
-        pipeline.stop()
-        actions.close()
-        obs.close()
-        store.dispose()
-
-
-def firing(lab: EvalLab, alertname: str, service: str, within_s: float = 90.0) -> dict[str, Any]:
-    """The observability alert `alertname` of `service` once it fires."""
-    found: list[dict[str, Any]] = []
-
-    def check() -> bool:
-        found[:] = [
-            a
-            for a in lab.observability.get("/alerts").json()
-            if a["alertname"] == alertname and a["service"] == service and a["status"] == "firing"
-        ]
-        return bool(found)
-
-    assert until(check, within_s, every_s=1.0), f"{alertname} did not fire"
-    return found[0]
-
-
-def intake(store: IncidentStore, alert: dict[str, Any], *, tag: str) -> str:
-    """What the webhook does with one firing alert: record it; the incident it opened.
-
-    `tag` makes the fingerprint unique per test, so each test opens its own incident while
-    the same fault keeps firing."""
-    result = store.ingest(
-        [
-            Alert(
-                fingerprint=f"{alert['fingerprint']}-{tag}",
-                alertname=alert["alertname"],
-                service=alert["service"],
-                severity=alert["severity"],
-                labels=alert["labels"],
-                annotations={"summary": alert.get("summary", "")},
-                starts_at=datetime.fromisoformat(alert["startsAt"]),
-            )
-        ],
-        group_key=None,
-        source="alertmanager",
-    )
-    assert result.opened, f"no incident opened: {result}"
-    return result.opened[0]
-
-
-def wait_for(
-    store: IncidentStore,
-    incident_id: str,
-    done: Callable[[Incident], bool],
-    within_s: float = 240.0,
-) -> Incident:
-    deadline = time.monotonic() + within_s
-    while True:
-        incident = store.require(incident_id)
-        if done(incident):
-            return incident
-        assert time.monotonic() < deadline, f"{incident_id} stuck in {incident.state}"
-        time.sleep(0.5)
-
-
-def story(store: IncidentStore, incident_id: str) -> str:
-    """The events of an incident, for an assertion message."""
-    return "\n".join(
-        f"{e.step}: {e.inputs} -> {e.outputs}"[:600] for e in store.events(incident_id)
-    )
-
-
-def closed(incident: Incident) -> bool:
-    """Closed, and done closing: the report is written just after the closing transition."""
-    return incident.closed and incident.report is not None
-
-
 def steps_of(store: IncidentStore, incident_id: str) -> list[str]:
     return [e.step for e in store.events(incident_id)]
-
-
-@pytest.fixture(scope="module")
-def broken(lab: EvalLab) -> Iterator[ChangedPassword]:
-    """The app role's password changed by hand (db-auth-failure) once the lab is steady;
-    the credential put back at the end if no test fixed it."""
-    wait_steady(lab, 180.0, "before the fault")
-    fault = ChangedPassword()
-    fault.make(lab)
-    try:
-        yield fault
-    finally:
-        fault.clean(lab)
-
-
-FAULT_ALERT = ("ProbeFailing", "target-db")
 
 
 def handled(
