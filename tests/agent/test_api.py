@@ -1,6 +1,6 @@
 """The agent's HTTP API over real HTTP on 127.0.0.1, with real Postgres behind it.
 
-The pipeline is a recording stand-in (tests/agent/conftest.py RecorderPipeline): these tests
+The pipeline is a recording stand-in (tests/support/agent_server.py RecorderPipeline): these tests
 check what the API hands over and answers, not what the pipeline then does.
 """
 
