@@ -60,7 +60,7 @@ from lab import ops_db  # noqa: E402
 from lab.ports import free_port  # noqa: E402
 from lab.postgres import Cluster  # noqa: E402
 from lab.services import clusters  # noqa: E402
-from tests.evals.eval_lab import EvalLab, running_eval_lab  # noqa: E402
+from tests.support.eval_lab import EvalLab, running_eval_lab  # noqa: E402
 
 STEADY_WITHIN_S = 150.0
 

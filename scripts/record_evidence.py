@@ -30,7 +30,7 @@ from lab.background import BackgroundLab, lab_environment, make_state_dir, remov
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
-from tests.observability.test_detection_faults import MEANT, VICTIMS
+from tests.support.detection import MEANT, VICTIMS
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "agent" / "fixtures" / "evidence"
 KEEP_LINES = 15  # log lines kept per service
