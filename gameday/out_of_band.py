@@ -24,9 +24,8 @@ from gameday.polling import until
 from lab.cache_volume import cache_budget, is_lab_mount
 from lab.envfile import read_env
 from lab.postgres import set_role_password
-from lab.provision import APP_PASSWORD
 from lab.secrets import read_secret
-from lab.services import APP_DB, APP_ROLE
+from lab.services import APP_DB, APP_PASSWORD, APP_ROLE
 
 FILL_PREFIX = "oob-fill-"
 _CHUNKS = (2**20, 64 * 2**10, 4 * 2**10)

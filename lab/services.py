@@ -16,6 +16,10 @@ OPS_ROLE, OPS_DB = "breakfix_ops", "breakfix_ops"
 PRIMARY_HOST, FALLBACK_HOST = "pricing-primary.breakfix.lab", "pricing-fallback.breakfix.lab"
 # Shared by the chaos server and the victims' fault hooks (target /_faults, stub controls,
 # db-proxy toxics); never given to the agent or the action server.
+CONTROL_TOKEN = "control.token"
+CHAOS_KEY = "chaos.key"  # for chaos clients only: the agent never gets it
+APP_PASSWORD = "target-db-app.password"
+OPS_PASSWORD = "ops-db.password"
 HOOKS_TOKEN = "victim-hooks.token"
 AGENT_INTAKE_TOKEN = "agent-intake.token"  # webhook callers (observability); never approvers
 # Who may approve or deny the agent's high-risk steps (lab.approvers): a token each, the

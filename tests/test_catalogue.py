@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from agent.model import CATALOGUE_ACTIONS, HIGH_RISK_ACTIONS
+from breakfix.catalogue_tree import read_tree
+from breakfix.cli import catalogue_command
+from breakfix.cli.main import app
 from lab.catalogue.completeness import Tree, TreeAction, find_gaps
 from lab.catalogue.registry import Catalogue, get_catalogue
-from lab.catalogue.tree import read_tree
-from lab.cli import catalogue_command
-from lab.cli.main import app
 
 REGISTRY = get_catalogue()
 TREE = read_tree()

@@ -9,9 +9,8 @@ from action_server.catalogue import ActionSpec, NoParams, Risk
 from action_server.context import ActionContext, Outcome, Plan, PreconditionFailed
 from action_server.env_writes import apply_and_restart, changed_keys, restore_version
 from action_server.known_good import known_good
-from lab.provision import APP_PASSWORD
 from lab.secrets import replace_secret
-from lab.services import APP_ROLE
+from lab.services import APP_PASSWORD, APP_ROLE
 
 
 def plan_regenerate(ctx: ActionContext, params: NoParams) -> Plan:

@@ -12,7 +12,7 @@ from chaos_server.faults.base import Fault, FaultRefused, RevertData
 from lab.envfile import read_env, write_env
 from lab.tls import client_tls
 
-# Keys `breakfix run` does not re-sync (lab.provision's managed keys), so a drift persists.
+# Keys `breakfix run` does not re-sync (breakfix.provision's managed keys), so a drift persists.
 DRIFTS: dict[str, tuple[str, str]] = {
     # Below the setting's minimum: the target refuses to start, naming the variable.
     "pool-size": ("TARGET_DB_POOL_SIZE", "0"),

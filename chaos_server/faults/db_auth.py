@@ -9,9 +9,8 @@ from chaos_server.context import ChaosContext
 from chaos_server.faults import chaos_db
 from chaos_server.faults.base import Fault, RevertData
 from lab.postgres import set_role_password
-from lab.provision import APP_PASSWORD
 from lab.secrets import read_secret
-from lab.services import APP_ROLE
+from lab.services import APP_PASSWORD, APP_ROLE
 
 APP_NAME = "breakfix-chaos"
 

@@ -1,7 +1,7 @@
 """Whether the tree has every piece the catalogue asks for: the list of gaps, by name.
 
 `find_gaps` is pure: it compares the registry with a `Tree`, the pieces as found in the
-repository (lab.catalogue.tree reads them), so a test can damage either in memory and see
+repository (breakfix.catalogue_tree reads them), so a test can damage either in memory and see
 the one gap it made. Each fault needs its chaos fault class (same class and default target),
 each rule expected to fire listing it in observability/rules.yaml, its runbook naming it with
 the correct action first, and its eval case expecting that action; the actions are those of

@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.model import IncidentState
+from breakfix.cli.incidents_commands import incidents_app
 from gameday.approver import Approver
-from lab.cli.incidents_commands import incidents_app
 from lab.config import get_settings
 from tests.support.agent_server import AgentServer
 from tests.support.alert_payloads import LABELS, observability_payload, wire

@@ -14,9 +14,8 @@ from action_server.store import Store
 from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 from lab.envfile import read_env
 from lab.paths import StatePaths
-from lab.provision import CHAOS_KEY
 from lab.secrets import read_secret
-from lab.services import AGENT_ACTION_KEY, AGENT_INTAKE_TOKEN, HOOKS_TOKEN
+from lab.services import AGENT_ACTION_KEY, AGENT_INTAKE_TOKEN, CHAOS_KEY, HOOKS_TOKEN
 from tests.support.alert_payloads import observability_payload, wire
 
 pytestmark = pytest.mark.slow

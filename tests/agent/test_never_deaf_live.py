@@ -24,9 +24,8 @@ from gameday.errors import GamedayError
 from gameday.incidents import agent_actions, incident, incidents_since, wait_closed
 from gameday.polling import until
 from gameday.steady import wait_steady
-from lab.provision import OPS_PASSWORD
 from lab.secrets import read_secret
-from lab.services import OPS_DB, OPS_ROLE
+from lab.services import OPS_DB, OPS_PASSWORD, OPS_ROLE
 from tests.support.eval_lab import EvalLab, running_eval_lab
 
 pytestmark = pytest.mark.slow

@@ -33,11 +33,11 @@ from agent.model import (
     Verdict,
 )
 from agent.notify import Notifier
+from breakfix.cli.incidents_commands import incidents_app
 from knowledge.index import KnowledgeIndex
 from knowledge.memory import QUOTED_SECTION
 from knowledge.retrieval import Match, Passage
 from knowledge.runbook import load_runbooks
-from lab.cli.incidents_commands import incidents_app
 from lab.config import get_settings
 from lab.ports import free_port
 from tests.support.agent_server import AgentServer

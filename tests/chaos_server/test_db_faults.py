@@ -11,10 +11,9 @@ import pytest
 from lab.background import BackgroundLab
 from lab.paths import StatePaths
 from lab.postgres import Cluster
-from lab.provision import APP_PASSWORD
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
-from lab.services import APP_DB, APP_ROLE
+from lab.services import APP_DB, APP_PASSWORD, APP_ROLE
 from target_server import migrations
 from tests.support.asgi import TestClient
 from tests.support.chaos_lab import products_ok, target_url, wait_for

@@ -21,10 +21,9 @@ from lab.background import BackgroundLab
 from lab.chaos_role import CHAOS_ROLE, CHAOS_SCHEMA
 from lab.paths import StatePaths
 from lab.postgres import Cluster
-from lab.provision import APP_PASSWORD
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
-from lab.services import APP_DB, APP_ROLE, PRIMARY_HOST
+from lab.services import APP_DB, APP_PASSWORD, APP_ROLE, PRIMARY_HOST
 from tests.support.asgi import TestClient
 from tests.support.chaos_lab import products_ok, target_url, wait_for
 

@@ -8,10 +8,10 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from breakfix.cli.gameday_history import register_history
 from gameday.report.schema import RunReport
 from gameday.store import GamedayStore, save_run
 from lab import ops_db
-from lab.cli.gameday_history import register_history
 from lab.config import get_settings
 from lab.envfile import write_env
 from lab.paths import StatePaths

@@ -4,8 +4,8 @@ import io
 
 from rich.console import Console
 
+from breakfix.cli.gameday_progress import Progress
 from gameday.report.schema import ArmSummary, Machine, RunReport
-from lab.cli.gameday_progress import Progress
 
 
 def _report() -> RunReport:

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from breakfix.provision import prepare_state
 from lab.approvers import approver_token, ensure_approvers, parse_approvers, read_approvers
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths
-from lab.provision import prepare_state
 from lab.secrets import read_secret
 from lab.services import AGENT_APPROVERS, AGENT_INTAKE_TOKEN
 

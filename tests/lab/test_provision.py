@@ -3,11 +3,12 @@
 import stat
 from pathlib import Path
 
+from breakfix.provision import prepare_state, sync_env
 from lab.config import LabSettings
 from lab.envfile import read_env, write_env
 from lab.paths import StatePaths
-from lab.provision import APP_PASSWORD, prepare_state, sync_env
 from lab.secrets import read_secret
+from lab.services import APP_PASSWORD
 
 
 def test_prepare_state_is_idempotent_and_private(tmp_path: Path) -> None:

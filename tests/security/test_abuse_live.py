@@ -21,9 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from gameday.polling import until
-from lab.provision import OPS_PASSWORD
 from lab.secrets import read_secret
-from lab.services import AGENT_INTAKE_TOKEN, OPS_DB, OPS_ROLE, endpoints
+from lab.services import AGENT_INTAKE_TOKEN, OPS_DB, OPS_PASSWORD, OPS_ROLE, endpoints
 from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.hostile_bodies import Chunks, nested_json, post_chunked
 

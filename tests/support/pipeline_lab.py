@@ -21,9 +21,8 @@ from agent.store import IncidentStore
 from agent.store_models import Incident
 from gameday.polling import until
 from knowledge.index import KnowledgeIndex
-from lab.provision import OPS_PASSWORD
 from lab.secrets import read_secret
-from lab.services import OPS_DB, OPS_ROLE
+from lab.services import OPS_DB, OPS_PASSWORD, OPS_ROLE
 from tests.support.eval_lab import EvalLab
 
 SLACK, DISCORD = "/agent/slack", "/agent/discord"

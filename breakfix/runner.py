@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from breakfix.provision import database_hooks, prepare_state
 from lab.cache_volume import cache_budget, mount_cache, unmount_cache
 from lab.config import LabSettings
 from lab.control.app import create_app
@@ -18,11 +19,10 @@ from lab.errors import LabError
 from lab.events import EventRecorder
 from lab.paths import StatePaths
 from lab.ports import port_in_use
-from lab.provision import CONTROL_TOKEN, OPS_PASSWORD, database_hooks, prepare_state
 from lab.reaper import reap
 from lab.run_state import save
 from lab.secrets import read_secret
-from lab.services import ServiceSpec, build_specs, clusters
+from lab.services import CONTROL_TOKEN, OPS_PASSWORD, ServiceSpec, build_specs, clusters
 from lab.supervisor import Supervisor
 
 log = logging.getLogger("breakfix.run")

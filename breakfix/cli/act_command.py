@@ -45,7 +45,7 @@ def _key(paths: StatePaths, given: str | None) -> str:
     if path.exists():
         return read_secret(path)
     from action_server.keys import Scope, create_key
-    from lab.cli.ops_session import ops_session
+    from breakfix.cli.ops_session import ops_session
 
     with ops_session() as session:
         _, plaintext = create_key(session=session, name="breakfix-cli", scope=Scope.act)

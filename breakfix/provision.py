@@ -19,22 +19,21 @@ from lab.services import (
     AGENT_APPROVERS,
     AGENT_INTAKE_TOKEN,
     APP_DB,
+    APP_PASSWORD,
     APP_ROLE,
+    CHAOS_KEY,
+    CONTROL_TOKEN,
     FALLBACK_HOST,
     GAMEDAY_APPROVER,
     HOOKS_TOKEN,
     OPERATOR_APPROVER,
     OPS_DB,
+    OPS_PASSWORD,
     OPS_ROLE,
     PRIMARY_HOST,
 )
 
 log = logging.getLogger("breakfix.provision")
-
-CONTROL_TOKEN = "control.token"
-CHAOS_KEY = "chaos.key"  # for chaos clients only: the agent never gets it
-APP_PASSWORD = "target-db-app.password"
-OPS_PASSWORD = "ops-db.password"
 
 
 def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:

@@ -2,7 +2,7 @@
 
 import typer
 
-from lab.cli import (
+from breakfix.cli import (
     act_command,
     catalogue_command,
     chaos_commands,
@@ -10,9 +10,9 @@ from lab.cli import (
     lab_commands,
     validate_command,
 )
-from lab.cli.incidents_commands import incidents_app
-from lab.cli.keys_commands import keys_app
-from lab.cli.scenario_commands import chaos_app
+from breakfix.cli.incidents_commands import incidents_app
+from breakfix.cli.keys_commands import keys_app
+from breakfix.cli.scenario_commands import chaos_app
 
 app = typer.Typer(
     name="breakfix",

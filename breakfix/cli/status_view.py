@@ -8,10 +8,9 @@ from rich.table import Table
 from lab.config import LabSettings
 from lab.errors import SupervisorNotRunningError
 from lab.paths import StatePaths
-from lab.provision import APP_PASSWORD, OPS_PASSWORD
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret
-from lab.services import endpoints
+from lab.services import APP_PASSWORD, OPS_PASSWORD, endpoints
 
 _PASSWORD_FILES = {"target-db": APP_PASSWORD, "ops-db": OPS_PASSWORD}
 

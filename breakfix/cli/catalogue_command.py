@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from breakfix.catalogue_tree import read_tree
 from lab.catalogue.completeness import Gap, find_gaps
 from lab.catalogue.registry import Catalogue, CatalogueFault, get_catalogue
-from lab.catalogue.tree import read_tree
 
 # JSON field -> table heading, in the table's order: the long columns last.
 COLUMNS = {

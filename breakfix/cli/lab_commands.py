@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from breakfix.cli.status_view import collect_status, render_status
 from lab.cache_volume import unmount_cache
-from lab.cli.status_view import collect_status, render_status
 from lab.config import get_settings
 from lab.errors import LabError, PostgresError
 from lab.logtail import tail
@@ -40,7 +40,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def run() -> None:
     """Start the whole lab in the foreground; Ctrl-C stops it cleanly."""
-    from lab.runner import run_lab
+    from breakfix.runner import run_lab
 
     logging.basicConfig(
         level=logging.INFO,

@@ -11,12 +11,11 @@ import httpx
 import typer
 from rich.console import Console
 
-from lab.cli.act_command import parse_params
+from breakfix.cli.act_command import parse_params
 from lab.config import get_settings
 from lab.paths import StatePaths
-from lab.provision import CHAOS_KEY
 from lab.secrets import read_secret
-from lab.services import endpoints
+from lab.services import CHAOS_KEY, endpoints
 
 err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 

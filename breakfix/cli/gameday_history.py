@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
+from breakfix.cli.ops_session import ops_session
 from gameday.report.schema import ArmSummary, CaseResult, RunReport
 from gameday.store import (
     AmbiguousRunId,
@@ -26,7 +27,6 @@ from gameday.store import (
     get_run,
     list_runs,
 )
-from lab.cli.ops_session import ops_session
 
 # No emoji codes (a case named `db:lock` is not ":lock:"); wide lines when piped.
 out = Console(emoji=False, width=None if sys.stdout.isatty() else 200)

@@ -14,12 +14,12 @@ import typer
 import yaml
 from rich.console import Console
 
+from breakfix.cli.act_command import parse_params
+from breakfix.cli.chaos_commands import chaos_key
 from chaos_server.scenarios.api import HttpChaosApi
 from chaos_server.scenarios.chaostoolkit import experiment
 from chaos_server.scenarios.model import ScenarioError, load_dir, load_scenario
 from chaos_server.scenarios.runner import ScenarioResult, StepResult, run_scenario
-from lab.cli.act_command import parse_params
-from lab.cli.chaos_commands import chaos_key
 from lab.config import get_settings
 from lab.paths import SHIPPED_SCENARIOS
 from lab.services import endpoints

@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lab.cli.ops_session import ops_session
+from breakfix.cli.ops_session import ops_session
 
 keys_app = typer.Typer(
     help="Manage the action server's API keys (stored hashed in ops-db).", no_args_is_help=True
