@@ -7,17 +7,17 @@ from fastapi import Depends, Header, Request
 
 from action_server.errors import Forbidden, Unauthorized
 from action_server.keys import Scope, verify_key
-from action_server.lab_state import LabParts
 from action_server.models import ApiKey
+from action_server.parts import ActionParts
 
 
-def get_parts(request: Request) -> LabParts:
+def get_parts(request: Request) -> ActionParts:
     """Everything the routes work with, built once per app."""
-    parts: LabParts = request.app.state.parts
+    parts: ActionParts = request.app.state.parts
     return parts
 
 
-Parts = Annotated[LabParts, Depends(get_parts)]
+Parts = Annotated[ActionParts, Depends(get_parts)]
 
 
 def authenticate(

@@ -12,8 +12,8 @@ from action_server.audit import AuditMiddleware
 from action_server.background import start_jobs
 from action_server.config import Settings, get_settings
 from action_server.errors import install_handlers
-from action_server.lab_state import LabParts, build_context
 from action_server.metrics import ActionMetrics
+from action_server.parts import ActionParts, build_context
 from action_server.ratelimit import RateLimits
 from action_server.recovery import recover
 from action_server.routes import actions, health
@@ -35,7 +35,7 @@ def create_app(
 ) -> FastAPI:
     """An action server for the lab described by `lab` (BREAKFIX_* settings by default)."""
     settings = settings or get_settings()
-    parts = LabParts(
+    parts = ActionParts(
         settings=settings,
         store=Store(settings.ops_db_url.get_secret_value()),
         catalogue=CATALOGUE,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from agent.api.errors import NotAwaitingApproval
 from agent.model import IncidentState, Plan, PolicyDecision, Verdict
 from agent.notify import Message, Notifier
-from agent.store_models import Incident
+from agent.store.models import Incident
 
 if TYPE_CHECKING:
     from agent.store import IncidentStore

@@ -9,11 +9,11 @@ from fastapi import FastAPI
 
 from agent.api import health_routes, incident_routes, intake_routes, silence_routes
 from agent.api.auth import load_approvers, read_token
-from agent.api.deps import AgentParts, PipelineLike
 from agent.api.errors import install_handlers
 from agent.config import Settings, get_settings
 from agent.intake import MAX_BODY_BYTES as MAX_NOTIFICATION_BYTES
 from agent.metrics import AgentMetrics
+from agent.parts import AgentParts, PipelineLike
 from agent.reconcile import reconcile_with_observability
 from agent.store import IncidentStore
 from lab.body_limit import BodyLimit

@@ -15,7 +15,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from action_server.client import ActionClientError
-from agent.store_models import ActionRecord, Incident
+from agent.store.models import ActionRecord, Incident
 from lab.tls import client_tls
 from lab.untrusted_text import discord, slack
 

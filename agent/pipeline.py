@@ -20,7 +20,7 @@ from agent import approval as approvals
 from agent.act import run_plan
 from agent.closing import Closing
 from agent.config import Settings
-from agent.diagnosing import Diagnosing
+from agent.diagnosis.step import Diagnosing
 from agent.model import (
     Diagnosis,
     Hypothesis,
@@ -39,7 +39,7 @@ from agent.pipeline_types import (
 )
 from agent.policy import PolicyContext, PolicyEngine, overall
 from agent.store import IncidentStore
-from agent.store_models import Incident
+from agent.store.models import Incident
 from agent.verifying import Verifying, verify_failures
 from agent.workers import Workers
 

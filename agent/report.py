@@ -9,7 +9,7 @@ report is read on the API, in the CLI and wherever its Markdown is rendered.
 from datetime import datetime
 from typing import Any
 
-from agent.store_models import ActionRecord, Event, Incident
+from agent.store.models import ActionRecord, Event, Incident
 from knowledge.memory import Postmortem
 from lab.untrusted_text import label, markdown_code, quoted
 from lab.untrusted_text import markdown as md

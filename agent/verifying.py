@@ -14,7 +14,7 @@ from agent.explained import disrupted_alerts, explained_alerts
 from agent.model import IncidentState, Plan
 from agent.pipeline_types import Knowledge, Observability
 from agent.store import IncidentStore
-from agent.store_models import Incident
+from agent.store.models import Incident
 from agent.verify import routed_around, routed_around_now, verify
 
 S = IncidentState

@@ -23,7 +23,7 @@ from observability.detector.left_firing import resolve_left_firing
 from observability.detector.notifier import Notifier
 from observability.detector.rules import load_rules
 from observability.exposition import render
-from observability.parts import ObsParts
+from observability.parts import ObservabilityParts
 from observability.pipeline import Pipeline
 from observability.sinks.supabase import build_supabase_sink
 from observability.store.ops_writer import OpsWriter
@@ -83,7 +83,7 @@ def create_app(
     def collector_status() -> list[dict[str, Any]]:
         return [dict(status.as_dict()) for status in runner.status()]
 
-    parts = ObsParts(
+    parts = ObservabilityParts(
         settings=settings,
         ring=ring,
         writer=writer,

@@ -10,7 +10,7 @@ from observability.store.ring import RingStore
 
 
 @dataclass
-class ObsParts:
+class ObservabilityParts:
     """Settings, the recent window, the ops-db writer and hooks into runner and detector."""
 
     settings: Settings

@@ -48,7 +48,7 @@ import uvicorn  # noqa: E402
 
 from agent.config import Settings as AgentSettings  # noqa: E402
 from agent.main import create_app  # noqa: E402
-from agent.store_models import Incident  # noqa: E402
+from agent.store.models import Incident  # noqa: E402
 from gameday.cases import load_cases  # noqa: E402
 from gameday.chaos_faults import inject, revert  # noqa: E402
 from gameday.errors import GamedayError  # noqa: E402

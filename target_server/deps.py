@@ -8,31 +8,31 @@ from fastapi import Depends, Path, Request
 from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
+from target_server.parts import TargetParts
 from target_server.pricing import PricingClient
-from target_server.runtime import Runtime
 from target_server.schemas import INT4_MAX
 
 
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: Request) -> TargetParts:
     """The resources of the app serving this request."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: TargetParts = request.app.state.runtime
     return runtime
 
 
-def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+def get_session(runtime: Annotated[TargetParts, Depends(get_runtime)]) -> Iterator[Session]:
     """A session per request, rolled back and closed if the handler did not commit."""
     with runtime.session_factory() as session:
         yield session
 
 
-def get_pricing(runtime: Annotated[Runtime, Depends(get_runtime)]) -> PricingClient:
+def get_pricing(runtime: Annotated[TargetParts, Depends(get_runtime)]) -> PricingClient:
     """The pricing client of this app."""
     return runtime.pricing
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 PricingDep = Annotated[PricingClient, Depends(get_pricing)]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[TargetParts, Depends(get_runtime)]
 _PLAIN_ID = re.compile(r"[1-9][0-9]{0,9}")
 
 

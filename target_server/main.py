@@ -9,14 +9,14 @@ from lab.body_limit import BodyLimit
 from target_server.config import Settings, get_settings
 from target_server.errors import install_error_handlers
 from target_server.middleware import RequestContextMiddleware
+from target_server.parts import build_parts
 from target_server.routes import router
-from target_server.runtime import build_runtime
 from target_server.tracing import setup_tracing
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app and its resources; nothing connects until a request needs it."""
-    runtime = build_runtime(settings if settings is not None else get_settings())
+    runtime = build_parts(settings if settings is not None else get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

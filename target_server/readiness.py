@@ -8,20 +8,20 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from sqlalchemy import text
 
 from target_server import migrations
-from target_server.runtime import Runtime
+from target_server.parts import TargetParts
 from target_server.schemas import CheckResult, Readiness
 
 CHECK_DEADLINE_S = 4.0
 
 
-def check_db(runtime: Runtime) -> str:
+def check_db(runtime: TargetParts) -> str:
     """SELECT 1 through the app's pool."""
     with runtime.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     return "SELECT 1 ok"
 
 
-def check_migrations(runtime: Runtime) -> str:
+def check_migrations(runtime: TargetParts) -> str:
     """The database's Alembic revision equals the package's head."""
     head = runtime.head_revision()
     with runtime.engine.connect() as conn:
@@ -31,18 +31,18 @@ def check_migrations(runtime: Runtime) -> str:
     return f"at head {head}"
 
 
-def check_cache(runtime: Runtime) -> str:
+def check_cache(runtime: TargetParts) -> str:
     """The cache directory takes a write and a delete."""
     runtime.cache.probe()
     return f"{runtime.cache.directory} writable"
 
 
-def check_upstream(runtime: Runtime) -> str:
+def check_upstream(runtime: TargetParts) -> str:
     """The selected pricing route answers /healthz."""
     return runtime.pricing.check()
 
 
-CHECKS: dict[str, Callable[[Runtime], str]] = {
+CHECKS: dict[str, Callable[[TargetParts], str]] = {
     "db": check_db,
     "migrations": check_migrations,
     "cache": check_cache,
@@ -50,7 +50,7 @@ CHECKS: dict[str, Callable[[Runtime], str]] = {
 }
 
 
-def run_checks(runtime: Runtime) -> Readiness:
+def run_checks(runtime: TargetParts) -> Readiness:
     """Run every check concurrently; one that overruns the deadline counts as failed."""
     begin = time.perf_counter()
     futures = {name: runtime.checks.submit(_timed, fn, runtime) for name, fn in CHECKS.items()}
@@ -59,7 +59,7 @@ def run_checks(runtime: Runtime) -> Readiness:
     return Readiness(status="ready" if ready else "not_ready", checks=results)
 
 
-def _timed(fn: Callable[[Runtime], str], runtime: Runtime) -> CheckResult:
+def _timed(fn: Callable[[TargetParts], str], runtime: TargetParts) -> CheckResult:
     begin = time.perf_counter()
     try:
         detail, ok = fn(runtime), True

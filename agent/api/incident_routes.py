@@ -12,10 +12,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from agent.api.auth import ApproverName
-from agent.api.deps import AgentParts, Parts
+from agent.api.deps import Parts
 from agent.api.errors import AgentError, ApproverMismatch, NotAwaitingApproval, ReportNotReady
 from agent.model import IncidentState
-from agent.store_models import Incident
+from agent.parts import AgentParts
+from agent.store.models import Incident
 
 router = APIRouter()
 IncidentId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from agent.api.auth import require_token
-from agent.api.deps import AgentParts, Parts
+from agent.api.deps import Parts
 from agent.api.errors import AgentError, PayloadTooLarge, UnsupportedMediaType
 from agent.intake import MAX_BODY_BYTES, Intake, decode, parse_contract, parse_webhook
 from agent.model import Alert
-from agent.store_models import IntakeResult
+from agent.parts import AgentParts
+from agent.store.models import IntakeResult
 
 router = APIRouter(dependencies=[Depends(require_token)])
 

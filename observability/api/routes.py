@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from observability.api.errors import InvalidPattern, SearchBusy, UnknownService
 from observability.evidence import build_evidence, series_name
-from observability.parts import ObsParts
+from observability.parts import ObservabilityParts
 from observability.store import ring as store
 
 router = APIRouter()
@@ -23,15 +23,15 @@ PATTERN_HELP = (
 )
 
 
-def get_parts(request: Request) -> ObsParts:
-    parts: ObsParts = request.app.state.parts
+def get_parts(request: Request) -> ObservabilityParts:
+    parts: ObservabilityParts = request.app.state.parts
     return parts
 
 
-Parts = Annotated[ObsParts, Depends(get_parts)]
+Parts = Annotated[ObservabilityParts, Depends(get_parts)]
 
 
-def _known(parts: ObsParts, service: str | None) -> None:
+def _known(parts: ObservabilityParts, service: str | None) -> None:
     if service is not None and service not in parts.ring.services():
         known = ", ".join(parts.ring.services()) or "none yet"
         raise UnknownService(f"no samples for service {service!r}; known: {known}")

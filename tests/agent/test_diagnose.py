@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.diagnose import diagnose, query_text
+from agent.diagnosis.rules import diagnose, query_text
 from agent.model import HIGH_RISK_ACTIONS, Hypothesis, Perception
 from agent.plan import plan_for
 from knowledge.index import KnowledgeIndex

@@ -1,4 +1,4 @@
-"""When the agent acts on a first look and when it looks again (agent/diagnosing.py's rules,
+"""When the agent acts on a first look and when it looks again (agent/diagnosis/step.py's rules,
 judged on the shipped runbooks, no lab needed): a weak best, a best that does not lead, and a
 best that rests on a log line's absence while the incident is young."""
 
@@ -11,9 +11,9 @@ import pytest
 
 from agent.closing import Closing
 from agent.config import Settings
-from agent.diagnosing import Diagnosing, rests_on_absence
+from agent.diagnosis.step import Diagnosing, rests_on_absence
 from agent.model import Diagnosis, Hypothesis, IncidentState
-from agent.store_models import Incident
+from agent.store.models import Incident
 from knowledge.runbook import Runbook, load_runbooks
 
 RUNBOOKS = load_runbooks()

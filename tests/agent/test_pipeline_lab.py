@@ -23,7 +23,7 @@ import pytest
 from agent.model import Alert, Diagnosis, Hypothesis, IncidentState, Perception
 from agent.pipeline import Diagnoser
 from agent.store import IncidentStore
-from agent.store_models import Incident
+from agent.store.models import Incident
 from gameday.out_of_band import ChangedPassword
 from gameday.steady import wait_steady
 from knowledge.index import KnowledgeIndex

@@ -16,7 +16,7 @@ from agent.model import (
 )
 from agent.report import postmortem, render
 from agent.store import IncidentStore
-from agent.store_models import Incident
+from agent.store.models import Incident
 
 S = IncidentState
 T0 = datetime.now(UTC) - timedelta(minutes=5)

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, text
 from agent.api.errors import IllegalTransition, IncidentNotFound
 from agent.model import Alert, Diagnosis, Hypothesis, IncidentState
 from agent.store import IncidentStore
-from agent.store_models import LEGAL_TRANSITIONS, is_legal
+from agent.store.models import LEGAL_TRANSITIONS, is_legal
 
 S = IncidentState
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # in the past: a start ahead of receipt is clamped

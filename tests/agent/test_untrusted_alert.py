@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from action_server.client import ActionClient
 from agent.approval import message, request
 from agent.closing import Closing
-from agent.diagnose import diagnose
+from agent.diagnosis.rules import diagnose
 from agent.model import (
     Hypothesis,
     IncidentState,

@@ -16,7 +16,7 @@ from observability.api.errors import install_handlers
 from observability.api.routes import router
 from observability.config import Settings
 from observability.model import Collection, LogLine
-from observability.parts import ObsParts
+from observability.parts import ObservabilityParts
 from observability.store.ring import PATTERN_MAX_CHARS, RingStore
 from tests.support.asgi import TestClient
 
@@ -45,7 +45,7 @@ def _client(ring: RingStore) -> TestClient:
     unused = "postgresql://unused@127.0.0.1/unused"  # no writer: ops-db is never reached
     settings = Settings(_env_file=None, ops_db_url=unused)
     app = FastAPI()
-    app.state.parts = ObsParts(settings=settings, ring=ring)
+    app.state.parts = ObservabilityParts(settings=settings, ring=ring)
     install_handlers(app)
     app.include_router(router)
     return TestClient(app)

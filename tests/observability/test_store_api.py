@@ -17,7 +17,7 @@ from observability.api.errors import install_handlers
 from observability.api.routes import router
 from observability.config import Settings
 from observability.model import Collection, LogLine, Sample, TraceMark
-from observability.parts import ObsParts
+from observability.parts import ObservabilityParts
 from observability.store.ops_writer import OpsWriter
 from observability.store.ring import RingStore
 from tests.support.asgi import TestClient
@@ -60,12 +60,14 @@ def _fill(ring: RingStore, now: float) -> None:
 
 
 @pytest.fixture
-def api(ops_url: str) -> Iterator[tuple[TestClient, ObsParts]]:
+def api(ops_url: str) -> Iterator[tuple[TestClient, ObservabilityParts]]:
     ring = RingStore(window_s=600)
     _fill(ring, time.time())
     writer = OpsWriter(ops_url, ring, downsample_s=60, retention_h=1)
     alerts = [{"alertname": "TargetErrors", "service": "target", "status": "firing"}]
-    parts = ObsParts(settings=_settings(ops_url), ring=ring, writer=writer, alerts=lambda: alerts)
+    parts = ObservabilityParts(
+        settings=_settings(ops_url), ring=ring, writer=writer, alerts=lambda: alerts
+    )
     app = FastAPI()
     app.state.parts = parts
     install_handlers(app)
@@ -147,7 +149,9 @@ def test_writer_records_an_alert_episode_and_updates_it(ops_url: str) -> None:
         writer.dispose()
 
 
-def test_snapshot_has_the_latest_value_of_every_series(api: tuple[TestClient, ObsParts]) -> None:
+def test_snapshot_has_the_latest_value_of_every_series(
+    api: tuple[TestClient, ObservabilityParts],
+) -> None:
     client, _ = api
     body = client.get("/snapshot").json()
     assert body["services"]["target"]["metrics"]["http_5xx_ratio"] == 0.5
@@ -156,7 +160,9 @@ def test_snapshot_has_the_latest_value_of_every_series(api: tuple[TestClient, Ob
     assert list(only["services"]) == ["target-db"]
 
 
-def test_series_filters_by_metric_service_and_since(api: tuple[TestClient, ObsParts]) -> None:
+def test_series_filters_by_metric_service_and_since(
+    api: tuple[TestClient, ObservabilityParts],
+) -> None:
     client, _ = api
     body = client.get(
         "/series", params={"metric": "http_5xx_ratio", "service": "target", "since": 30}
@@ -165,7 +171,9 @@ def test_series_filters_by_metric_service_and_since(api: tuple[TestClient, ObsPa
     assert all(p["value"] == 0.5 for p in body["points"][-15:])
 
 
-def test_logs_match_pattern_and_refuse_a_bad_one(api: tuple[TestClient, ObsParts]) -> None:
+def test_logs_match_pattern_and_refuse_a_bad_one(
+    api: tuple[TestClient, ObservabilityParts],
+) -> None:
     client, _ = api
     lines = client.get("/logs", params={"service": "target", "pattern": "refused"}).json()
     assert [x["signature"] for x in lines["lines"]] == ["connection_refused"]
@@ -174,7 +182,7 @@ def test_logs_match_pattern_and_refuse_a_bad_one(api: tuple[TestClient, ObsParts
 
 
 def test_evidence_correlates_trends_logs_traces_and_alerts(
-    api: tuple[TestClient, ObsParts],
+    api: tuple[TestClient, ObservabilityParts],
 ) -> None:
     client, _ = api
     body = client.get("/evidence", params={"service": "target", "since": 60}).json()
@@ -187,7 +195,7 @@ def test_evidence_correlates_trends_logs_traces_and_alerts(
     assert body["alerts"][0]["alertname"] == "TargetErrors"
 
 
-def test_bad_queries_get_stable_codes(api: tuple[TestClient, ObsParts]) -> None:
+def test_bad_queries_get_stable_codes(api: tuple[TestClient, ObservabilityParts]) -> None:
     client, _ = api
     unknown = client.get("/snapshot", params={"service": "nope"})
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_service"

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from agent.model import IncidentState
 from agent.store import IncidentStore
-from agent.store_models import Incident
+from agent.store.models import Incident
 
 
 class RecorderPipeline:

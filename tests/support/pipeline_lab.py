@@ -18,7 +18,7 @@ from agent.perceive import ObservabilityClient
 from agent.pipeline import IncidentPipeline
 from agent.pipeline_types import Diagnoser
 from agent.store import IncidentStore
-from agent.store_models import Incident
+from agent.store.models import Incident
 from gameday.polling import until
 from knowledge.index import KnowledgeIndex
 from lab.secrets import read_secret

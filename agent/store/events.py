@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agent.store_models import Event
+from agent.store.models import Event
 
 
 def utcnow() -> datetime:

@@ -1,6 +1,6 @@
 """The agent's incidents in ops-db: states, timeline, received alerts and actions.
 
-Intake (dedup and correlation of received alerts) is agent/store_intake.py; IncidentStore
+Intake (dedup and correlation of received alerts) is agent/store/intake.py; IncidentStore
 gives it the same ops-db connection pool.
 """
 
@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from agent import store_firing
 from agent.api.errors import IllegalTransition, IncidentNotFound, StoreUnavailable
 from agent.model import Alert, IncidentState
-from agent.store_events import as_json, utcnow, write_event
-from agent.store_firing import ALERT_EXPIRY_S
-from agent.store_intake import HANDOVER_S, AlertIntake
-from agent.store_models import (
+from agent.store import firing as store_firing
+from agent.store.events import as_json, utcnow, write_event
+from agent.store.firing import ALERT_EXPIRY_S
+from agent.store.intake import HANDOVER_S, AlertIntake
+from agent.store.models import (
     ActionRecord,
     AlertRecord,
     Event,
@@ -66,11 +66,11 @@ class IncidentStore:
         contract: dict[str, Any] | None = None,
     ) -> IntakeResult:
         """Record alerts: repeats counted, firing alerts join the open incident or open one
-        (agent/store_intake.py)."""
+        (agent/store/intake.py)."""
         return self._intake.ingest(alerts, group_key=group_key, source=source, contract=contract)
 
     def expire_alerts(self) -> list[tuple[str | None, str]]:
-        """Resolve the firing records not refreshed in time (agent/store_firing.py)."""
+        """Resolve the firing records not refreshed in time (agent/store/firing.py)."""
         return store_firing.expire(self._ops, expiry_s=self._intake.alert_expiry_s)
 
     def reconcile_alerts(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from agent.store_events import utcnow, write_event
+from agent.store.events import utcnow, write_event
 from lab.ops_store import OpsStore
 
 # Alertmanager's default resolve_timeout is 5 min too.

@@ -18,7 +18,7 @@ from agent.config import Settings
 from agent.model import Diagnosis, IncidentState, Perception, Plan, Usage
 from agent.pipeline_types import CrewLike, Diagnoser, Knowledge, Observability
 from agent.store import IncidentStore
-from agent.store_models import Incident
+from agent.store.models import Incident
 from knowledge.retrieval import Match
 from knowledge.runbook import Runbook
 
@@ -55,7 +55,7 @@ class Diagnosing:
             return False
         matches: list[Match] = []
         try:
-            from agent.diagnose import query_text
+            from agent.diagnosis.rules import query_text
 
             matches = self.knowledge.query(query_text(perception), self.settings.retrieval_k)
         except Exception as exc:
@@ -204,7 +204,7 @@ class Diagnosing:
     def _diagnose(self, perception: Perception, matches: list[Match]) -> Diagnosis:
         if self._diagnoser is not None:
             return self._diagnoser(perception, self.knowledge.runbooks, matches)
-        from agent.diagnose import diagnose
+        from agent.diagnosis.rules import diagnose
 
         return diagnose(perception, self.knowledge.runbooks, matches)
 

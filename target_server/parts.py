@@ -17,7 +17,7 @@ from target_server.resolver import Resolver
 
 
 @dataclass
-class Runtime:
+class TargetParts:
     """The per-app resources; nothing here has connected anywhere yet."""
 
     settings: Settings
@@ -47,7 +47,7 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_parts(settings: Settings) -> TargetParts:
     """Wire the app's resources from settings."""
     engine = build_engine(settings)
     cache = PriceCache(
@@ -58,7 +58,7 @@ def build_runtime(settings: Settings) -> Runtime:
     resolver = Resolver(hosts_file=settings.hosts_file)
     metrics = build_metrics(engine=engine, cache=cache)
     pricing = PricingClient(settings=settings, resolver=resolver, cache=cache, metrics=metrics)
-    return Runtime(
+    return TargetParts(
         settings=settings,
         engine=engine,
         session_factory=build_session_factory(engine),

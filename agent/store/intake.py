@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from agent.correlation import OpenOutage, best_open
 from agent.model import Alert, IncidentState
-from agent.store_events import utcnow, write_event
-from agent.store_firing import ALERT_EXPIRY_S, FIRING
-from agent.store_models import IntakeResult
+from agent.store.events import utcnow, write_event
+from agent.store.firing import ALERT_EXPIRY_S, FIRING
+from agent.store.models import IntakeResult
 from lab.ops_store import OpsStore
 
 _INTAKE_LOCK = 0x62666167  # pg_advisory_xact_lock key of the intake ("bfag")

@@ -19,7 +19,7 @@ log = logging.getLogger("action_server")
 
 
 @dataclass
-class LabParts:
+class ActionParts:
     """Settings, ops-db store, the catalogue, limits, metrics and the lab context."""
 
     settings: Settings
