@@ -211,3 +211,42 @@ def test_breakfix_catalogue_exits_1_naming_the_gaps(monkeypatch: pytest.MonkeyPa
         "catalogue: 1 gap:",
         "  disk-fill: case: no eval case gameday/cases/disk-fill.yaml",
     ]
+
+
+def test_a_new_fault_asks_for_exactly_the_places_contributing_names() -> None:
+    """CONTRIBUTING.md, "Adding a fault", followed for a dummy fault: declared in the
+    registry, the check asks for its chaos fault class, its rule listing, its runbook and
+    its case, and nothing else; with those four added (in memory) there is no gap."""
+    dummy = {
+        "id": "dummy-stall",
+        "class": "api",
+        "target": "target",
+        "mechanism": "a dummy fault for the walk-through",
+        "alerts": {"target": ["SyntheticLatencyHigh"]},
+        "runbook": "dummy-stall",
+        "action": "restart-api",
+        "params": {},
+        "case": "dummy-stall",
+    }
+
+    def declare(raw: Raw, tree: Tree) -> None:
+        raw["faults"].append(dummy)
+
+    catalogue, tree = damaged(declare)
+    asked = sorted((g.subject, g.piece) for g in find_gaps(catalogue, tree))
+    assert asked == [
+        ("dummy-stall", "case"),
+        ("dummy-stall", "chaos-fault"),
+        ("dummy-stall", "rule"),
+        ("dummy-stall", "runbook"),
+    ]
+    # step 2: the chaos fault class, 3: the rule's listing, 4: the runbook, 5: the case
+    tree.chaos_faults["dummy-stall"] = copy.deepcopy(tree.chaos_faults["api-hang"])
+    tree.rules["SyntheticLatencyHigh"].append("dummy-stall")
+    runbook = copy.deepcopy(tree.runbooks["api-hang"])
+    runbook.faults = ["dummy-stall"]
+    tree.runbooks["dummy-stall"] = runbook
+    case = copy.deepcopy(tree.cases["api-hang"])
+    case.fault = "dummy-stall"
+    tree.cases["dummy-stall"] = case
+    assert find_gaps(catalogue, tree) == []
