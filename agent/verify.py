@@ -59,13 +59,7 @@ ROUTED_AROUND = {"pricing": "upstream-primary"}
 
 def routed_around(plan: Plan) -> frozenset[str]:
     """Services whose own alerts a plan's fix does not clear, because it avoids them."""
-    return frozenset(
-        ROUTED_AROUND[s.params["dependency"]]
-        for s in plan.steps
-        if s.action == "switch-to-fallback"
-        and s.params.get("route", "fallback") == "fallback"
-        and s.params.get("dependency", "pricing") in ROUTED_AROUND
-    )
+    return routed_around_now((s.action, s.params, True) for s in plan.steps)
 
 
 def routed_around_now(actions: Iterable[tuple[str, dict[str, Any], bool]]) -> frozenset[str]:

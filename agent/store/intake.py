@@ -154,10 +154,10 @@ class AlertIntake:
         else:
             incident_id, late = self._correlate(session, alert, key, group_key)
             if incident_id is None:
-                incident_id = self._open(session, alert, key, group_key, source, contract)
+                incident_id = self._open(session, alert, key, group_key, source, contract, now)
                 result.opened.append(incident_id)
             else:
-                self._attach(session, incident_id, alert, key)
+                self._attach(session, incident_id, alert, key, now)
                 if late:
                     result.late += 1
                 if incident_id not in result.attached and incident_id not in result.opened:
@@ -321,6 +321,7 @@ class AlertIntake:
         group_key: str | None,
         source: str,
         contract: dict[str, Any] | None,
+        now: datetime,
     ) -> str:
         summary = alert.annotations.get("summary") or alert.alertname
         title = (
@@ -346,7 +347,7 @@ class AlertIntake:
                 "fp": key[0],
                 "name": alert.alertname,
                 "now": utcnow(),
-                "detected": received_start(key[1], utcnow()),
+                "detected": received_start(key[1], now),
             },
         ).scalar_one()
         write_event(
@@ -359,7 +360,9 @@ class AlertIntake:
         )
         return incident_id
 
-    def _attach(self, session: Session, incident_id: str, alert: Alert, key: _Key) -> None:
+    def _attach(
+        self, session: Session, incident_id: str, alert: Alert, key: _Key, now: datetime
+    ) -> None:
         session.execute(
             text(
                 "UPDATE agent_incidents SET alert_count = alert_count + 1, updated_at = :now,"
@@ -373,7 +376,7 @@ class AlertIntake:
                 "now": utcnow(),
                 "fp": key[0],
                 "name": alert.alertname,
-                "sa": received_start(key[1], utcnow()),
+                "sa": received_start(key[1], now),
                 "id": incident_id,
             },
         )
