@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg2.extensions import connection as PgConnection
 
-from action_server.db_admin import TARGET_APP_NAME
+from action_server.db_admin import ACTION_APP_NAME, TARGET_APP_NAME
 
 _SECRET_SQL = re.compile(r"password|passwd|secret", re.IGNORECASE)
 QUERY_CHARS = 120
@@ -35,6 +35,11 @@ class DbSession:
     def is_app(self) -> bool:
         """The target app's own session (by application_name)."""
         return self.application_name == TARGET_APP_NAME
+
+    @property
+    def is_ours(self) -> bool:
+        """The action server's own session (by application_name)."""
+        return self.application_name == ACTION_APP_NAME
 
 
 def sessions(conn: PgConnection) -> list[DbSession]:
@@ -79,6 +84,10 @@ def classify(all_sessions: list[DbSession]) -> tuple[list[DbSession], list[DbSes
             if s.blocks:
                 s.reason = f"blocks {s.blocks} but is the target app's session: never terminated"
                 protected.append(s)
+            continue
+        if s.is_ours and not s.blocks:
+            # The action server's own: a connection it has just closed shows here until
+            # its backend exits, and terminating it gains nothing. Blocking, it is fair game.
             continue
         if s.blocks:
             s.reason = f"blocks sessions {s.blocks}"
