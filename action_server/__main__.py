@@ -5,7 +5,7 @@ import sys
 from fastapi import FastAPI
 
 from action_server.config import Settings, get_settings
-from action_server.redact import configure_redacted_logging
+from lab.redaction import configure_redacted_logging
 from lab.serve import serve
 
 

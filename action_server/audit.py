@@ -17,8 +17,8 @@ from starlette.types import ASGIApp
 from action_server.audit_params import audited_params
 from action_server.keys import key_id_of
 from action_server.models import AuditEntry
-from action_server.redact import clean_text, redact
 from action_server.store import Store
+from lab.redaction import clean_text, redact
 
 log = logging.getLogger("action_server.audit")
 CORRELATION_HEADER = "X-Correlation-ID"

@@ -23,8 +23,8 @@ from action_server.errors import NotFound, NotSupported, NotUndoable, Preconditi
 from action_server.idempotency import DONE, IN_PROGRESS
 from action_server.locks import label_holder
 from action_server.models import ActionRun, IdempotencyRecord
-from action_server.redact import redact
 from action_server.store import Store
+from lab.redaction import redact
 
 log = logging.getLogger("action_server.runs")
 

@@ -5,8 +5,8 @@ import sys
 
 from fastapi import FastAPI
 
-from action_server.redact import configure_redacted_logging
 from agent.config import Settings, get_settings
+from lab.redaction import configure_redacted_logging
 from lab.serve import serve
 
 # CrewAI, LlamaIndex, Chroma and the HF hub stay offline and silent (set before importing them).

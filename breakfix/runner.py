@@ -10,20 +10,20 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from breakfix.control.app import create_app
 from breakfix.provision import database_hooks, prepare_state
+from breakfix.reaper import reap
+from breakfix.supervisor import Supervisor
 from lab.cache_volume import cache_budget, mount_cache, unmount_cache
 from lab.config import LabSettings
-from lab.control.app import create_app
 from lab.envfile import read_env
 from lab.errors import LabError
 from lab.events import EventRecorder
 from lab.paths import StatePaths
 from lab.ports import port_in_use
-from lab.reaper import reap
 from lab.run_state import save
 from lab.secrets import read_secret
 from lab.services import CONTROL_TOKEN, OPS_PASSWORD, ServiceSpec, build_specs, clusters
-from lab.supervisor import Supervisor
 
 log = logging.getLogger("breakfix.run")
 

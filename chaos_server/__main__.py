@@ -4,8 +4,8 @@ import sys
 
 from fastapi import FastAPI
 
-from action_server.redact import configure_redacted_logging
 from chaos_server.config import Settings, get_settings
+from lab.redaction import configure_redacted_logging
 from lab.serve import serve
 
 

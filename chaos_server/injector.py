@@ -4,7 +4,6 @@ import logging
 import time
 from typing import Any
 
-from action_server.redact import redact
 from chaos_server.blast_radius import admit, validate
 from chaos_server.errors import InjectionFailed, PreconditionRefused
 from chaos_server.faults.base import FaultRefused
@@ -14,6 +13,7 @@ from chaos_server.reverter import revert_fault
 from chaos_server.store.events import record_event
 from chaos_server.store.lease import lock_admission
 from chaos_server.store.ledger import finish, mark_active, record_intent
+from lab.redaction import redact
 
 log = logging.getLogger("chaos_server.inject")
 

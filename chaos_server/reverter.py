@@ -5,11 +5,11 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from action_server.redact import redact
 from chaos_server.models import OPEN_STATES, FaultRecord, FaultState
 from chaos_server.parts import ChaosParts
 from chaos_server.store.events import record_event
 from chaos_server.store.ledger import claim_revert, finish, open_faults
+from lab.redaction import redact
 
 log = logging.getLogger("chaos_server.revert")
 CLAIMABLE = (FaultState.intended, FaultState.active)

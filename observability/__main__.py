@@ -4,7 +4,7 @@ import sys
 
 from fastapi import FastAPI
 
-from action_server.redact import configure_redacted_logging
+from lab.redaction import configure_redacted_logging
 from lab.serve import serve
 from observability.config import Settings, get_settings
 

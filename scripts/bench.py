@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import psutil
 
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from breakfix.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 
 
 @dataclass

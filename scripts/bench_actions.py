@@ -14,7 +14,7 @@ import httpx
 import psutil
 
 from action_server.client import ActionClient
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from breakfix.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 
 DRY_RUNS = ("restart-api", "clear-cache", "switch-to-fallback", "run-migrations")
 

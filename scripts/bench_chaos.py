@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.support
 import httpx
 import psutil
 
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from breakfix.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret

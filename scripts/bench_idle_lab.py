@@ -13,7 +13,7 @@ from datetime import datetime
 
 import psutil
 
-from lab.background import running_lab
+from breakfix.background import running_lab
 from lab.process_tree import process_tree
 
 

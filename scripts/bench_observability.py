@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import psutil
 
-from lab.background import (
+from breakfix.background import (
     PORT_VARS,
     BackgroundLab,
     lab_environment,

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from breakfix.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 from breakfix.cli.gameday_history import register_history
 from breakfix.cli.gameday_progress import Progress
 from gameday.cases import load_cases
@@ -27,7 +28,6 @@ from gameday.report.schema import RunReport
 from gameday.report.writer import write_report
 from gameday.run import RunSettings, new_report, run_gameday
 from gameday.store import GamedayStore, StoreUnavailable, save_run
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 from lab.config import LabSettings, get_settings
 from lab.envfile import read_env
 from lab.paths import StatePaths

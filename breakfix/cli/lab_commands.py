@@ -12,15 +12,15 @@ import typer
 from rich.console import Console
 
 from breakfix.cli.status_view import collect_status, render_status
+from breakfix.reaper import reap
+from breakfix.supervisor import Supervisor
 from lab.cache_volume import unmount_cache
 from lab.config import get_settings
 from lab.errors import LabError, PostgresError
 from lab.logtail import tail
 from lab.paths import StatePaths
-from lab.reaper import reap
 from lab.run_state import load
 from lab.services import clusters
-from lab.supervisor import Supervisor
 
 err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 

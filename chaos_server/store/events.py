@@ -5,9 +5,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from action_server.redact import redact
 from chaos_server.models import ChaosEvent
 from chaos_server.store import Store
+from lab.redaction import redact
 
 log = logging.getLogger("chaos_server.events")
 

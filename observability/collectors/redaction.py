@@ -2,7 +2,7 @@
 
 import re
 
-from action_server.redact import REDACTED, redact
+from lab.redaction import REDACTED, redact
 
 # key=value, key: value and "key": "value" forms of secret-looking keys, and bearer tokens.
 _KEY_VALUE = re.compile(

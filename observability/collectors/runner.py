@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 
-from action_server.redact import redact
+from lab.redaction import redact
 from observability.model import Collection, Collector, Sample
 
 log = logging.getLogger(__name__)

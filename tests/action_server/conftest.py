@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from action_server.context import ActionContext
-from lab.background import (
+from breakfix.background import (
     BackgroundLab,
     running_lab,
 )

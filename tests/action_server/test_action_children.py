@@ -23,7 +23,7 @@ from action_server.client import ActionClient
 from action_server.context import ActionContext
 from action_server.models import ActionRun, AuditEntry
 from action_server.store import Store
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from tests.support.pg import scalar

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from action_server.client import ActionClient, ActionClientError
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from breakfix.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 from lab.envfile import read_env, write_env
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime

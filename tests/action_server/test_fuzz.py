@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from action_server.config import Settings
 from action_server.main import create_app
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from tests.support.lab_settings import lab_settings

@@ -27,7 +27,7 @@ from action_server.runs import RUNNING, SUCCEEDED, background_writer
 from action_server.snapshot_schedule import ACTION, SnapshotJob
 from action_server.snapshot_store import list_snapshots
 from action_server.store import Store
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.envfile import read_env
 from lab.paths import StatePaths
 

@@ -11,7 +11,7 @@ import pytest
 
 from action_server.keys import verify_key
 from action_server.store import Store
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from breakfix.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.secrets import read_secret

@@ -13,7 +13,7 @@ from agent.config import Settings
 from agent.model import Alert, Hypothesis, IncidentState, Plan, PlanStep, Verdict
 from agent.policy import PolicyContext, PolicyEngine, overall
 from agent.store import IncidentStore
-from lab.background import (
+from breakfix.background import (
     BackgroundLab,
     running_lab,
 )

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lab.background import (
+from breakfix.background import (
     BackgroundLab,
     running_lab,
 )

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from breakfix.background import BackgroundLab, running_lab
 from chaos_server.config import Settings
 from chaos_server.main import create_app
 from lab import ops_db
-from lab.background import BackgroundLab, running_lab
 from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime

@@ -9,8 +9,8 @@ import httpx
 import psutil
 import pytest
 
+from breakfix.background import BackgroundLab
 from chaos_server.context import HOOKS_HEADER
-from lab.background import BackgroundLab
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from lab.secrets import read_secret

@@ -13,10 +13,10 @@ from action_server.actions.config import execute_rollback
 from action_server.catalogue import NoParams
 from action_server.context import ActionContext
 from action_server.known_good import known_good, known_good_path, record_if_ready
+from breakfix.background import BackgroundLab, make_state_dir, remove_state_dir
 from chaos_server.context import ChaosContext
 from chaos_server.faults.cache_corruption import side_root
 from chaos_server.faults.disk import BALLAST_PREFIX, DiskFill
-from lab.background import BackgroundLab, make_state_dir, remove_state_dir
 from lab.cache_volume import is_lab_mount
 from lab.envfile import read_env, write_env
 from lab.paths import StatePaths

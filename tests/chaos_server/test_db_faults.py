@@ -8,7 +8,7 @@ import httpx
 import psycopg2
 import pytest
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.runtime.local import LocalRuntime

@@ -15,9 +15,9 @@ from action_server.actions import routing
 from action_server.actions.blockers import execute_blockers
 from action_server.catalogue import NoParams
 from action_server.context import ActionContext
+from breakfix.background import BackgroundLab
 from chaos_server.context import ChaosContext
 from chaos_server.faults.base import Fault
-from lab.background import BackgroundLab
 from lab.chaos_role import CHAOS_ROLE, CHAOS_SCHEMA
 from lab.paths import StatePaths
 from lab.postgres import Cluster

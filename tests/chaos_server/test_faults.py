@@ -7,7 +7,7 @@ import psycopg2
 import pytest
 from psycopg2 import errors
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
 from tests.support.asgi import TestClient
 from tests.support.chaos_lab import products_ok, target_url, wait_for

@@ -15,10 +15,10 @@ import schemathesis.specs.openapi.schemas  # at collection: see below
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
+from breakfix.background import BackgroundLab
 from chaos_server.config import Settings
 from chaos_server.faults.control import Noop
 from chaos_server.main import create_app
-from lab.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
 from tests.support.asgi import TestClient
 from tests.support.chaos_lab import ALLOWLIST, ChaosFactory

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.postgres import Cluster
 from lab.runtime.local import LocalRuntime
 from tests.support.chaos_checks import locked_tables, stopped

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 
 from action_server.actions.routing import SwitchParams, execute
 from action_server.context import ActionContext, ActionFailed
+from breakfix.background import PORT_VARS, BackgroundLab
 from chaos_server.config import Settings
-from lab.background import PORT_VARS, BackgroundLab
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths

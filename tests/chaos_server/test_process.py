@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.ports import free_port
 from lab.runtime.local import LocalRuntime
 from tests.support.chaos_lab import ChaosFactory, target_url, wait_for

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.runtime.local import LocalRuntime
 from tests.support.chaos_lab import ChaosFactory, products_ok, target_url, wait_for
 

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from breakfix.background import BackgroundLab
 from chaos_server.models import ChaosEvent
 from chaos_server.monkey import Monkey
 from chaos_server.scenarios.api import InProcessChaosApi
 from chaos_server.scenarios.model import load_scenario, parse_scenario
 from chaos_server.scenarios.runner import run_scenario
-from lab.background import BackgroundLab
 from lab.paths import SHIPPED_SCENARIOS
 from lab.services import endpoints
 from tests.support.asgi import TestClient

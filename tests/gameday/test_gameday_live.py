@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from breakfix.background import BREAKFIX
 from gameday.polling import until
 from gameday.report.schema import RunReport
-from lab.background import BREAKFIX
 from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.gameday_cli import run_gameday_cli
 

@@ -12,12 +12,12 @@ from typing import cast
 import pytest
 from rich.console import Console
 
+from breakfix.background import BREAKFIX
 from breakfix.cli.validate_command import failure_line, step_lines
 from gameday.checklist import Checklist, Step, StepResult, first_failure
 from gameday.errors import GamedayError
 from gameday.lab_handle import GamedayLab
 from gameday.validate import example_params, run_validation
-from lab.background import BREAKFIX
 from tests.support.eval_lab import EvalLab, running_eval_lab
 
 NO_LAB = cast(GamedayLab, None)  # steps of these tests never touch a lab

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
+from breakfix.background import BackgroundLab, lab_environment, make_state_dir, remove_state_dir
 from lab.cache_volume import (
     MOUNTS,
     cache_budget,

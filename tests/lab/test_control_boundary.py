@@ -6,11 +6,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from breakfix.control.app import create_app
+from breakfix.supervisor import Supervisor
 from lab.config import LabSettings
-from lab.control.app import create_app
 from lab.events import EventRecorder
 from lab.paths import StatePaths
-from lab.supervisor import Supervisor
 from tests.support.asgi import ThreadedServer
 from tests.support.hostile_bodies import Chunks, post_chunked
 from tests.support.ports import free_port

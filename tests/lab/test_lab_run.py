@@ -14,8 +14,8 @@ import psutil
 import psycopg2
 import pytest
 
-from lab.background import BREAKFIX, lab_environment
-from lab.background import BackgroundLab as Lab
+from breakfix.background import BREAKFIX, lab_environment
+from breakfix.background import BackgroundLab as Lab
 from lab.errors import UnknownServiceError
 from lab.paths import StatePaths
 from lab.postgres import Cluster, find_bindir, server_user

@@ -11,13 +11,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from breakfix.supervisor import Supervisor
 from lab.config import LabSettings
 from lab.events import EventRecorder
 from lab.health import http_check
 from lab.paths import StatePaths
 from lab.process import Command
 from lab.services import ServiceSpec
-from lab.supervisor import Supervisor
 from tests.support.ports import free_port
 
 

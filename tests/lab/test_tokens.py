@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from breakfix.control.app import create_app
+from breakfix.supervisor import Supervisor
 from lab.config import LabSettings
-from lab.control.app import create_app
 from lab.events import EventRecorder
 from lab.hooks_token import HooksAccess, check_hooks_token
 from lab.paths import StatePaths
-from lab.supervisor import Supervisor
 from lab.tokens import same_token
 
 TOKEN = "s3cret-token-0123456789abcdef"

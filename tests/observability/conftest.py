@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.background import (
+from breakfix.background import (
     BackgroundLab,
     running_lab,
 )

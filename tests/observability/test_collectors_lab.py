@@ -9,7 +9,7 @@ import httpx
 import psutil
 import pytest
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.postgres import Cluster

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
+from breakfix.background import BackgroundLab
 from chaos_server.config import Settings as ChaosSettings
 from chaos_server.main import create_app as create_chaos_app
-from lab.background import BackgroundLab
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths

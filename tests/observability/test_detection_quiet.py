@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.config import LabSettings
 from lab.runtime.local import LocalRuntime
 from tests.support.asgi import TestClient

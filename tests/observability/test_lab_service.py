@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lab.background import BackgroundLab, running_lab
+from breakfix.background import BackgroundLab, running_lab
 
 pytestmark = pytest.mark.slow
 

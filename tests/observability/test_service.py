@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths

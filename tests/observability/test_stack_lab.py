@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.config import LabSettings
 from lab.envfile import read_env
 from lab.paths import StatePaths

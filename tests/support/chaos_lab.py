@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from tests.support.asgi import TestClient
 
 ALLOWLIST = ["target", "target-db", "upstream-primary", "upstream-fallback"]

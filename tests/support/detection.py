@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.catalogue.registry import get_catalogue
 from lab.config import LabSettings
 from lab.envfile import read_env

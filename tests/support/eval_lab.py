@@ -9,13 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gameday.lab_handle import GamedayLab, connect
-from lab.background import (
+from breakfix.background import (
     BackgroundLab,
     lab_environment,
     make_state_dir,
     remove_state_dir,
 )
+from gameday.lab_handle import GamedayLab, connect
 from tests.support.lab_settings import lab_settings
 from tests.support.webhook_receiver import WebhookReceiver
 

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from lab.background import BREAKFIX, BackgroundLab
+from breakfix.background import BREAKFIX, BackgroundLab
 
 
 def run_gameday_cli(

@@ -1,6 +1,6 @@
 """A background lab's settings in tests, as its supervisor sees them."""
 
-from lab.background import BackgroundLab
+from breakfix.background import BackgroundLab
 from lab.config import LabSettings
 
 

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab.background import make_state_dir, remove_state_dir
+from breakfix.background import make_state_dir, remove_state_dir
 from lab.postgres import Cluster, find_bindir, server_user
 from lab.process import spawn, stop
 from tests.support.ports import free_port

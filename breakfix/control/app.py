@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from breakfix.supervisor import Supervisor
 from lab.body_limit import BodyLimit
 from lab.errors import LabError, UnknownServiceError
 from lab.http_errors import invalid_request
 from lab.runtime.models import LogTail, ProcessStats, ServiceStatus, SignalRequest
-from lab.supervisor import Supervisor
 from lab.tokens import same_token
 
 

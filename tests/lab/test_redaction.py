@@ -3,7 +3,7 @@
 import logging
 import sys
 
-from action_server.redact import REDACTED, RedactingFormatter, redact
+from lab.redaction import REDACTED, RedactingFormatter, redact
 
 
 def test_secret_keys_and_url_passwords_are_redacted() -> None:
