@@ -10,8 +10,21 @@ from observability.model import Collection, Sample
 from observability.store.ring import RingStore
 
 
+def rule(name: str, kind: str, metric: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "kind": kind, "metric": metric, **fields}
+
+
 def rules(*entries: dict[str, Any], **top: Any) -> Any:
     return parse_rules({**top, "rules": [{"summary": "{service} {value}", **e} for e in entries]})
+
+
+def detector(
+    *entries: dict[str, Any], repeat_interval_s: float | None = None, **top: Any
+) -> tuple[RingStore, Detector]:
+    """A fresh store and a detector over these rules (top-level settings as keywords)."""
+    store = RingStore()
+    det = Detector(rules=rules(*entries, **top), store=store, repeat_interval_s=repeat_interval_s)
+    return store, det
 
 
 def feed(
@@ -20,30 +33,26 @@ def feed(
     store.add(Collection(samples=[Sample(ts, service, metric, value, tuple(labels.items()))]))
 
 
+def statuses(
+    store: RingStore, det: Detector, metric: str, values: list[float]
+) -> list[tuple[int, str]]:
+    """Feed one value a second for service "target", evaluating 0.1 s after each."""
+    sent = []
+    for t, value in enumerate(values):
+        feed(store, float(t), "target", metric, value)
+        sent += [(t, a.status) for a in det.evaluate(t + 0.1)]
+    return sent
+
+
 def firing(detector: Detector) -> set[tuple[str, str]]:
     return {(r["alertname"], r["service"]) for r in detector.records() if r["status"] == "firing"}
 
 
 def test_threshold_waits_for_its_duration_fires_once_and_resolves() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "Down",
-                "kind": "threshold",
-                "metric": "service_up",
-                "op": "==",
-                "value": 0,
-                "for_s": 2,
-                "severity": "critical",
-            }
-        ),
-        store=store,
+    store, det = detector(
+        rule("Down", "threshold", "service_up", op="==", value=0, for_s=2, severity="critical")
     )
-    sent = []
-    for t, up in enumerate([1, 0, 0, 0, 0, 0, 1, 1]):
-        feed(store, float(t), "target", "service_up", up)
-        sent += [(t, a.status) for a in det.evaluate(t + 0.1)]
+    sent = statuses(store, det, "service_up", [1, 0, 0, 0, 0, 0, 1, 1])
     # Active from t=1, firing once two seconds later, one resolved notification at t=6.
     assert sent == [(3, "firing"), (6, "resolved")]
     record = det.records()[0]
@@ -53,86 +62,33 @@ def test_threshold_waits_for_its_duration_fires_once_and_resolves() -> None:
 
 
 def test_a_blip_shorter_than_the_duration_fires_nothing() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "Down",
-                "kind": "threshold",
-                "metric": "service_up",
-                "op": "==",
-                "value": 0,
-                "for_s": 2,
-            }
-        ),
-        store=store,
-    )
-    out = []
-    for t, up in enumerate([1, 0, 0, 1, 0, 1, 1]):
-        feed(store, float(t), "target", "service_up", up)
-        out += det.evaluate(t + 0.1)
-    assert out == []
+    store, det = detector(rule("Down", "threshold", "service_up", op="==", value=0, for_s=2))
+    assert statuses(store, det, "service_up", [1, 0, 0, 1, 0, 1, 1]) == []
+
+
+DB_DOWN = rule("DbDown", "threshold", "pg_up", services=["target-db"], op="==", value=0)
 
 
 def test_a_named_service_with_no_samples_is_no_data_not_healthy_and_fires_nothing() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "DbDown",
-                "kind": "threshold",
-                "metric": "pg_up",
-                "services": ["target-db"],
-                "op": "==",
-                "value": 0,
-            }
-        ),
-        store=store,
-    )
+    store, det = detector(DB_DOWN)
     findings = det.evaluator.evaluate(store, 10.0)
     assert [(f.service, f.active) for f in findings] == [("target-db", None)]
     assert det.evaluate(10.0) == []
 
 
 def test_firing_alert_without_data_resolves_only_after_the_no_data_limit() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "DbDown",
-                "kind": "threshold",
-                "metric": "pg_up",
-                "services": ["target-db"],
-                "op": "==",
-                "value": 0,
-            },
-            stale_after_s=2,
-            no_data_resolve_s=10,
-        ),
-        store=store,
-    )
+    store, det = detector(DB_DOWN, stale_after_s=2, no_data_resolve_s=10)
     feed(store, 0.0, "target-db", "pg_up", 0)
     assert [a.status for a in det.evaluate(0.1)] == ["firing"]
     # The collector stops reporting: still firing for 10 s of no data, then resolved.
-    statuses = {t: [a.status for a in det.evaluate(float(t))] for t in range(1, 16)}
-    assert all(not v for t, v in statuses.items() if t != 12)
-    assert statuses[12] == ["resolved"]  # no data from t=2 (stale after 2 s)
+    seen = {t: [a.status for a in det.evaluate(float(t))] for t in range(1, 16)}
+    assert all(not v for t, v in seen.items() if t != 12)
+    assert seen[12] == ["resolved"]  # no data from t=2 (stale after 2 s)
 
 
 def test_k_of_n_counts_missing_probes_once_seen_but_not_at_start() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "ProbeFailing",
-                "kind": "k_of_n",
-                "metric": "probe_up",
-                "match": {"probe": "health"},
-                "k": 3,
-                "n": 5,
-            }
-        ),
-        store=store,
+    store, det = detector(
+        rule("ProbeFailing", "k_of_n", "probe_up", match={"probe": "health"}, k=3, n=5)
     )
     feed(store, 100.0, "target", "probe_up", 1, probe="health")
     assert det.evaluate(100.1) == []  # first sample: no missing slots yet
@@ -153,52 +109,26 @@ def test_k_of_n_counts_missing_probes_once_seen_but_not_at_start() -> None:
 
 
 def test_k_of_n_real_failures() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "SynthFailing",
-                "kind": "k_of_n",
-                "metric": "synthetic_success",
-                "k": 2,
-                "n": 4,
-                "missing_is_failure": False,
-            }
-        ),
-        store=store,
+    store, det = detector(
+        rule("SynthFailing", "k_of_n", "synthetic_success", k=2, n=4, missing_is_failure=False)
     )
-    got = []
-    for t, ok in enumerate([1, 0, 1, 1, 1, 0, 0, 1]):
-        feed(store, float(t), "target", "synthetic_success", ok)
-        got += [(t, a.status) for a in det.evaluate(t + 0.1)]
+    got = statuses(store, det, "synthetic_success", [1, 0, 1, 1, 1, 0, 0, 1])
     assert got == [(6, "firing")]
 
 
 def test_ratio_of_two_metrics_and_mean_ratio() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "CacheFull",
-                "kind": "ratio",
-                "metric": "cache_free_bytes",
-                "denominator": "cache_fs_size_bytes",
-                "window_s": 3,
-                "op": "<",
-                "value": 0.05,
-                "min_samples": 2,
-            },
-            {
-                "name": "Errors",
-                "kind": "ratio",
-                "metric": "http_5xx_ratio",
-                "window_s": 5,
-                "op": ">",
-                "value": 0.2,
-                "min_samples": 3,
-            },
+    store, det = detector(
+        rule(
+            "CacheFull",
+            "ratio",
+            "cache_free_bytes",
+            denominator="cache_fs_size_bytes",
+            window_s=3,
+            op="<",
+            value=0.05,
+            min_samples=2,
         ),
-        store=store,
+        rule("Errors", "ratio", "http_5xx_ratio", window_s=5, op=">", value=0.2, min_samples=3),
     )
     for t in range(6):
         feed(store, float(t), "target", "cache_fs_size_bytes", 100.0)
@@ -214,45 +144,34 @@ def test_ratio_of_two_metrics_and_mean_ratio() -> None:
 
 
 def test_quantile_over_window_ignores_a_single_spike() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "Slow",
-                "kind": "quantile",
-                "metric": "http_latency_p99_seconds",
-                "q": 0.5,
-                "window_s": 6,
-                "op": ">",
-                "value": 1.0,
-                "min_samples": 3,
-            }
-        ),
-        store=store,
+    store, det = detector(
+        rule(
+            "Slow",
+            "quantile",
+            "http_latency_p99_seconds",
+            q=0.5,
+            window_s=6,
+            op=">",
+            value=1.0,
+            min_samples=3,
+        )
     )
     values = [0.1, 0.1, 3.0, 0.1, 0.1, 0.1, 2.0, 2.0, 2.0, 2.0]
-    fired = []
-    for t, v in enumerate(values):
-        feed(store, float(t), "target", "http_latency_p99_seconds", v)
-        fired += [t for a in det.evaluate(t + 0.1) if a.status == "firing"]
+    sent = statuses(store, det, "http_latency_p99_seconds", values)
     # The spike at t=2 alone fires nothing; two slow intervals of six make the median.
-    assert fired == [7]
+    assert [t for t, status in sent if status == "firing"] == [7]
 
 
 def test_log_burst_per_signature_with_counter_reset_and_new_series() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "LogBurst",
-                "kind": "increase",
-                "metric": "log_signature_total",
-                "window_s": 10,
-                "value": 3,
-                "summary": "{service} {labels[signature]} x{value:.0f}",
-            }
-        ),
-        store=store,
+    store, det = detector(
+        rule(
+            "LogBurst",
+            "increase",
+            "log_signature_total",
+            window_s=10,
+            value=3,
+            summary="{service} {labels[signature]} x{value:.0f}",
+        )
     )
     # Present from the start with an old count: that history is not a burst.
     for t in range(0, 5):
@@ -274,20 +193,16 @@ def test_log_burst_per_signature_with_counter_reset_and_new_series() -> None:
 
 
 def test_row_drop_against_a_baseline_learned_while_healthy() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "RowsDropped",
-                "kind": "baseline",
-                "metric": "pg_table_rows",
-                "direction": "drop",
-                "fraction": 0.2,
-                "min_baseline": 1,
-                "summary": "{labels[table]} {value:.0f} < {baseline:.0f}",
-            }
-        ),
-        store=store,
+    store, det = detector(
+        rule(
+            "RowsDropped",
+            "baseline",
+            "pg_table_rows",
+            direction="drop",
+            fraction=0.2,
+            min_baseline=1,
+            summary="{labels[table]} {value:.0f} < {baseline:.0f}",
+        )
     )
     out = []
     for t in range(30):
@@ -303,36 +218,17 @@ def test_row_drop_against_a_baseline_learned_while_healthy() -> None:
 
 
 def test_rise_over_baseline_catches_a_steady_leak() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "Leak",
-                "kind": "baseline",
-                "metric": "process_rss_bytes",
-                "direction": "rise",
-                "amount": 80,
-                "tau_s": 60,
-            }
-        ),
-        store=store,
+    store, det = detector(
+        rule("Leak", "baseline", "process_rss_bytes", direction="rise", amount=80, tau_s=60)
     )
-    fired = []
-    for t in range(40):
-        rss = 100 + (16 * (t - 20) if t >= 20 else 0)
-        feed(store, float(t), "target", "process_rss_bytes", rss)
-        fired += [t for a in det.evaluate(t + 0.1) if a.status == "firing"]
-    assert fired == [26]
+    rss = [100 + (16 * (t - 20) if t >= 20 else 0) for t in range(40)]
+    sent = statuses(store, det, "process_rss_bytes", rss)
+    assert [t for t, status in sent if status == "firing"] == [26]
 
 
 def test_repeat_interval_renotifies_a_long_firing_alert() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {"name": "Down", "kind": "threshold", "metric": "service_up", "op": "==", "value": 0}
-        ),
-        store=store,
-        repeat_interval_s=10,
+    store, det = detector(
+        rule("Down", "threshold", "service_up", op="==", value=0), repeat_interval_s=10
     )
     sent = []
     for t in range(25):
@@ -344,31 +240,18 @@ def test_repeat_interval_renotifies_a_long_firing_alert() -> None:
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
+        (rule("Bad", "threshold", "m", op="~", value=1), "rule 'Bad' (#1): op:"),
         (
-            {"name": "Bad", "kind": "threshold", "metric": "m", "op": "~", "value": 1},
-            "rule 'Bad' (#1): op:",
-        ),
-        (
-            {"name": "Bad", "kind": "k_of_n", "metric": "m", "k": 5, "n": 3},
+            rule("Bad", "k_of_n", "m", k=5, n=3),
             "rule 'Bad' (#1): -: Value error, k (5) must not exceed n (3)",
         ),
         (
-            {
-                "name": "Bad",
-                "kind": "threshold",
-                "metric": "m",
-                "op": ">",
-                "value": 1,
-                "summary": "{nope}",
-            },
+            rule("Bad", "threshold", "m", op=">", value=1, summary="{nope}"),
             "template field {nope} unknown",
         ),
+        (rule("Bad", "baseline", "m", direction="drop"), "exactly one of fraction and amount"),
         (
-            {"name": "Bad", "kind": "baseline", "metric": "m", "direction": "drop"},
-            "exactly one of fraction and amount",
-        ),
-        (
-            {"name": "Bad", "kind": "nonsense", "metric": "m"},
+            rule("Bad", "nonsense", "m"),
             "rule 'Bad' (#1): -: Input tag 'nonsense' found using 'kind' does not match",
         ),
     ],
@@ -381,38 +264,25 @@ def test_invalid_rules_are_refused_naming_the_rule(entry: dict[str, Any], expect
 
 
 def test_duplicate_rule_names_are_refused() -> None:
-    entry = {
-        "name": "Twice",
-        "kind": "threshold",
-        "metric": "m",
-        "op": ">",
-        "value": 1,
-        "summary": "s",
-    }
+    entry = rule("Twice", "threshold", "m", op=">", value=1, summary="s")
     with pytest.raises(RuleError, match="'Twice' is used twice"):
         parse_rules({"rules": [entry, entry]})
 
 
 def test_keep_firing_for_makes_a_flapping_signal_one_episode() -> None:
-    store = RingStore()
-    det = Detector(
-        rules=rules(
-            {
-                "name": "Slow",
-                "kind": "threshold",
-                "metric": "http_latency_p99_seconds",
-                "op": ">",
-                "value": 1.5,
-                "severity": "warning",
-            },
-            keep_firing_for_s=3,
+    store, det = detector(
+        rule(
+            "Slow",
+            "threshold",
+            "http_latency_p99_seconds",
+            op=">",
+            value=1.5,
+            severity="warning",
         ),
-        store=store,
+        keep_firing_for_s=3,
     )
-    sent = []
     # Over, under for two ticks, over again, then under for good.
-    for t, p99 in enumerate([2.0, 2.0, 0.5, 0.5, 2.0, 0.5, 0.5, 0.5, 0.5, 0.5]):
-        feed(store, float(t), "target", "http_latency_p99_seconds", p99)
-        sent += [(t, a.status) for a in det.evaluate(t + 0.1)]
+    p99 = [2.0, 2.0, 0.5, 0.5, 2.0, 0.5, 0.5, 0.5, 0.5, 0.5]
+    sent = statuses(store, det, "http_latency_p99_seconds", p99)
     # One firing, and one resolved once it stayed quiet for three seconds (t=5 to t=8).
     assert sent == [(0, "firing"), (8, "resolved")]
