@@ -19,9 +19,9 @@ from action_server.recovery import recover
 from action_server.routes import actions, health
 from action_server.routes import runs as run_routes
 from action_server.store import Store
-from lab.body_limit import BodyLimit
 from lab.config import LabSettings
 from lab.runtime.base import Runtime
+from lab.service_app import service_app
 
 log = logging.getLogger("action_server")
 
@@ -58,16 +58,14 @@ def create_app(
                 scheduler.shutdown(wait=False)
             parts.store.dispose()
 
-    app = FastAPI(
-        title="Breakfix action server",
-        version="0.1.0",
+    app = service_app(
+        "Breakfix action server",
         description="Authenticated, rate-limited, idempotent, audited remediation of the lab.",
         lifespan=lifespan,
+        install_handlers=install_handlers,
+        routers=(health.router, actions.router, run_routes.router),
+        parts=parts,
     )
-    app.state.parts = parts
-    install_handlers(app)
-    app.add_middleware(BodyLimit)  # inside the audit: a refused body is audited, unread
+    # Outside the body limit: a refused body is audited, unread.
     app.add_middleware(AuditMiddleware, store_of=lambda: parts.store)
-    for module in (health, actions, run_routes):
-        app.include_router(module.router)
     return app

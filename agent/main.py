@@ -16,7 +16,7 @@ from agent.metrics import AgentMetrics
 from agent.parts import AgentParts, PipelineLike
 from agent.reconcile import reconcile_with_observability
 from agent.store import IncidentStore
-from lab.body_limit import BodyLimit
+from lab.service_app import service_app
 
 log = logging.getLogger("agent")
 
@@ -99,17 +99,13 @@ def create_app(
                 parts.pipeline.stop()
             store.dispose()
 
-    app = FastAPI(
-        title="Breakfix agent",
-        version="0.1.0",
+    # The body limit comes before the token check; an Alertmanager notification may group
+    # thousands of alerts.
+    return service_app(
+        "Breakfix agent",
         description="Alert intake, incidents, approvals; perceive-diagnose-plan-act-verify.",
         lifespan=lifespan,
+        install_handlers=install_handlers,
+        routers=[m.router for m in (health_routes, intake_routes, incident_routes, silence_routes)],
+        wider_bodies={"/webhook/": MAX_NOTIFICATION_BYTES},
     )
-    install_handlers(app)
-    # Before the token check; an Alertmanager notification may group thousands of alerts.
-    app.add_middleware(BodyLimit, wider={"/webhook/": MAX_NOTIFICATION_BYTES})
-    app.include_router(health_routes.router)
-    app.include_router(intake_routes.router)
-    app.include_router(incident_routes.router)
-    app.include_router(silence_routes.router)
-    return app

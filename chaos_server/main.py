@@ -22,9 +22,9 @@ from chaos_server.scenarios.schedule import ScenarioBook
 from chaos_server.store import Store
 from chaos_server.store.lease import Lease
 from chaos_server.watchdog import run_watchdog, sweep
-from lab.body_limit import BodyLimit
 from lab.config import LabSettings
 from lab.runtime.base import Runtime
+from lab.service_app import service_app
 
 log = logging.getLogger("chaos_server")
 
@@ -72,17 +72,14 @@ def create_app(
             parts.lease.release()
             store.dispose()
 
-    app = FastAPI(
-        title="Breakfix chaos server",
-        version="0.1.0",
+    # The body limit comes before the key check: no body is read past its limit.
+    app = service_app(
+        "Breakfix chaos server",
         description="Fault injection with a write-ahead ledger, TTLs, blast radius, kill switch.",
         lifespan=lifespan,
+        install_handlers=install_handlers,
+        routers=[m.router for m in (health, faults, kill, scenarios, proxy_routes)],
+        parts=parts,
     )
-    app.state.parts = parts
     app.state.scenarios = book
-    install_handlers(app)
-    app.add_middleware(BodyLimit)  # before the key check: no body is read past its limit
-    for module in (health, faults, kill, scenarios):
-        app.include_router(module.router)
-    app.include_router(proxy_routes.router)
     return app

@@ -1,9 +1,10 @@
-"""The lab's own exceptions: each carries a stable code."""
+"""The lab's own exceptions: each carries a stable code (and the status it is answered with)."""
 
 
 class LabError(Exception):
     """Base of every error the lab raises on purpose."""
 
+    status_code = 500
     code = "lab_error"
 
 
@@ -22,6 +23,7 @@ class ServiceStartError(LabError):
 class UnknownServiceError(LabError):
     """A service name that the lab does not run."""
 
+    status_code = 404
     code = "unknown_service"
 
 

@@ -2,22 +2,8 @@
 
 import sys
 
-from fastapi import FastAPI
-
-from lab.redaction import configure_redacted_logging
-from lab.serve import serve
-from observability.config import Settings, get_settings
-
-
-def _logging(settings: Settings) -> None:
-    configure_redacted_logging(settings.log_level)
-
-
-def _app(settings: Settings) -> FastAPI:
-    from observability.main import create_app
-
-    return create_app(settings)
-
+from lab.serve import serve_service
+from observability.config import get_settings
 
 if __name__ == "__main__":
-    sys.exit(serve(load=get_settings, configure_logging=_logging, build_app=_app))
+    sys.exit(serve_service(get_settings, "observability.main"))

@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from lab.body_limit import BodyLimit
 from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.runtime.base import Runtime
 from lab.runtime.select import build_runtime
+from lab.service_app import service_app
 from observability.api.errors import install_handlers
 from observability.api.routes import router
 from observability.collectors.lab_collectors import close_collectors, lab_collectors
@@ -109,17 +109,15 @@ def create_app(
             close_collectors(collectors)
             writer.dispose()
 
-    app = FastAPI(
-        title="Breakfix observability",
-        version="0.1.0",
+    app = service_app(
+        "Breakfix observability",
         description="Samples, logs, traces, evidence and Alertmanager-format alerts.",
         lifespan=lifespan,
+        install_handlers=install_handlers,
+        routers=[router],
+        parts=parts,
     )
-    app.state.parts = parts
     app.state.pipeline = pipeline
-    install_handlers(app)
-    app.add_middleware(BodyLimit)
-    app.include_router(router)
     return app
 
 

@@ -1,18 +1,19 @@
 """The supervisor's control endpoint: the `local` runtime backend, on loopback, token-guarded."""
 
 import asyncio
+import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Header, Query
 
 from breakfix.supervisor import Supervisor
 from lab.body_limit import BodyLimit
-from lab.errors import LabError, UnknownServiceError
-from lab.http_errors import invalid_request
+from lab.errors import LabError
+from lab.http_errors import install_json_errors
 from lab.runtime.models import LogTail, ProcessStats, ServiceStatus, SignalRequest
 from lab.tokens import same_token
+
+log = logging.getLogger("breakfix.control")
 
 
 class ControlError(LabError):
@@ -44,13 +45,8 @@ def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
 
     app = FastAPI(title="breakfix supervisor control", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit)
-    app.add_exception_handler(RequestValidationError, invalid_request)  # no input echoed
+    install_json_errors(app, LabError, log)  # no input echoed, the unexpected logged
     api = APIRouter(dependencies=[Depends(require_token)])
-
-    @app.exception_handler(LabError)
-    async def lab_error(_: Request, exc: LabError) -> JSONResponse:
-        status = 404 if isinstance(exc, UnknownServiceError) else getattr(exc, "status_code", 500)
-        return JSONResponse({"detail": str(exc), "code": exc.code}, status_code=status)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
