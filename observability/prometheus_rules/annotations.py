@@ -11,14 +11,7 @@ import math
 import re
 import string
 
-from observability.detector.rules import (
-    BaselineRule,
-    IncreaseRule,
-    KOfNRule,
-    QuantileRule,
-    RatioRule,
-    Rule,
-)
+from observability.detector import rules
 from observability.exposition import metric_name
 from observability.prometheus_rules.promql import Stretch, baseline, label_name
 
@@ -34,21 +27,21 @@ _SERIES = (
 )
 
 
-def constants(rule: Rule, stretch: Stretch) -> dict[str, float]:
+def constants(rule: rules.Rule, stretch: Stretch) -> dict[str, float]:
     """The numbers the detector puts in a finding's context, as the PromQL alert uses them
     (NaN where the rule's kind has none, as the detector renders them)."""
     numbers = dict.fromkeys(("threshold", "window_s", "k", "n"), math.nan)
     numbers["for_s"] = stretch.seconds(rule.for_s)
-    if not isinstance(rule, BaselineRule):
+    if not isinstance(rule, rules.BaselineRule):
         numbers["threshold"] = rule.value
-    if isinstance(rule, RatioRule | QuantileRule | IncreaseRule):
+    if isinstance(rule, rules.RatioRule | rules.QuantileRule | rules.IncreaseRule):
         numbers["window_s"] = stretch.window(rule)
-    if isinstance(rule, KOfNRule):
+    if isinstance(rule, rules.KOfNRule):
         numbers.update(k=float(rule.k), n=float(rule.n))
     return numbers
 
 
-def go_template(text: str, rule: Rule, stretch: Stretch) -> str:
+def go_template(text: str, rule: rules.Rule, stretch: Stretch) -> str:
     """`text`, a detector template, as a Prometheus template; ValueError names the rule
     when a field or format spec has no equivalent."""
     numbers = constants(rule, stretch)
@@ -64,7 +57,9 @@ def go_template(text: str, rule: Rule, stretch: Stretch) -> str:
     return _SERIES + body if "$series" in body else body
 
 
-def _field(field: str, spec: str, rule: Rule, stretch: Stretch, numbers: dict[str, float]) -> str:
+def _field(
+    field: str, spec: str, rule: rules.Rule, stretch: Stretch, numbers: dict[str, float]
+) -> str:
     label = _LABEL.fullmatch(field)
     if field == "service" or label:
         if spec:
@@ -72,7 +67,7 @@ def _field(field: str, spec: str, rule: Rule, stretch: Stretch, numbers: dict[st
         return f"{{{{ $labels.{label_name(label[1], rule) if label else 'service'} }}}}"
     if field == "value":
         return _number("$value", spec, rule)
-    if field == "baseline" and isinstance(rule, BaselineRule):
+    if field == "baseline" and isinstance(rule, rules.BaselineRule):
         query = baseline(rule, stretch, series=metric_name(rule.metric) + "{%s}")
         number = _number("(. | first | value)", spec, rule)
         return f'{{{{ with printf "{query}" $series | query }}}}{number}{{{{ end }}}}'
@@ -81,7 +76,7 @@ def _field(field: str, spec: str, rule: Rule, stretch: Stretch, numbers: dict[st
     raise ValueError(f"rule {rule.name}: template field {{{field}}} has no template twin")
 
 
-def _number(pipeline: str, spec: str, rule: Rule) -> str:
+def _number(pipeline: str, spec: str, rule: rules.Rule) -> str:
     """A number printed as Python's format(value, spec) prints it."""
     if not spec:
         return f"{{{{ {pipeline} }}}}"

@@ -12,15 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from observability.detector.rules import (
-    BaselineRule,
-    IncreaseRule,
-    KOfNRule,
-    QuantileRule,
-    RatioRule,
-    Rule,
-    ThresholdRule,
-)
+from observability.detector import rules
 from observability.exposition import metric_name
 
 _UNITS = (("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 0.001))
@@ -66,25 +58,25 @@ class Stretch:
         """The same number of samples at Prometheus's resolution."""
         return self.samples(detector_s) * self.scrape_s
 
-    def window(self, rule: Rule) -> float:
+    def window(self, rule: rules.Rule) -> float:
         """The range a windowed rule reads, in Prometheus seconds (0 for the others)."""
-        if isinstance(rule, KOfNRule):
+        if isinstance(rule, rules.KOfNRule):
             return rule.n * self.scrape_s
-        if isinstance(rule, BaselineRule):
+        if isinstance(rule, rules.BaselineRule):
             return max(2 * rule.tau_s, 4 * self.scrape_s)
-        if isinstance(rule, RatioRule | QuantileRule | IncreaseRule):
+        if isinstance(rule, rules.RatioRule | rules.QuantileRule | rules.IncreaseRule):
             return self.seconds(rule.window_s)
         return 0.0
 
 
-def label_name(name: str, rule: Rule) -> str:
+def label_name(name: str, rule: rules.Rule) -> str:
     """`name`, or a ValueError naming the rule when Prometheus would refuse it."""
     if not _LABEL_NAME.match(name):
         raise ValueError(f"rule {rule.name}: {name!r} is not a Prometheus label name")
     return name
 
 
-def selector(rule: Rule, metric: str | None = None) -> str:
+def selector(rule: rules.Rule, metric: str | None = None) -> str:
     """`breakfix_<metric>{...}` for the rule's services and matched labels; another metric
     of the rule (its denominator) for its services only, as the detector reads it."""
     matchers = []
@@ -107,7 +99,7 @@ def number(value: float) -> str:
     return repr(value)
 
 
-def baseline(rule: BaselineRule, stretch: Stretch, series: str | None = None) -> str:
+def baseline(rule: rules.BaselineRule, stretch: Stretch, series: str | None = None) -> str:
     """The baseline a sample is judged against: the average before it (one scrape back, so
     the sample judged is not part of its own baseline)."""
     window = duration(stretch.window(rule))
@@ -116,30 +108,30 @@ def baseline(rule: BaselineRule, stretch: Stretch, series: str | None = None) ->
     )
 
 
-def expression(rule: Rule, stretch: Stretch) -> str:
+def expression(rule: rules.Rule, stretch: Stretch) -> str:
     """The alert's PromQL: its value is what the detector reports as the rule's value."""
     series = selector(rule)
     window = duration(stretch.window(rule))
-    if isinstance(rule, ThresholdRule):
+    if isinstance(rule, rules.ThresholdRule):
         return f"{series} {rule.op} {number(rule.value)}"
-    if isinstance(rule, KOfNRule):
+    if isinstance(rule, rules.KOfNRule):
         # Failed samples among the last n scrapes. A sample that never arrives is not counted:
         # Prometheus sees observability's newest value until the series goes stale.
         step = duration(stretch.scrape_s)
         failing = f"{series} {rule.op} {number(rule.value)}"
         return f"count_over_time(({failing})[{window}:{step}]) >= {rule.k}"
-    if isinstance(rule, IncreaseRule):
+    if isinstance(rule, rules.IncreaseRule):
         if rule.counter:
             return f"increase({series}[{window}]) {rule.op} {number(rule.value)}"
         return f"({series} - {series} offset {window}) {rule.op} {number(rule.value)}"
-    if isinstance(rule, BaselineRule):
+    if isinstance(rule, rules.BaselineRule):
         return _baseline_expression(rule, stretch)
     return _window_expression(rule, stretch)
 
 
-def _window_expression(rule: RatioRule | QuantileRule, stretch: Stretch) -> str:
+def _window_expression(rule: rules.RatioRule | rules.QuantileRule, stretch: Stretch) -> str:
     series, window = selector(rule), duration(stretch.window(rule))
-    if isinstance(rule, QuantileRule):
+    if isinstance(rule, rules.QuantileRule):
         value = f"quantile_over_time({number(rule.q)}, {series}[{window}])"
     else:
         value = f"avg_over_time({series}[{window}])"
@@ -154,7 +146,7 @@ def _window_expression(rule: RatioRule | QuantileRule, stretch: Stretch) -> str:
     return expr
 
 
-def _baseline_expression(rule: BaselineRule, stretch: Stretch) -> str:
+def _baseline_expression(rule: rules.BaselineRule, stretch: Stretch) -> str:
     # The detector judges no series whose baseline is under min_baseline (0 by default).
     base = f"({baseline(rule, stretch)} >= {number(rule.min_baseline)})"
     op, sign = ("<", "-") if rule.direction == "drop" else (">", "+")

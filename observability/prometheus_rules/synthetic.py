@@ -10,15 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from observability.detector.rules import (
-    BaselineRule,
-    IncreaseRule,
-    KOfNRule,
-    QuantileRule,
-    RatioRule,
-    Rule,
-    ThresholdRule,
-)
+from observability.detector import rules
 from observability.detector.windows import compare
 from observability.prometheus_rules.promql import Stretch
 
@@ -79,26 +71,26 @@ def firing(fire: int, fired: dict[str, float]) -> list[Check]:
     return [(fire - 1, {}), (fire, fired)]
 
 
-def timelines(rule: Rule, stretch: Stretch) -> list[Timeline]:
+def timelines(rule: rules.Rule, stretch: Stretch) -> list[Timeline]:
     """The test groups of one rule."""
     wait = math.ceil(stretch.samples(rule.for_s))  # evaluations the alert is pending
-    if isinstance(rule, ThresholdRule):
+    if isinstance(rule, rules.ThresholdRule):
         healthy, failing = sides(rule.op, rule.value, boundary=True)
         start = 2
         crossing = [healthy] * start + [failing] * (wait + 2)
         fire = start + wait
         cases = {"crossing": crossing, "healthy": [healthy] * len(crossing)}
         return [Timeline(cases, firing(fire, {"crossing": failing}))]
-    if isinstance(rule, KOfNRule):
+    if isinstance(rule, rules.KOfNRule):
         return _k_of_n(rule, wait)
-    if isinstance(rule, IncreaseRule):
+    if isinstance(rule, rules.IncreaseRule):
         return [_increase(rule, stretch, wait)]
-    if isinstance(rule, BaselineRule):
+    if isinstance(rule, rules.BaselineRule):
         return [_baseline(rule, stretch, wait)]
     return _windowed(rule, stretch, wait)
 
 
-def _k_of_n(rule: KOfNRule, wait: int) -> list[Timeline]:
+def _k_of_n(rule: rules.KOfNRule, wait: int) -> list[Timeline]:
     healthy, failing = sides(rule.op, rule.value, boundary=True)
     start, n, k = rule.n + 1, rule.n, rule.k  # the whole window healthy first
     # k failures within n samples fire; then failing on, so the count never drops under k.
@@ -114,11 +106,13 @@ def _k_of_n(rule: KOfNRule, wait: int) -> list[Timeline]:
     return found
 
 
-def _windowed(rule: RatioRule | QuantileRule, stretch: Stretch, wait: int) -> list[Timeline]:
+def _windowed(
+    rule: rules.RatioRule | rules.QuantileRule, stretch: Stretch, wait: int
+) -> list[Timeline]:
     # A mean or an interpolated quantile of a constant can be off by an ulp: the healthy
     # series keeps a step off the threshold.
     healthy, failing = sides(rule.op, rule.value, boundary=False)
-    scale = DENOMINATOR if isinstance(rule, RatioRule) and rule.denominator else 1.0
+    scale = DENOMINATOR if isinstance(rule, rules.RatioRule) and rule.denominator else 1.0
     healthy, failing = healthy * scale, failing * scale
     span = math.ceil(stretch.window(rule) / stretch.scrape_s)
     start = span + 1
@@ -141,7 +135,7 @@ def _windowed(rule: RatioRule | QuantileRule, stretch: Stretch, wait: int) -> li
     return found
 
 
-def _increase(rule: IncreaseRule, stretch: Stretch, wait: int) -> Timeline:
+def _increase(rule: rules.IncreaseRule, stretch: Stretch, wait: int) -> Timeline:
     span = stretch.window(rule) / stretch.scrape_s
     if not span.is_integer():
         raise ValueError(f"rule {rule.name}: no test for a window of {span} scrapes")
@@ -166,7 +160,7 @@ def _increase(rule: IncreaseRule, stretch: Stretch, wait: int) -> Timeline:
     return Timeline(cases, [(start - 1, {}), (fire, {"crossing": span * per_failing})])
 
 
-def _baseline(rule: BaselineRule, stretch: Stretch, wait: int) -> Timeline:
+def _baseline(rule: rules.BaselineRule, stretch: Stretch, wait: int) -> Timeline:
     def pair(level: float) -> tuple[float, float]:
         margin = rule.amount if rule.amount is not None else level * (rule.fraction or 0.0)
         return level, level - 2 * margin if rule.direction == "drop" else level + 2 * margin
