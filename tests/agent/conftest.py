@@ -2,6 +2,7 @@
 the agent app served over real HTTP with a recording stand-in for the pipeline; for the
 pipeline-on-a-lab tests, a live lab without its own agent, a knowledge index and the fault."""
 
+import functools
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.support.agent_server import AgentServer, RecorderPipeline
 from tests.support.asgi import ThreadedServer
 from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.pg import RunningCluster
+from tests.support.pipeline_lab import Submit, submitted
 
 _TABLES = "agent_actions, agent_alerts, agent_incident_events, agent_incidents"
 APPROVERS_FILE = "secrets/agent-approvers.tokens"  # where the lab keeps it in its state dir
@@ -124,6 +126,12 @@ def knowledge(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeIndex:
     index = KnowledgeIndex(tmp_path_factory.mktemp("knowledge"), embedding="hashing")
     index.ensure()
     return index
+
+
+@pytest.fixture
+def submit(lab: EvalLab, knowledge: KnowledgeIndex, tmp_path: Path) -> Submit:
+    """`submitted` on this module's lab and knowledge index, in the test's tmp_path."""
+    return functools.partial(submitted, lab, knowledge, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ The fault lasts until the granted case fixes it, so the cases run in order.
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,19 +18,8 @@ from agent.api.errors import NotAwaitingApproval
 from agent.model import IncidentState
 from agent.store import IncidentStore
 from gameday.out_of_band import ChangedPassword
-from knowledge.index import KnowledgeIndex
 from tests.support.eval_lab import EvalLab
-from tests.support.pipeline_lab import (
-    DISCORD,
-    FAULT_ALERT,
-    SLACK,
-    closed,
-    firing,
-    intake,
-    pipeline_on,
-    story,
-    wait_for,
-)
+from tests.support.pipeline_lab import DISCORD, SLACK, Submit, closed, story, wait_for
 
 pytestmark = pytest.mark.slow
 S = IncidentState
@@ -56,16 +44,9 @@ def received(lab: EvalLab) -> Iterator[dict[str, list[Any]]]:
 
 
 def test_denied_escalates_with_no_action(
-    lab: EvalLab,
-    knowledge: KnowledgeIndex,
-    broken: ChangedPassword,
-    received: dict[str, list[Any]],
-    tmp_path: Path,
+    submit: Submit, broken: ChangedPassword, received: dict[str, list[Any]]
 ) -> None:
-    alert = firing(lab, *FAULT_ALERT)
-    with pipeline_on(lab, knowledge, tmp_path, cooldown_s=0) as (pipeline, store):
-        incident_id = intake(store, alert, tag="deny")
-        pipeline.submit(incident_id)
+    with submit(tag="deny", cooldown_s=0) as (pipeline, store, incident_id):
         incident = store.require(incident_id)
         incident = wait_for(store, incident_id, lambda i: awaiting(store, i.id))
         assert incident.state == S.awaiting_approval, story(store, incident_id)
@@ -96,19 +77,9 @@ def test_denied_escalates_with_no_action(
 
 
 def test_no_answer_in_time_is_a_denial(
-    lab: EvalLab,
-    knowledge: KnowledgeIndex,
-    broken: ChangedPassword,
-    received: dict[str, list[Any]],
-    tmp_path: Path,
+    submit: Submit, broken: ChangedPassword, received: dict[str, list[Any]]
 ) -> None:
-    alert = firing(lab, *FAULT_ALERT)
-    with pipeline_on(lab, knowledge, tmp_path, cooldown_s=0, approval_timeout_s=3) as (
-        pipeline,
-        store,
-    ):
-        incident_id = intake(store, alert, tag="timeout")
-        pipeline.submit(incident_id)
+    with submit(tag="timeout", cooldown_s=0, approval_timeout_s=3) as (_, store, incident_id):
         incident = wait_for(store, incident_id, closed, within_s=120)
     assert incident.state == S.escalated, story(store, incident_id)
     assert incident.approval["status"] == "timed_out"
@@ -120,19 +91,9 @@ def test_no_answer_in_time_is_a_denial(
 
 
 def test_granted_runs_the_fix_and_it_holds(
-    lab: EvalLab,
-    knowledge: KnowledgeIndex,
-    broken: ChangedPassword,
-    received: dict[str, list[Any]],
-    tmp_path: Path,
+    lab: EvalLab, submit: Submit, broken: ChangedPassword, received: dict[str, list[Any]]
 ) -> None:
-    alert = firing(lab, *FAULT_ALERT)
-    with pipeline_on(lab, knowledge, tmp_path, cooldown_s=0, verify_timeout_s=150) as (
-        pipeline,
-        store,
-    ):
-        incident_id = intake(store, alert, tag="grant")
-        pipeline.submit(incident_id)
+    with submit(tag="grant", cooldown_s=0, verify_timeout_s=150) as (pipeline, store, incident_id):
         incident = wait_for(store, incident_id, lambda i: awaiting(store, i.id))
         assert incident.state == S.awaiting_approval, story(store, incident_id)
         no_fix_ran(store, incident_id)

@@ -30,15 +30,7 @@ from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Match
 from knowledge.runbook import Runbook
 from tests.support.eval_lab import SLACK_PATH, EvalLab
-from tests.support.pipeline_lab import (
-    FAULT_ALERT,
-    closed,
-    firing,
-    intake,
-    pipeline_on,
-    story,
-    wait_for,
-)
+from tests.support.pipeline_lab import Submit, closed, pipeline_on, story, wait_for
 
 pytestmark = pytest.mark.slow
 S = IncidentState
@@ -66,14 +58,12 @@ def steps_of(store: IncidentStore, incident_id: str) -> list[str]:
 
 
 def handled(
-    lab: EvalLab, knowledge: KnowledgeIndex, tmp_path: Path, *, tag: str, **overrides: Any
+    submit: Submit, tag: str, diagnoser: Diagnoser, **overrides: Any
 ) -> tuple[Incident, IncidentStore]:
     """An incident opened on the firing FAULT_ALERT (its fingerprint tagged `tag`), handled
-    until closed by a pipeline with `overrides`; the incident and its store."""
-    alert = firing(lab, *FAULT_ALERT)
-    with pipeline_on(lab, knowledge, tmp_path, **overrides) as (pipeline, store):
-        incident_id = intake(store, alert, tag=tag)
-        pipeline.submit(incident_id)
+    until closed by a pipeline with this diagnoser and `overrides`; the incident and its
+    store."""
+    with submit(tag=tag, diagnoser=diagnoser, **overrides) as (_, store, incident_id):
         return wait_for(store, incident_id, closed), store
 
 
@@ -96,21 +86,16 @@ def test_an_alert_that_no_longer_fires_clears_by_itself(
 
 
 def test_wrong_first_fix_fails_verification_then_the_cap_escalates(
-    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+    lab: EvalLab, submit: Submit, broken: ChangedPassword
 ) -> None:
-    alert = firing(lab, *FAULT_ALERT)
-    diagnoser = constructed(("cache-corruption", 0.8), ("db-auth-failure", 0.7))
-    with pipeline_on(
-        lab,
-        knowledge,
-        tmp_path,
-        diagnoser=diagnoser,
+    incident, store = handled(
+        submit,
+        "cap",
+        constructed(("cache-corruption", 0.8), ("db-auth-failure", 0.7)),
         max_actions_per_incident=1,
         verify_timeout_s=8.0,
-    ) as (pipeline, store):
-        incident_id = intake(store, alert, tag="cap")
-        pipeline.submit(incident_id)
-        incident = wait_for(store, incident_id, closed)
+    )
+    incident_id = incident.id
     assert incident.state == S.escalated, story(store, incident_id)
     actions = store.actions(incident_id)
     assert [(a.action, a.status) for a in actions if a.action != "escalate"] == [
@@ -141,18 +126,12 @@ def test_wrong_first_fix_fails_verification_then_the_cap_escalates(
 
 
 def test_the_same_fix_again_past_its_budget_is_held_as_a_loop(
-    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+    submit: Submit, broken: ChangedPassword
 ) -> None:
     """clear-cache ran on the target in the test before; with a budget of one run, another
     incident's clear-cache there is a loop: escalated with the history, nothing run."""
-    incident, store = handled(
-        lab,
-        knowledge,
-        tmp_path,
-        tag="budget",
-        diagnoser=constructed(("cache-corruption", 0.9)),
-        same_action_max=1,
-    )
+    diagnoser = constructed(("cache-corruption", 0.9))
+    incident, store = handled(submit, "budget", diagnoser, same_action_max=1)
     incident_id = incident.id
     assert incident.state == S.escalated
     assert [a.action for a in store.actions(incident_id)] == ["escalate"]
@@ -163,17 +142,10 @@ def test_the_same_fix_again_past_its_budget_is_held_as_a_loop(
 
 
 def test_dry_run_mode_validates_the_plan_and_changes_nothing(
-    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+    submit: Submit, broken: ChangedPassword
 ) -> None:
-    incident, store = handled(
-        lab,
-        knowledge,
-        tmp_path,
-        tag="dry",
-        diagnoser=constructed(("cache-corruption", 0.9)),
-        dry_run=True,
-        cooldown_s=0,
-    )
+    diagnoser = constructed(("cache-corruption", 0.9))
+    incident, store = handled(submit, "dry", diagnoser, dry_run=True, cooldown_s=0)
     incident_id = incident.id
     assert incident.state == S.escalated, story(store, incident_id)
     records = [(a.action, a.status, a.dry_run) for a in store.actions(incident_id)]
@@ -200,16 +172,14 @@ def scripted(*looks: list[tuple[str, float]]) -> Diagnoser:
 
 
 def test_a_weak_first_look_is_taken_again_while_the_incident_is_young(
-    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+    submit: Submit, broken: ChangedPassword
 ) -> None:
     """Under AGENT_MIN_CONFIDENCE, or no runbook matched: look again every retry_s within
     the patience instead of escalating on the first look; act on the look that is sure."""
     incident, store = handled(
-        lab,
-        knowledge,
-        tmp_path,
-        tag="weak",
-        diagnoser=scripted([], [("cache-corruption", 0.3)], [("db-auth-failure", 0.9)]),
+        submit,
+        "weak",
+        scripted([], [("cache-corruption", 0.3)], [("db-auth-failure", 0.9)]),
         dry_run=True,  # the plan is validated, nothing changes
         approval_required=[],
         cooldown_s=0,
@@ -227,17 +197,11 @@ def test_a_weak_first_look_is_taken_again_while_the_incident_is_young(
 
 
 def test_a_look_that_stays_weak_is_escalated_once_patience_runs_out(
-    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+    submit: Submit, broken: ChangedPassword
 ) -> None:
+    diagnoser = constructed(("db-auth-failure", 0.3))
     incident, store = handled(
-        lab,
-        knowledge,
-        tmp_path,
-        tag="stays-weak",
-        diagnoser=constructed(("db-auth-failure", 0.3)),
-        cooldown_s=0,
-        diagnose_patience_s=5.0,
-        diagnose_retry_s=1.0,
+        submit, "stays-weak", diagnoser, cooldown_s=0, diagnose_patience_s=5.0, diagnose_retry_s=1.0
     )
     incident_id = incident.id
     assert incident.state == S.escalated, story(store, incident_id)
@@ -249,17 +213,15 @@ def test_a_look_that_stays_weak_is_escalated_once_patience_runs_out(
 
 
 def test_after_a_failed_fix_a_fresh_look_finds_what_the_first_did_not(
-    lab: EvalLab, knowledge: KnowledgeIndex, broken: ChangedPassword, tmp_path: Path
+    submit: Submit, broken: ChangedPassword
 ) -> None:
     """The first look names one fault (the wrong one) and nothing else; its fix fails
     verification; the look taken again on fresh evidence names the right one, whose fix
     holds. (Last in the module: it really fixes the password.)"""
     incident, store = handled(
-        lab,
-        knowledge,
-        tmp_path,
-        tag="fresh-look",
-        diagnoser=scripted(
+        submit,
+        "fresh-look",
+        scripted(
             [("cache-corruption", 0.9)],
             [("cache-corruption", 0.9), ("db-auth-failure", 0.8)],
         ),

@@ -5,7 +5,7 @@ incident for assertion messages."""
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,23 @@ def pipeline_on(
         actions.close()
         obs.close()
         store.dispose()
+
+
+@contextmanager
+def submitted(
+    lab: EvalLab, knowledge: KnowledgeIndex, tmp_path: Path, *, tag: str, **overrides: Any
+) -> Iterator[tuple[IncidentPipeline, IncidentStore, str]]:
+    """The firing FAULT_ALERT taken in (its fingerprint tagged `tag`) and submitted to a
+    pipeline started with `overrides`: the pipeline, its store and the incident's id."""
+    alert = firing(lab, *FAULT_ALERT)
+    with pipeline_on(lab, knowledge, tmp_path, **overrides) as (pipeline, store):
+        incident_id = intake(store, alert, tag=tag)
+        pipeline.submit(incident_id)
+        yield pipeline, store, incident_id
+
+
+# submitted() with the lab, knowledge index and tmp_path bound (the `submit` fixture)
+Submit = Callable[..., AbstractContextManager[tuple[IncidentPipeline, IncidentStore, str]]]
 
 
 def firing(lab: EvalLab, alertname: str, service: str, within_s: float = 90.0) -> dict[str, Any]:
