@@ -145,16 +145,8 @@ class ChangedPassword:
         # regenerate-env rewrote the lab's secret with the role's new password: setting the
         # secret's value again changes nothing then, and undoes the change otherwise.
         password = read_secret(lab.paths.secret(APP_PASSWORD))
-        cluster = lab.target_db
         try:
-            psycopg2.connect(
-                host=cluster.host,
-                port=cluster.port,
-                user=APP_ROLE,
-                password=password,
-                dbname=APP_DB,
-                connect_timeout=5,
-            ).close()
+            lab.target_db.log_in(role=APP_ROLE, password=password, dbname=APP_DB)
             return []
         except psycopg2.OperationalError:
             self._set(lab, password)

@@ -267,6 +267,18 @@ class Cluster:
         finally:
             conn.close()
 
+    def log_in(self, *, role: str, password: str, dbname: str, timeout_s: int = 5) -> None:
+        """Log in over TCP with a password, as the app does, and leave: psycopg2's
+        OperationalError when the server refuses (or does not answer in `timeout_s`)."""
+        psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=role,
+            password=password,
+            dbname=dbname,
+            connect_timeout=timeout_s,
+        ).close()
+
     def dsn(self, *, role: str, password: str | None, dbname: str) -> str:
         """A SQLAlchemy URL over TCP; the password is left out when None."""
         auth = role if password is None else f"{role}:{password}"
