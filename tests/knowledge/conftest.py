@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.knowledge_fixtures import FIXTURE_RUNBOOKS, EmbedCounter
+from knowledge.index import KnowledgeIndex
+from tests.support.knowledge_fixtures import FIXTURE_RUNBOOKS, EmbedCounter, IndexOn
 
 
 @pytest.fixture
@@ -16,6 +17,17 @@ def runbook_dir(tmp_path: Path) -> Path:
     dest = tmp_path / "runbooks"
     shutil.copytree(FIXTURE_RUNBOOKS, dest)
     return dest
+
+
+@pytest.fixture
+def index_on(tmp_path: Path, runbook_dir: Path) -> IndexOn:
+    """index_on(embedding) -> a new KnowledgeIndex with that embedding, its state dir
+    tmp_path and its runbooks `runbook_dir` (instances made in one test share both)."""
+
+    def make(embedding: str) -> KnowledgeIndex:
+        return KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding=embedding)
+
+    return make
 
 
 @pytest.fixture

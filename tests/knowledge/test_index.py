@@ -12,7 +12,7 @@ import pytest
 from knowledge.embeddings import HASHING_NAME, MINILM_NAME
 from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Match
-from tests.support.knowledge_fixtures import FIXTURE_RUNBOOKS, EmbedCounter
+from tests.support.knowledge_fixtures import FIXTURE_RUNBOOKS, EmbedCounter, IndexOn
 
 SYMPTOMS = {
     "requests hang until they time out, sessions are waiting on a lock": "db-lock",
@@ -85,16 +85,17 @@ def test_concurrent_queries_agree_with_serial_ones(built: KnowledgeIndex) -> Non
 def test_unchanged_content_reuses_the_persisted_index(
     tmp_path: Path,
     runbook_dir: Path,
+    index_on: IndexOn,
     count_embeddings: Callable[[Any], EmbedCounter],
 ) -> None:
-    first = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="minilm")
+    first = index_on("minilm")
     counter = count_embeddings(first._embed)
     assert first.ensure() is True
     built_texts = counter.texts
     assert built_texts == sum(len(b.passages()) for b in first.runbooks)
     before = first.query("sessions waiting on a lock", k=2)
 
-    second = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="minilm")
+    second = index_on("minilm")
     assert second.ensure() is False
     assert counter.texts == built_texts, "nothing re-embedded for unchanged content"
     after = second.query("sessions waiting on a lock", k=2)
@@ -106,11 +107,9 @@ def test_unchanged_content_reuses_the_persisted_index(
 
 
 def test_a_changed_runbook_rebuilds_and_its_new_text_is_found(
-    tmp_path: Path,
-    runbook_dir: Path,
-    count_embeddings: Callable[[Any], EmbedCounter],
+    runbook_dir: Path, index_on: IndexOn, count_embeddings: Callable[[Any], EmbedCounter]
 ) -> None:
-    index = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="minilm")
+    index = index_on("minilm")
     assert index.ensure() is True
     assert index.ensure() is False
     disk = runbook_dir / "disk-fill.md"
@@ -136,17 +135,17 @@ def test_a_changed_runbook_rebuilds_and_its_new_text_is_found(
     }
 
 
-def test_a_different_embedding_rebuilds(tmp_path: Path, runbook_dir: Path) -> None:
-    assert KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="minilm").ensure()
-    hashing = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="hashing")
+def test_a_different_embedding_rebuilds(index_on: IndexOn) -> None:
+    assert index_on("minilm").ensure()
+    hashing = index_on("hashing")
     assert hashing.embedding_name == HASHING_NAME
     assert hashing.ensure() is True
     assert hashing.query("No space left on device", k=1)[0].id == "disk-fill"
-    assert KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="minilm").ensure()
+    assert index_on("minilm").ensure()
 
 
-def test_query_builds_on_first_use(tmp_path: Path, runbook_dir: Path) -> None:
-    index = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="hashing")
+def test_query_builds_on_first_use(tmp_path: Path, index_on: IndexOn) -> None:
+    index = index_on("hashing")
     assert index.query("postgres connection refused", k=1)[0].id == "db-down"
     assert (tmp_path / "knowledge" / "manifest.json").is_file()
     assert (tmp_path / "knowledge" / "chroma").is_dir()

@@ -10,9 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from agent.model import Citation, Diagnosis, Hypothesis, IncidentState
-from knowledge.index import KnowledgeIndex
 from knowledge.memory import Postmortem, TimelineEntry, postmortem_fault, postmortem_passages
-from tests.support.knowledge_fixtures import EmbedCounter
+from tests.support.knowledge_fixtures import EmbedCounter, IndexOn
 
 OPENED = datetime(2025, 3, 4, 10, 0, 0, tzinfo=UTC)
 
@@ -144,11 +143,9 @@ def test_an_incident_id_must_be_a_safe_file_name(bad: str) -> None:
 
 
 def test_a_postmortem_is_indexed_incrementally_and_surfaces_next_to_runbooks(
-    tmp_path: Path,
-    runbook_dir: Path,
-    count_embeddings: Callable[[Any], EmbedCounter],
+    tmp_path: Path, index_on: IndexOn, count_embeddings: Callable[[Any], EmbedCounter]
 ) -> None:
-    index = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="minilm")
+    index = index_on("minilm")
     assert index.ensure() is True
     symptom = "requests time out waiting for a connection from the database pool"
     assert all(m.kind == "runbook" for m in index.query(symptom, k=10))
@@ -173,15 +170,13 @@ def test_a_postmortem_is_indexed_incrementally_and_surfaces_next_to_runbooks(
     # the manifest knows the postmortem: a new instance reuses everything
     manifest = json.loads((tmp_path / "knowledge" / "manifest.json").read_text())
     assert list(manifest["incidents"]) == ["inc-0042"]
-    again = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="minilm")
+    again = index_on("minilm")
     assert again.ensure() is False
     assert again.query(symptom, k=1)[0].id == "inc-0042"
 
 
-def test_writing_a_postmortem_again_replaces_its_passages(
-    tmp_path: Path, runbook_dir: Path
-) -> None:
-    index = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="hashing")
+def test_writing_a_postmortem_again_replaces_its_passages(index_on: IndexOn) -> None:
+    index = index_on("hashing")
     index.add_postmortem(_postmortem())
     updated = _postmortem().model_copy(update={"outcome": "Escalated after all: zebra."})
     index.add_postmortem(updated)
@@ -191,8 +186,10 @@ def test_writing_a_postmortem_again_replaces_its_passages(
     assert outcome == ["Escalated after all: zebra."]
 
 
-def test_postmortems_survive_a_runbook_rebuild(tmp_path: Path, runbook_dir: Path) -> None:
-    index = KnowledgeIndex(tmp_path, runbook_dir=runbook_dir, embedding="hashing")
+def test_postmortems_survive_a_runbook_rebuild(
+    tmp_path: Path, runbook_dir: Path, index_on: IndexOn
+) -> None:
+    index = index_on("hashing")
     index.add_postmortem(_postmortem())
     (runbook_dir / "disk-fill.md").unlink()
     assert index.ensure() is True

@@ -26,10 +26,28 @@ def test_fixture_runbooks_load_sorted_with_passages() -> None:
     assert "Terminating the blocker" in headings
 
 
-def test_missing_front_matter_names_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "text", "error"),
+    [
+        (
+            "broken.md",
+            "# Just a heading\n\nNo front-matter here.\n",
+            r"broken\.md: no YAML front-matter",
+        ),
+        (
+            "list.md",
+            "---\n- just\n- a list\n---\nbody\n",
+            r"list\.md: front-matter must be a mapping",
+        ),
+    ],
+    ids=["missing", "not-a-mapping"],
+)
+def test_front_matter_missing_or_not_a_mapping_names_the_file(
+    tmp_path: Path, name: str, text: str, error: str
+) -> None:
     books = _copy_fixtures(tmp_path / "books")
-    (books / "broken.md").write_text("# Just a heading\n\nNo front-matter here.\n")
-    with pytest.raises(RunbookError, match=r"broken\.md: no YAML front-matter"):
+    (books / name).write_text(text)
+    with pytest.raises(RunbookError, match=error):
         load_runbooks(books)
 
 
@@ -55,13 +73,6 @@ def test_duplicate_id_names_both_files(tmp_path: Path) -> None:
     assert "zz-copy.md" in message
     assert "'db-lock' already used by" in message
     assert "db-lock.md" in message.split("already used by")[1]
-
-
-def test_front_matter_that_is_not_a_mapping(tmp_path: Path) -> None:
-    books = _copy_fixtures(tmp_path / "books")
-    (books / "list.md").write_text("---\n- just\n- a list\n---\nbody\n")
-    with pytest.raises(RunbookError, match=r"list\.md: front-matter must be a mapping"):
-        load_runbooks(books)
 
 
 def test_readme_is_not_a_runbook(tmp_path: Path) -> None:
