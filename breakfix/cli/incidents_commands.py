@@ -185,25 +185,19 @@ TokenFile = Annotated[
 By = Annotated[
     str | None, typer.Option(help="Your approver name, checked against the token's (optional).")
 ]
+Pending = Annotated[str, typer.Argument(help="An incident awaiting approval.")]
+Why = Annotated[str, typer.Option("--note", help="Why.")]
 
 
 @incidents_app.command()
 def approve(
-    incident_id: Annotated[str, typer.Argument(help="An incident awaiting approval.")],
-    note: Annotated[str, typer.Option(help="Why.")] = "",
-    token_file: TokenFile = None,
-    by: By = None,
+    incident_id: Pending, note: Why = "", token_file: TokenFile = None, by: By = None
 ) -> None:
     """Grant an incident's pending approval: its proposed steps run."""
     _answer(incident_id, "approve", by=by, note=note, token=token_file)
 
 
 @incidents_app.command()
-def deny(
-    incident_id: Annotated[str, typer.Argument(help="An incident awaiting approval.")],
-    note: Annotated[str, typer.Option(help="Why.")] = "",
-    token_file: TokenFile = None,
-    by: By = None,
-) -> None:
+def deny(incident_id: Pending, note: Why = "", token_file: TokenFile = None, by: By = None) -> None:
     """Deny an incident's pending approval: it escalates with no action."""
     _answer(incident_id, "deny", by=by, note=note, token=token_file)
