@@ -45,23 +45,26 @@ PORT_VARS = (
     "CHAOS_PORT",
     "OBSERVABILITY_PORT",
     "AGENT_PORT",
+    "CONSOLE_PORT",
 )
 
 
 def lab_environment(
-    state_dir: Path, *, observability: bool = False, agent: bool = False
+    state_dir: Path, *, observability: bool = False, agent: bool = False, console: bool = False
 ) -> dict[str, str]:
     """The process environment of a lab on its own state dir and free ports.
 
     Observability is off unless asked for: its synthetic orders and 1 Hz probes would
     disturb tests that count rows or time things. The agent is off unless asked for too
-    (it would fix what a test breaks); asking for it turns observability on.
+    (it would fix what a test breaks); asking for it turns observability on. The web console
+    is off unless asked for (one process fewer on two shared cores).
     """
     observability = observability or agent
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BREAKFIX_", "TARGET_"))}
     env["BREAKFIX_STATE_DIR"] = str(state_dir)
     env["BREAKFIX_OBSERVABILITY_ENABLED"] = "true" if observability else "false"
     env["BREAKFIX_AGENT_ENABLED"] = "true" if agent else "false"
+    env["BREAKFIX_CONSOLE_ENABLED"] = "true" if console else "false"
     for var in PORT_VARS:
         env[f"BREAKFIX_{var}"] = str(free_port())
     return env
@@ -131,7 +134,7 @@ class BackgroundLab:
             var.lower(): self.port(var.removesuffix("_PORT")) for var in PORT_VARS
         }
         values["state_dir"] = self.state_dir
-        for flag in ("observability_enabled", "agent_enabled"):
+        for flag in ("observability_enabled", "agent_enabled", "console_enabled"):
             values[flag] = self.env.get(f"BREAKFIX_{flag.upper()}", "true") == "true"
         return LabSettings.model_validate(values)
 

@@ -22,6 +22,9 @@ from lab.services import (
     APP_PASSWORD,
     APP_ROLE,
     CHAOS_KEY,
+    CONSOLE_APPROVER,
+    CONSOLE_OPERATOR_TOKEN,
+    CONSOLE_VIEWER_TOKEN,
     CONTROL_TOKEN,
     FALLBACK_HOST,
     GAMEDAY_APPROVER,
@@ -51,8 +54,11 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
     paths.secrets.mkdir(mode=0o700, exist_ok=True)
     for name in (CONTROL_TOKEN, APP_PASSWORD, OPS_PASSWORD, CHAOS_KEY, HOOKS_TOKEN):
         ensure_secret(paths.secret(name))
-    ensure_secret(paths.secret(AGENT_INTAKE_TOKEN), nbytes=32)
-    ensure_approvers(paths.secret(AGENT_APPROVERS), (OPERATOR_APPROVER, GAMEDAY_APPROVER))
+    for name in (AGENT_INTAKE_TOKEN, CONSOLE_OPERATOR_TOKEN, CONSOLE_VIEWER_TOKEN):
+        ensure_secret(paths.secret(name), nbytes=32)
+    ensure_approvers(
+        paths.secret(AGENT_APPROVERS), (OPERATOR_APPROVER, GAMEDAY_APPROVER, CONSOLE_APPROVER)
+    )
     # agent-action.key is created by the ops-db hook: it must be a key ops-db knows
     write_atomic(
         paths.hosts_file,
@@ -63,13 +69,14 @@ def prepare_state(*, settings: LabSettings, paths: StatePaths) -> None:
         sync_env(service, settings=settings, paths=paths)
 
 
-EnvService = Literal["target", "action", "chaos", "observability", "agent"]
+EnvService = Literal["target", "action", "chaos", "observability", "agent", "console"]
 ENV_PREFIXES: dict[EnvService, str] = {
     "target": "TARGET_",
     "action": "ACTION_",
     "chaos": "CHAOS_",
     "observability": "OBS_",
     "agent": "AGENT_",
+    "console": "CONSOLE_",
 }
 
 
@@ -144,6 +151,7 @@ def _ops_service_keys(
         "chaos": settings.chaos_port,
         "observability": settings.observability_port,
         "agent": settings.agent_port,
+        "console": settings.console_port,
     }[service]
     managed = {
         f"{prefix}OPS_DB_URL": (
@@ -172,6 +180,19 @@ def _ops_service_keys(
             "AGENT_ACTION_URL": f"http://{settings.host}:{settings.action_port}",
             "AGENT_ACTION_KEY_FILE": str(paths.secret(AGENT_ACTION_KEY)),
             "AGENT_OBSERVABILITY_URL": f"http://{settings.host}:{settings.observability_port}",
+        }
+    elif service == "console":
+        # the console holds the chaos key and its approver token server-side; the browser
+        # gets a session cookie, never either
+        managed |= {
+            "CONSOLE_STATE_DIR": str(paths.root),
+            "CONSOLE_OPERATOR_TOKEN_FILE": str(paths.secret(CONSOLE_OPERATOR_TOKEN)),
+            "CONSOLE_VIEWER_TOKEN_FILE": str(paths.secret(CONSOLE_VIEWER_TOKEN)),
+            "CONSOLE_CHAOS_URL": f"http://{settings.host}:{settings.chaos_port}",
+            "CONSOLE_CHAOS_KEY_FILE": str(paths.secret(CHAOS_KEY)),
+            "CONSOLE_AGENT_URL": f"http://{settings.host}:{settings.agent_port}",
+            "CONSOLE_APPROVERS_FILE": str(paths.secret(AGENT_APPROVERS)),
+            "CONSOLE_OBSERVABILITY_URL": f"http://{settings.host}:{settings.observability_port}",
         }
     return managed, defaults
 

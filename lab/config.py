@@ -35,6 +35,8 @@ class LabSettings(BaseSettings):
     agent_port: Port = Field(8002, ge=1, le=65535)
     # The agent reads what observability sees and is fed its alerts: it runs only with it.
     agent_enabled: bool = True
+    console_port: Port = Field(8080, ge=1, le=65535)  # the web console (package console)
+    console_enabled: bool = True
     target_db_max_connections: int = Field(100, ge=10)
     cache_tmpfs: bool = True  # the target's cache dir on a size-limited tmpfs (root only)
     health_timeout_s: float = Field(60.0, gt=0)

@@ -27,6 +27,10 @@ AGENT_INTAKE_TOKEN = "agent-intake.token"  # webhook callers (observability); ne
 AGENT_APPROVERS = "agent-approvers.tokens"
 OPERATOR_APPROVER, GAMEDAY_APPROVER = "operator", "gameday"
 AGENT_ACTION_KEY = "agent-action.key"  # an `act` key of the action server, created in ops-db
+# The web console's login tokens (one a role) and its approver name on the agent: it answers
+# approvals server-side with its own approver token, never the operator's or the game day's.
+CONSOLE_OPERATOR_TOKEN, CONSOLE_VIEWER_TOKEN = "console-operator.token", "console-viewer.token"
+CONSOLE_APPROVER = "console"
 AGENT_DROPPED_ENV = ("AGENT_", "CHAOS_", "ACTION_", "OBS_", "TARGET_", "DBPROXY_", "UPSTREAM_")
 
 
@@ -71,6 +75,7 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
     optional = [http("observability", settings.observability_port)]
     if agent_runs(settings):
         optional.append(http("agent", settings.agent_port))
+    console = [http("console", settings.console_port)] if settings.console_enabled else []
     return {
         e.name: e
         for e in (
@@ -89,6 +94,7 @@ def endpoints(settings: LabSettings) -> dict[str, Endpoint]:
             http("action", settings.action_port),
             http("chaos", settings.chaos_port),
             *(optional if settings.observability_enabled else []),
+            *console,
         )
     }
 
@@ -295,6 +301,13 @@ def build_specs(
                 )
             ]
             if agent_runs(settings)
+            else []
+        ),
+        *(
+            # reads ops-db and calls chaos (with the chaos key), the agent and observability
+            # when they run; shows what is down instead of waiting for it
+            [lab_server("console", "console", paths.env / "console.env", after=("chaos",))]
+            if settings.console_enabled
             else []
         ),
     ]

@@ -20,7 +20,7 @@ from lab.errors import LabError, PostgresError
 from lab.logtail import tail
 from lab.paths import StatePaths
 from lab.run_state import load
-from lab.services import clusters
+from lab.services import CONSOLE_OPERATOR_TOKEN, CONSOLE_VIEWER_TOKEN, clusters
 
 err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
 
@@ -64,6 +64,16 @@ def run() -> None:
                 "action server at %s (GET /actions); get a key with: "
                 ".venv/bin/breakfix keys create --scope act --name <you>",
                 action.spec.url,
+            )
+        console = supervisor.services.get("console")
+        if console is not None:
+            secrets = supervisor.paths.secrets
+            log.info(
+                "web console at %s: log in with the operator token (cat %s) or the read-only"
+                " viewer token (cat %s)",
+                console.spec.url,
+                secrets / CONSOLE_OPERATOR_TOKEN,
+                secrets / CONSOLE_VIEWER_TOKEN,
             )
 
     try:

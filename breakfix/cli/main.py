@@ -8,6 +8,7 @@ from breakfix.cli import (
     chaos_commands,
     gameday_commands,
     lab_commands,
+    service_commands,
     validate_command,
 )
 from breakfix.cli.incidents_commands import incidents_app
@@ -21,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 lab_commands.register(app)
+service_commands.register(app)
 app.add_typer(keys_app, name="keys")
 act_command.register(app)
 chaos_commands.register(app)

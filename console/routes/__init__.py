@@ -1,0 +1,1 @@
+"""The console's pages: login, lab, incidents, chaos, game days, audit."""
