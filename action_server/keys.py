@@ -5,11 +5,13 @@ import re
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from action_server.models import ApiKey
+from lab.secrets import read_secret, replace_secret
 from lab.tokens import same_token
 
 _FORMAT = re.compile(r"^bfx_([0-9a-f]{12})_([A-Za-z0-9_-]{32,64})$")
@@ -84,3 +86,16 @@ def revoke_key(*, session: Session, key_id: str) -> bool:
     row.revoked_at = datetime.now(UTC)
     session.commit()
     return True
+
+
+def ensure_key(*, session: Session, key_file: Path, name: str, scope: Scope) -> tuple[str, bool]:
+    """The plaintext of a live key of `scope` kept in `key_file`, or a new one named `name`
+    written there (0600; only its hash in ops-db). True with it when the key is new."""
+    if key_file.exists():
+        presented = read_secret(key_file)
+        row = verify_key(session=session, presented=presented)
+        if row is not None and row.scope == scope.value:
+            return presented, False
+    _, plaintext = create_key(session=session, name=name, scope=scope)
+    replace_secret(key_file, plaintext)
+    return plaintext, True

@@ -13,7 +13,7 @@ from lab.envfile import read_env, write_env
 from lab.files import write_atomic
 from lab.paths import SHIPPED_SCENARIOS, StatePaths
 from lab.postgres import Cluster
-from lab.secrets import ensure_secret, read_secret, replace_secret
+from lab.secrets import ensure_secret, read_secret
 from lab.services import (
     AGENT_ACTION_KEY,
     AGENT_APPROVERS,
@@ -200,21 +200,16 @@ def _ops_service_keys(
 def ensure_agent_key(*, ops_url: str, key_file: Path) -> bool:
     """The agent's `act` key: kept while ops-db still honours it, else created (plaintext
     written 0600, only the hash stored). True when a new key was made."""
-    from action_server.keys import Scope, create_key, verify_key
+    from action_server.keys import Scope, ensure_key
     from action_server.store import Store
 
     store = Store(ops_url)
     try:
         with store.session() as session:
-            if key_file.exists():
-                row = verify_key(session=session, presented=read_secret(key_file))
-                if row is not None and row.scope == Scope.act.value:
-                    return False
-            _, plaintext = create_key(session=session, name="agent", scope=Scope.act)
+            _, made = ensure_key(session=session, key_file=key_file, name="agent", scope=Scope.act)
     finally:
         store.dispose()
-    replace_secret(key_file, plaintext)
-    return True
+    return made
 
 
 def database_hooks(

@@ -9,7 +9,6 @@ from rich.console import Console
 
 from lab.config import get_settings
 from lab.paths import StatePaths
-from lab.secrets import read_secret, replace_secret
 from lab.services import endpoints
 
 err = Console(stderr=True, soft_wrap=True)  # a path or message is never split by a newline
@@ -38,19 +37,18 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 
 
 def _key(paths: StatePaths, given: str | None) -> str:
-    """--key, else BREAKFIX_ACTION_KEY, else the CLI's own act key (created on first use)."""
+    """--key, else BREAKFIX_ACTION_KEY, else the CLI's own act key (created on first use,
+    and again when it was revoked)."""
     if given or os.environ.get("BREAKFIX_ACTION_KEY"):
         return given or os.environ["BREAKFIX_ACTION_KEY"]
-    path = paths.secret(CLI_KEY)
-    if path.exists():
-        return read_secret(path)
-    from action_server.keys import Scope, create_key
+    from action_server.keys import Scope, ensure_key
     from breakfix.cli.ops_session import ops_session
 
     with ops_session() as session:
-        _, plaintext = create_key(session=session, name="breakfix-cli", scope=Scope.act)
-    replace_secret(path, plaintext)
-    return plaintext
+        key, _ = ensure_key(
+            session=session, key_file=paths.secret(CLI_KEY), name="breakfix-cli", scope=Scope.act
+        )
+    return key
 
 
 def act(
