@@ -9,16 +9,14 @@ correct itself; an identical repeated call is refused (HolmesGPT's tool safeguar
 import json
 import threading
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from crewai.tools import BaseTool
 from pydantic import BaseModel, Field, PrivateAttr
 
 from agent.model import CATALOGUE_ACTIONS, Perception
+from agent.tool_results import Status, result
 from knowledge.retrieval import Match
-
-Status = Literal["success", "error", "no_data"]
-_RESULT_MAX_CHARS = 8000
 
 
 class ObservabilityReads(Protocol):
@@ -65,23 +63,6 @@ class CallLedger:
                 return "identical call already made in this run: use its result"
             self._seen.add(key)
         return None
-
-
-def result(
-    tool: str, query: dict[str, Any], status: Status, data: Any = None, error: str = ""
-) -> str:
-    """One tool answer as JSON text, data trimmed to what a prompt can hold."""
-    doc: dict[str, Any] = {"status": status, "tool": tool, "query": query}
-    if data is not None:
-        doc["data"] = data
-    if error:
-        doc["error"] = error
-    text = json.dumps(doc, default=str)
-    if len(text) > _RESULT_MAX_CHARS:
-        doc["data"] = json.dumps(data, default=str)[: _RESULT_MAX_CHARS - 500] + "...(truncated)"
-        doc["truncated"] = True
-        text = json.dumps(doc, default=str)
-    return text
 
 
 class LedgerTool(BaseTool):
