@@ -7,11 +7,9 @@ providers, httpx, CrewAI and the runner are real.
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from agent.crew import (
 )
 from agent.model import Perception
 from knowledge.runbook import parse_runbook
+from tests.support.loopback import LoopbackServer, Quiet
 
 KEY = "sk-test-SECRET-0123456789"
 MESSAGES = [
@@ -52,7 +51,7 @@ PERCEPTION = Perception(taken_at=datetime(2025, 1, 1, tzinfo=UTC), features={"ta
 pytestmark = [pytest.mark.filterwarnings(r"ignore::DeprecationWarning:crewai(\..*)?")]
 
 
-class StandIn:
+class StandIn(LoopbackServer):
     """A loopback HTTP API: records requests, answers from a script (or a default)."""
 
     def __init__(self) -> None:
@@ -61,7 +60,7 @@ class StandIn:
         self.default: tuple[int, Any, float] | None = None
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -84,18 +83,7 @@ class StandIn:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 from lab.ports import free_port
 from observability.detector.alertmanager import fingerprint, label_set, rfc3339, webhook_payload
 from observability.detector.detector import Detector
-from observability.detector.rules import parse_rules
 from observability.model import Collection, Sample
 from observability.store.ring import RingStore
+from tests.support.rule_sets import target_down
 from tests.support.system_binaries import require_binary
 from tests.support.webhook_receiver import Receiving
 
@@ -26,15 +26,7 @@ LABELS = {"alertname": "TargetDown", "service": "target", "severity": "critical"
 def our_alert(status_up: list[float]) -> list[dict[str, Any]]:
     """The payloads our detector sends for a target going down (and back up)."""
     store = RingStore()
-    rules = parse_rules(
-        {
-            "rules": [
-                {"name": "TargetDown", "kind": "threshold", "metric": "service_up", "op": "==",
-                 "value": 0, "severity": "critical", "summary": "{service} down",
-                 "description": "service_up={value:.0f}"}
-            ]
-        }
-    )  # fmt: skip
+    rules = target_down(description="service_up={value:.0f}")
     det = Detector(rules=rules, store=store, external_url="http://127.0.0.1:9100")
     out = []
     for t, up in enumerate(status_up):

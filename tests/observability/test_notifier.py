@@ -9,9 +9,9 @@ import pytest
 from lab.ports import free_port
 from observability.detector.detector import Detector, receivers_from
 from observability.detector.notifier import Backoff, Notifier, Receiver
-from observability.detector.rules import parse_rules
 from observability.model import Collection, Sample
 from observability.store.ring import RingStore
+from tests.support.rule_sets import target_down
 from tests.support.webhook_receiver import Receiving
 
 FAST = Backoff(attempts=4, initial_s=0.01, factor=2.0, cap_s=0.05)
@@ -24,22 +24,7 @@ def receiver() -> Iterator[Receiving]:
     r.close()
 
 
-RULES = parse_rules(
-    {
-        "rules": [
-            {
-                "name": "TargetDown",
-                "kind": "threshold",
-                "metric": "service_up",
-                "op": "==",
-                "value": 0,
-                "severity": "critical",
-                "summary": "{service} down",
-                "description": "service_up={value:.0f}",
-            }
-        ]
-    }
-)
+RULES = target_down(description="service_up={value:.0f}")
 
 
 def step(store: RingStore, det: Detector, t: float, up: float) -> None:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from observability.stack.processes import (
 from observability.stack.rules import load_rules, with_for
 from observability.stack.scrape import Timing
 from observability.store.ring import RingStore
+from tests.support.loopback import LoopbackServer, Quiet
 from tests.support.system_binaries import require_binary
 
 pytestmark = pytest.mark.slow
@@ -64,25 +64,6 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 120.0) -> Any
         time.sleep(0.5)
 
 
-class Server:
-    """A ThreadingHTTPServer on a loopback port, in a daemon thread."""
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int | None = None) -> None:
-        self.http = ThreadingHTTPServer(("127.0.0.1", port or free_port()), handler)
-        self.port = int(self.http.server_address[1])
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
-class Quiet(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 class Webhooks:
     """The agent's stand-in: keeps every Alertmanager webhook body posted to /alerts."""
 
@@ -99,7 +80,7 @@ class Webhooks:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = Server(Handler)
+        self.server = LoopbackServer(Handler)
         self.url = f"http://127.0.0.1:{self.server.port}/alerts"
 
     def find(self, alertname: str, status: str) -> dict[str, Any] | None:
@@ -129,7 +110,7 @@ class LiveExposition:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = Server(Handler, port)
+        self.server = LoopbackServer(Handler, port)
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 

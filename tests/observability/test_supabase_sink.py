@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,21 +20,22 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import create_engine, text
 
-from lab import ops_db
 from lab.ops_store import OpsStore
 from lab.ports import free_port
 from observability.collectors.runner import Runner
 from observability.config import Settings
 from observability.detector.detector import Detector
 from observability.detector.notifier import Backoff
-from observability.detector.rules import parse_rules
 from observability.exposition import render
 from observability.model import Collection, Sample
 from observability.pipeline import Pipeline
 from observability.sinks.ops_events import OpsEventsReader
 from observability.sinks.supabase import SupabaseSink, build_supabase_sink
 from observability.store.ring import RingStore
+from tests.support.loopback import LoopbackServer, Quiet
+from tests.support.ops_db import fresh_ops_db
 from tests.support.pg import RunningCluster
+from tests.support.rule_sets import target_down
 
 KEY = "sb-secret-" + secrets.token_hex(16)
 FAST = Backoff(attempts=3, initial_s=0.01, factor=2.0, cap_s=0.05)
@@ -49,12 +49,12 @@ EVENT_COLUMNS = {
 }  # fmt: skip
 
 
-class PostgrestStandIn:
+class PostgrestStandIn(LoopbackServer):
     """Records each POST /rest/v1/<table>; answers `status` (500 echoes the apikey back, as a
     careless proxy might, so redaction is tested) and holds answers until `release` is set."""
 
     def __init__(self, status: int = 201) -> None:
-        self.port, self.status = free_port(), status
+        self.status = status
         self.requests: list[dict[str, Any]] = []
         self.attempts = 0
         self.in_flight = 0
@@ -63,7 +63,7 @@ class PostgrestStandIn:
         self.lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
@@ -95,16 +95,7 @@ class PostgrestStandIn:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__(Handler)
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -126,8 +117,7 @@ class PostgrestStandIn:
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 @pytest.fixture
@@ -174,21 +164,7 @@ class Scripted:
         return Collection(samples=[Sample(now, "target", "service_up", self.up)])
 
 
-RULES = parse_rules(
-    {
-        "rules": [
-            {
-                "name": "TargetDown",
-                "kind": "threshold",
-                "metric": "service_up",
-                "op": "==",
-                "value": 0,
-                "severity": "critical",
-                "summary": "{service} down",
-            }
-        ]
-    }
-)
+RULES = target_down()
 
 
 def _pipeline(sink: SupabaseSink | None) -> tuple[Pipeline, Scripted]:
@@ -362,11 +338,7 @@ def test_not_configured_means_no_sink_and_nothing_sent(
 
 @pytest.fixture(scope="module")
 def ops_url(target_pg: RunningCluster) -> str:
-    password = secrets.token_urlsafe(12)
-    target_pg.cluster.ensure_database(role="breakfix_sink", password=password, dbname="obs_sink")
-    url = target_pg.cluster.dsn(role="breakfix_sink", password=password, dbname="obs_sink")
-    ops_db.upgrade(url)
-    return url
+    return fresh_ops_db(target_pg, "obs_sink")
 
 
 def test_new_chaos_and_lab_events_are_mirrored_once_each(

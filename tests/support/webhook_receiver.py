@@ -4,18 +4,18 @@ records every JSON body posted to it, by path."""
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from lab.ports import free_port
+from tests.support.loopback import LoopbackServer, Quiet
 
 
-class Receiving:
+class Receiving(LoopbackServer):
     """A webhook receiver: records bodies and headers; fails the first `fail_first` posts;
     holds each answer until `release` is set."""
 
     def __init__(self, fail_first: int = 0) -> None:
-        self.port, self.fail_first = free_port(), fail_first
+        self.fail_first = fail_first
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.attempts = 0
@@ -23,7 +23,7 @@ class Receiving:
         self.release.set()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.attempts += 1
@@ -36,12 +36,7 @@ class Receiving:
                     self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
@@ -49,8 +44,7 @@ class Receiving:
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 class WebhookReceiver:
@@ -62,7 +56,7 @@ class WebhookReceiver:
         self.fail_paths: set[str] = set()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Quiet):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"null")
@@ -70,19 +64,14 @@ class WebhookReceiver:
                 self.send_response(500 if self.path in receiver.fail_paths else 204)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.handler = Handler
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "WebhookReceiver":
-        self.thread.start()
+        self.server = LoopbackServer(self.handler, self.port)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
