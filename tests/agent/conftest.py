@@ -17,11 +17,11 @@ from agent.store import IncidentStore
 from gameday.out_of_band import ChangedPassword
 from gameday.steady import wait_steady
 from knowledge.index import KnowledgeIndex
-from lab import ops_db
 from lab.ports import free_port
 from tests.support.agent_server import AgentServer, RecorderPipeline
 from tests.support.asgi import ThreadedServer
 from tests.support.eval_lab import EvalLab, running_eval_lab
+from tests.support.ops_db import fresh_ops_db
 from tests.support.pg import RunningCluster
 from tests.support.pipeline_lab import Submit, submitted
 
@@ -32,11 +32,7 @@ APPROVERS_FILE = "secrets/agent-approvers.tokens"  # where the lab keeps it in i
 @pytest.fixture(scope="session")
 def ops_url(target_pg: RunningCluster) -> str:
     """A fresh ops-db database migrated to head (shared by the agent tests)."""
-    password = secrets.token_urlsafe(12)
-    target_pg.cluster.ensure_database(role="breakfix_agent", password=password, dbname="agent_ops")
-    url = target_pg.cluster.dsn(role="breakfix_agent", password=password, dbname="agent_ops")
-    ops_db.upgrade(url)
-    return url
+    return fresh_ops_db(target_pg, "agent_ops")
 
 
 def clear_incidents(url: str) -> None:

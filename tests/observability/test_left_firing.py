@@ -1,7 +1,6 @@
 """On start, observability resolves the episodes an earlier process left firing (real
 Postgres for ops-db, a real HTTP receiver on loopback)."""
 
-import secrets
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,23 +8,19 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from lab import ops_db
 from observability.detector.alertmanager import rfc3339
 from observability.detector.left_firing import resolve_left_firing
 from observability.detector.notifier import Notifier, Receiver
 from observability.store.ops_writer import OpsWriter
 from observability.store.ring import RingStore
+from tests.support.ops_db import fresh_ops_db
 from tests.support.pg import RunningCluster
 from tests.support.webhook_receiver import Receiving
 
 
 @pytest.fixture(scope="module")
 def ops_url(target_pg: RunningCluster) -> str:
-    password = secrets.token_urlsafe(12)
-    target_pg.cluster.ensure_database(role="breakfix_ops", password=password, dbname="obs_left")
-    url = target_pg.cluster.dsn(role="breakfix_ops", password=password, dbname="obs_left")
-    ops_db.upgrade(url)
-    return url
+    return fresh_ops_db(target_pg, "obs_left")
 
 
 @pytest.fixture

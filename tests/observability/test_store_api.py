@@ -4,7 +4,6 @@ Samples here are written by the test (the collectors are tested against the live
 elsewhere): what is checked is what the store and the API do with them.
 """
 
-import secrets
 import time
 from collections.abc import Iterator
 
@@ -12,7 +11,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
-from lab import ops_db
 from observability.api.errors import install_handlers
 from observability.api.routes import router
 from observability.config import Settings
@@ -21,16 +19,13 @@ from observability.parts import ObservabilityParts
 from observability.store.ops_writer import OpsWriter
 from observability.store.ring import RingStore
 from tests.support.asgi import TestClient
+from tests.support.ops_db import fresh_ops_db
 from tests.support.pg import RunningCluster
 
 
 @pytest.fixture(scope="module")
 def ops_url(target_pg: RunningCluster) -> str:
-    password = secrets.token_urlsafe(12)
-    target_pg.cluster.ensure_database(role="breakfix_ops", password=password, dbname="obs_store")
-    url = target_pg.cluster.dsn(role="breakfix_ops", password=password, dbname="obs_store")
-    ops_db.upgrade(url)
-    return url
+    return fresh_ops_db(target_pg, "obs_store")
 
 
 def _settings(ops_url: str, **values: object) -> Settings:
