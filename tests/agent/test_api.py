@@ -13,6 +13,7 @@ import pytest
 
 from agent.model import Diagnosis, Hypothesis, IncidentState
 from observability.detector.alertmanager import fingerprint
+from tests.support.agent_records import record_run
 from tests.support.agent_server import AgentServer
 from tests.support.alert_payloads import LABELS, observability_payload, wire
 
@@ -64,14 +65,7 @@ def test_list_and_show_an_incident(agent_server: AgentServer) -> None:
     store.transition(
         incident_id, S.diagnosing, step="perceive", inputs={}, outputs={"features": {"up": 0}}
     )
-    store.record_action(
-        incident_id=incident_id,
-        step_no=1,
-        action="restart-api",
-        target="target",
-        idempotency_key=f"{incident_id}:1:1",
-        status="succeeded",
-    )
+    record_run(store, incident_id, 1, "succeeded")
     listed = httpx.get(f"{agent_server.url}/incidents").json()["incidents"]
     assert [(i["id"], i["fault"], i["confidence"]) for i in listed] == [
         (incident_id, "api-hang", 0.82)

@@ -17,6 +17,7 @@ from agent.model import (
 from agent.report import postmortem, render
 from agent.store import IncidentStore
 from agent.store.models import Incident
+from tests.support.agent_records import record_run
 
 S = IncidentState
 T0 = datetime.now(UTC) - timedelta(minutes=5)
@@ -74,13 +75,14 @@ def _resolved_incident(store: IncidentStore) -> Incident:
     )
     store.transition(opened, S.awaiting_approval, step="approval:request", inputs={}, outputs={})
     store.transition(opened, S.acting, step="approval:granted", inputs={}, outputs={})
-    store.record_action(
-        incident_id=opened,
-        step_no=1,
+    record_run(
+        store,
+        opened,
+        1,
+        "succeeded",
         action="restore-db",
         target="target-db",
-        idempotency_key=f"{opened}:1:1:restore-db",
-        status="succeeded",
+        key=f"{opened}:1:1:restore-db",
         run_id="run-1",
         detail={"summary": "restored snapshot 2026-manual"},
         finished_at=datetime.now(UTC),

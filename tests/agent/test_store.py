@@ -9,6 +9,7 @@ from agent.api.errors import IllegalTransition, IncidentNotFound
 from agent.model import Alert, Diagnosis, Hypothesis, IncidentState
 from agent.store import IncidentStore
 from agent.store.models import LEGAL_TRANSITIONS, is_legal
+from tests.support.agent_records import record_run
 
 S = IncidentState
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # in the past: a start ahead of receipt is clamped
@@ -193,34 +194,11 @@ def test_contract_incident_keeps_its_external_id_and_context(store: IncidentStor
 def test_actions_and_the_loop_budget_source(store: IncidentStore) -> None:
     incident_id = ingest(store, alert()).opened[0]
     assert store.recent_runs("restart-api", "target", 60) == []
-    store.record_action(
-        incident_id=incident_id,
-        step_no=1,
-        action="restart-api",
-        target="target",
-        idempotency_key=f"{incident_id}:1:1",
-        status="dry_run",
-        dry_run=True,
-    )
+    record_run(store, incident_id, 1, "dry_run", dry_run=True)
     assert store.recent_runs("restart-api", "target", 60) == []  # a dry run is not a run
-    store.record_action(
-        incident_id=incident_id,
-        step_no=2,
-        action="restart-api",
-        target="target",
-        idempotency_key=f"{incident_id}:2:1",
-        status="running",
-        params={"reason": "x"},
-    )
-    done = store.record_action(
-        incident_id=incident_id,
-        step_no=2,
-        action="restart-api",
-        target="target",
-        idempotency_key=f"{incident_id}:2:1",
-        status="succeeded",
-        run_id="r1",
-        finished_at=datetime.now(UTC),
+    record_run(store, incident_id, 2, "running", params={"reason": "x"})
+    done = record_run(
+        store, incident_id, 2, "succeeded", run_id="r1", finished_at=datetime.now(UTC)
     )
     assert done.status == "succeeded" and done.params == {"reason": "x"}
     assert [a.step_no for a in store.actions(incident_id)] == [1, 2]
