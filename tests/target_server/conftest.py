@@ -1,5 +1,6 @@
 """Fixtures for target_server: a migrated and seeded database, pricing stubs, apps, clients."""
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,15 @@ def pricing_stubs() -> Iterator[dict[str, int]]:
     yield {name: server.port for name, server in servers.items()}
     for server in servers.values():
         server.stop()
+
+
+@pytest.fixture
+def token(tmp_path: Path) -> tuple[Path, str]:
+    """A fault-hooks token file in tmp_path, and the token it holds."""
+    value = secrets.token_urlsafe(24)
+    path = tmp_path / "hooks.token"
+    path.write_text(value + "\n")
+    return path, value
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The target's fault hooks: token-gated, idempotent, and each hook's symptom is real."""
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -15,14 +14,6 @@ from tests.support.asgi import TestClient
 from tests.support.target_server import AppFactory, scrape, value
 
 MIB = 2**20
-
-
-@pytest.fixture
-def token(tmp_path: Path) -> tuple[Path, str]:
-    value = secrets.token_urlsafe(24)
-    path = tmp_path / "hooks.token"
-    path.write_text(value + "\n")
-    return path, value
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Connection, Engine, event, select, text
 from sqlalchemy.orm import Mapper
@@ -20,18 +21,16 @@ def stock(client: TestClient, product_id: int) -> int:
     return quantity
 
 
+def place(client: TestClient, *lines: tuple[dict[str, Any], int]) -> httpx.Response:
+    """POST /orders with one line per (product, quantity), in that order."""
+    items = [{"product_id": product["id"], "quantity": quantity} for product, quantity in lines]
+    return client.post("/orders", json={"items": items})
+
+
 def test_order_decrements_stock_and_prices_lines(client: TestClient) -> None:
     a = new_product(client, quantity=5)
     b = new_product(client, quantity=2)
-    response = client.post(
-        "/orders",
-        json={
-            "items": [
-                {"product_id": b["id"], "quantity": 2},
-                {"product_id": a["id"], "quantity": 3},
-            ]
-        },
-    )
+    response = place(client, (b, 2), (a, 3))
     assert response.status_code == 201, response.text
     order = response.json()
     assert order["status"] == "placed"
@@ -46,15 +45,7 @@ def test_order_decrements_stock_and_prices_lines(client: TestClient) -> None:
 def test_failed_order_leaves_inventory_untouched(client: TestClient) -> None:
     plenty = new_product(client, quantity=10)
     scarce = new_product(client, quantity=1)
-    response = client.post(
-        "/orders",
-        json={
-            "items": [
-                {"product_id": plenty["id"], "quantity": 4},
-                {"product_id": scarce["id"], "quantity": 2},
-            ]
-        },
-    )
+    response = place(client, (plenty, 4), (scarce, 2))
     assert response.status_code == 409
     assert response.json()["code"] == "insufficient_stock"
     assert str(scarce["id"]) in response.json()["detail"]

@@ -77,19 +77,30 @@ def _in_background(
     return thread, result
 
 
+def _listing_served_meanwhile(
+    client: TestClient, slow_stub: SlowStub, what: str, method: str, path: str, **kwargs: Any
+) -> dict[str, httpx.Response]:
+    """Start `what` in the background; once it waits on the upstream, GET /products must be
+    served (the only pooled connection must be free while the upstream is thinking); then
+    wait for `what` to finish: its response lands in the returned dict."""
+    thread, result = _in_background(client, method, path, **kwargs)
+    try:
+        assert slow_stub.entered.wait(timeout=10), f"{what} never reached the upstream"
+        listing = client.get("/products")
+        assert listing.status_code == 200, listing.text
+    finally:
+        thread.join(timeout=30)
+    return result
+
+
 def test_listing_served_while_a_price_call_waits_on_the_upstream(
     one_connection_client: TestClient, slow_stub: SlowStub
 ) -> None:
     client = one_connection_client
     pid = client.get("/products", params={"limit": 1}).json()[0]["id"]
-    thread, result = _in_background(client, "GET", f"/products/{pid}/price")
-    try:
-        assert slow_stub.entered.wait(timeout=10), "the price call never reached the upstream"
-        # The only pooled connection must be free while the upstream is thinking.
-        listing = client.get("/products")
-        assert listing.status_code == 200, listing.text
-    finally:
-        thread.join(timeout=30)
+    result = _listing_served_meanwhile(
+        client, slow_stub, "the price call", "GET", f"/products/{pid}/price"
+    )
     assert result["response"].status_code == 200
     assert result["response"].json()["source"] == "slow"
 
@@ -104,15 +115,10 @@ def test_listing_served_while_an_order_waits_on_the_upstream(
     assert created.status_code == 201
     pid = created.json()["id"]
     try:
-        thread, result = _in_background(
-            client, "POST", "/orders", json={"items": [{"product_id": pid, "quantity": 2}]}
+        order = {"items": [{"product_id": pid, "quantity": 2}]}
+        result = _listing_served_meanwhile(
+            client, slow_stub, "the order", "POST", "/orders", json=order
         )
-        try:
-            assert slow_stub.entered.wait(timeout=10), "the order never reached the upstream"
-            listing = client.get("/products")
-            assert listing.status_code == 200, listing.text
-        finally:
-            thread.join(timeout=30)
         assert result["response"].status_code == 201, result["response"].text
         assert client.get(f"/inventory/{pid}").json()["quantity"] == 1
     finally:

@@ -21,14 +21,6 @@ from tests.support.ports import free_port
 from tests.support.target_server import AppFactory, SettingsFactory
 
 
-@pytest.fixture
-def token(tmp_path: Path) -> tuple[Path, str]:
-    value = secrets.token_urlsafe(24)
-    path = tmp_path / "hooks.token"
-    path.write_text(value + "\n")
-    return path, value
-
-
 @pytest.fixture(autouse=True)
 def _sdk_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     """The agent's CrewAI code turns the OpenTelemetry SDK off process-wide
