@@ -7,13 +7,10 @@ import httpx
 import pytest
 
 from breakfix.control.app import create_app
-from breakfix.supervisor import Supervisor
-from lab.config import LabSettings
-from lab.events import EventRecorder
-from lab.paths import StatePaths
 from tests.support.asgi import ThreadedServer
 from tests.support.hostile_bodies import Chunks, post_chunked
 from tests.support.ports import free_port
+from tests.support.supervisor import supervisor_on
 
 TOKEN = "control-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -21,13 +18,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def control(tmp_path: Path) -> Iterator[str]:
-    supervisor = Supervisor(
-        specs=[],
-        settings=LabSettings(state_dir=tmp_path),
-        paths=StatePaths.at(tmp_path),
-        events=EventRecorder(source="test"),
-        control_url="http://127.0.0.1:1",
-    )
+    supervisor = supervisor_on(tmp_path)
     port = free_port()
     server = ThreadedServer(create_app(supervisor=supervisor, token=TOKEN), port).start()
     try:

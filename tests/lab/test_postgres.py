@@ -5,6 +5,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from psycopg2.extensions import connection
 
 from lab.errors import PostgresError
 from lab.postgres import (
@@ -19,34 +20,23 @@ from tests.support.pg import RunningCluster, make_state_dir, remove_state_dir, r
 from tests.support.ports import free_port
 
 
+def _connect_pw_check(port: int, password: str) -> connection:
+    """A TCP connection to database pw_check as role pw_check with this password."""
+    return psycopg2.connect(
+        host="127.0.0.1", port=port, user="pw_check", password=password, dbname="pw_check"
+    )
+
+
 def test_tcp_needs_the_password_and_socket_is_for_the_lab(target_pg: RunningCluster) -> None:
     cluster = target_pg.cluster
     cluster.ensure_database(role="pw_check", password="right-one", dbname="pw_check")
-    ok = psycopg2.connect(
-        host="127.0.0.1",
-        port=cluster.port,
-        user="pw_check",
-        password="right-one",
-        dbname="pw_check",
-    )
+    ok = _connect_pw_check(cluster.port, "right-one")
     ok.close()
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-        psycopg2.connect(
-            host="127.0.0.1",
-            port=cluster.port,
-            user="pw_check",
-            password="wrong",
-            dbname="pw_check",
-        )
+        _connect_pw_check(cluster.port, "wrong")
     cluster.ensure_database(role="pw_check", password="rotated", dbname="pw_check")
     with pytest.raises(psycopg2.OperationalError):
-        psycopg2.connect(
-            host="127.0.0.1",
-            port=cluster.port,
-            user="pw_check",
-            password="right-one",
-            dbname="pw_check",
-        )
+        _connect_pw_check(cluster.port, "right-one")
 
 
 def test_cluster_stops_cleanly_and_keeps_its_data() -> None:

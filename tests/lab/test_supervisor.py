@@ -13,12 +13,11 @@ import pytest
 
 from breakfix.supervisor import Supervisor
 from lab.config import LabSettings
-from lab.events import EventRecorder
 from lab.health import http_check
-from lab.paths import StatePaths
 from lab.process import Command
 from lab.services import ServiceSpec
 from tests.support.ports import free_port
+from tests.support.supervisor import supervisor_on
 
 
 def http_service(name: str, *, restart: bool, depends_on: tuple[str, ...] = ()) -> ServiceSpec:
@@ -46,13 +45,7 @@ def make_supervisor(tmp_path: Path, specs: list[ServiceSpec]) -> Supervisor:
         stop_timeout_s=5,
         health_timeout_s=15,
     )
-    return Supervisor(
-        specs=specs,
-        settings=settings,
-        paths=StatePaths.at(tmp_path),
-        events=EventRecorder(source="test"),
-        control_url="http://127.0.0.1:1",
-    )
+    return supervisor_on(tmp_path, specs, settings)
 
 
 async def eventually(probe: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:

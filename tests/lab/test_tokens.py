@@ -11,12 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from breakfix.control.app import create_app
-from breakfix.supervisor import Supervisor
-from lab.config import LabSettings
-from lab.events import EventRecorder
 from lab.hooks_token import HooksAccess, check_hooks_token
-from lab.paths import StatePaths
 from lab.tokens import same_token
+from tests.support.supervisor import supervisor_on
 
 TOKEN = "s3cret-token-0123456789abcdef"
 NON_ASCII = ["tökén", "tökén".encode().decode("latin-1"), TOKEN + "é", "\udcff" + TOKEN]
@@ -44,13 +41,7 @@ def test_the_hooks_token_check_refuses_non_ascii(tmp_path: Path, presented: str)
 
 
 def test_the_supervisors_control_api_answers_401_to_a_non_ascii_token(tmp_path: Path) -> None:
-    supervisor = Supervisor(
-        specs=[],
-        settings=LabSettings(state_dir=tmp_path),
-        paths=StatePaths.at(tmp_path),
-        events=EventRecorder(source="test"),
-        control_url="http://127.0.0.1:1",
-    )
+    supervisor = supervisor_on(tmp_path)
     client = TestClient(
         create_app(supervisor=supervisor, token=TOKEN), raise_server_exceptions=False
     )

@@ -17,27 +17,23 @@ def parse(text: bytes) -> dict[str, tuple[str, list[tuple[str, dict[str, str], f
     }
 
 
+def stored(*samples: Sample) -> RingStore:
+    """A RingStore holding these samples, added as one collection."""
+    store = RingStore()
+    store.add(Collection(samples=list(samples)))
+    return store
+
+
 def test_latest_values_as_gauges_and_counters_with_service_and_labels() -> None:
     now = time.time()
-    store = RingStore()
-    store.add(
-        Collection(
-            samples=[
-                Sample(now - 2, "target", "process_rss_bytes", 100.0),
-                Sample(now - 1, "target", "process_rss_bytes", 150.0),
-                Sample(now - 1, "action", "process_rss_bytes", 70.0),
-                Sample(now, "target-db", "pg_connections", 3, (("state", "idle"),)),
-                Sample(now, "target-db", "pg_connections", 2, (("state", "active"),)),
-                Sample(now, "target", "log_signature_total", 4, (("signature", "traceback"),)),
-                Sample(
-                    now,
-                    "target-db",
-                    "pg_schema_revision_info",
-                    1,
-                    (("revision", 'a"b\\c\nd'),),
-                ),
-            ]
-        )
+    store = stored(
+        Sample(now - 2, "target", "process_rss_bytes", 100.0),
+        Sample(now - 1, "target", "process_rss_bytes", 150.0),
+        Sample(now - 1, "action", "process_rss_bytes", 70.0),
+        Sample(now, "target-db", "pg_connections", 3, (("state", "idle"),)),
+        Sample(now, "target-db", "pg_connections", 2, (("state", "active"),)),
+        Sample(now, "target", "log_signature_total", 4, (("signature", "traceback"),)),
+        Sample(now, "target-db", "pg_schema_revision_info", 1, (("revision", 'a"b\\c\nd'),)),
     )
     families = parse(render(store))
 
@@ -63,16 +59,11 @@ def test_latest_values_as_gauges_and_counters_with_service_and_labels() -> None:
 
 def test_stale_series_are_left_out_and_odd_label_names_are_cleaned() -> None:
     now = time.time()
-    store = RingStore()
-    store.add(
-        Collection(
-            samples=[
-                Sample(now - 300, "upstream-primary", "service_up", 1),
-                Sample(now, "target", "service_up", 1),
-                Sample(now, "target", "probe_up", 0, (("probe", "health"), ("service", "x"))),
-                Sample(now, "target", "probe_latency_seconds", 0.01, (("my-label", "v"),)),
-            ]
-        )
+    store = stored(
+        Sample(now - 300, "upstream-primary", "service_up", 1),
+        Sample(now, "target", "service_up", 1),
+        Sample(now, "target", "probe_up", 0, (("probe", "health"), ("service", "x"))),
+        Sample(now, "target", "probe_latency_seconds", 0.01, (("my-label", "v"),)),
     )
     families = parse(render(store, max_age_s=60))
     _, samples = families["breakfix_service_up"]
