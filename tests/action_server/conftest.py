@@ -5,21 +5,14 @@ from collections.abc import Iterator
 import pytest
 
 from action_server.context import ActionContext
-from breakfix.background import (
-    BackgroundLab,
-    running_lab,
-)
+from breakfix.background import BackgroundLab
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from lab.services import clusters
+from tests.support.background_lab import lab_fixture
 from tests.support.lab_settings import lab_settings
 
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[BackgroundLab]:
-    """`breakfix run` in the background on its own state dir, stopped after the module."""
-    with running_lab("breakfix-action-") as running:
-        yield running
+lab = lab_fixture("breakfix-action-")
 
 
 @pytest.fixture(scope="module")

@@ -13,20 +13,15 @@ from agent.config import Settings
 from agent.model import Alert, Hypothesis, IncidentState, Plan, PlanStep, Verdict
 from agent.policy import PolicyContext, PolicyEngine, overall
 from agent.store import IncidentStore
-from breakfix.background import (
-    BackgroundLab,
-    running_lab,
-)
+from breakfix.background import BackgroundLab
+from tests.support.agent_records import record_run
+from tests.support.background_lab import lab_fixture
 
 pytestmark = pytest.mark.slow
 S = IncidentState
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[BackgroundLab]:
-    """`breakfix run` (observability off: only the action server is asked)."""
-    with running_lab("breakfix-policy-") as running:
-        yield running
+lab = lab_fixture("breakfix-policy-")  # observability off: only the action server is asked
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +107,8 @@ def test_cap_counts_actions_taken_and_planned(
 
 
 def _ran(store: IncidentStore, incident_id: str, n: int, action: str, status: str) -> None:
-    store.record_action(
-        incident_id=incident_id,
-        step_no=n,
-        action=action,
-        target="target",  # restart-api's and clear-cache's target (GET /actions)
-        idempotency_key=f"{incident_id}:{n}:1:{action}",
-        status=status,
-    )
+    # on the default target "target": restart-api's and clear-cache's (GET /actions)
+    record_run(store, incident_id, n, status, action=action, key=f"{incident_id}:{n}:1:{action}")
 
 
 def test_a_different_fix_on_a_target_just_acted_on_is_allowed(

@@ -8,28 +8,22 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from breakfix.background import (
-    BackgroundLab,
-    running_lab,
-)
+from breakfix.background import BackgroundLab
 from lab.paths import SHIPPED_SCENARIOS, StatePaths
 from lab.secrets import read_secret
+from tests.support.background_lab import lab_fixture
 
 pytestmark = pytest.mark.slow
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[BackgroundLab]:
-    with running_lab("breakfix-chaoscli-") as running:
-        yield running
+lab = lab_fixture("breakfix-chaoscli-")
 
 
 def _faults(lab: BackgroundLab, correlation: str) -> list[dict[str, Any]]:
