@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.eval_lab import EvalLab, running_eval_lab
 from tests.support.eval_timings import CaseRun, render_table
+from tests.support.module_table import printed_after_module
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +20,4 @@ def eval_lab(request: pytest.FixtureRequest) -> Iterator[EvalLab]:
 @pytest.fixture(scope="module")
 def table(request: pytest.FixtureRequest) -> Iterator[dict[str, CaseRun]]:
     """Each case's outcome and times, printed as a table once the module is done."""
-    runs: dict[str, CaseRun] = {}
-    yield runs
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not runs:
-        return
-    reporter.write_line("")
-    reporter.write_line(render_table(list(runs.values())))
+    yield from printed_after_module(request, render_table)

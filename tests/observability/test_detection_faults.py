@@ -32,7 +32,8 @@ from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
 from observability.config import PACKAGE
 from tests.support.asgi import TestClient
-from tests.support.detection import MEANT, STEADY_WITHIN_S, Watch, observability_app
+from tests.support.detection import MEANT, STEADY_WITHIN_S, Watch
+from tests.support.module_table import printed_after_module
 
 # `make test-deep`: every fault is also injected by the agent's evaluations, whose judge checks
 # that an alert meant for it fired (MEANT, tests/support/detection.py); this module
@@ -43,15 +44,6 @@ DETECT_WITHIN_S = 30.0  # the bound the issue's "within a few seconds" is held t
 RECOVER_WITHIN_S = 150.0  # revert done -> every alert resolved and the lab steady
 FAULT_TTL_S = 300.0  # long enough never to expire during a case: the test reverts
 HOLD_S = 5.0  # the fault is kept this long after its detection: the other rules show too
-
-
-@pytest.fixture(scope="module")
-def watch(lab: BackgroundLab, lab_settings: LabSettings) -> Iterator[Watch]:
-    app = observability_app(lab, lab_settings)
-    runtime: LocalRuntime = app.state.test_runtime
-    with TestClient(app) as client:
-        yield Watch(client, app.state.pipeline, runtime, f"http://127.0.0.1:{lab.port('TARGET')}")
-    runtime.close()
 
 
 @pytest.fixture(scope="module")
@@ -109,13 +101,7 @@ class Detection:
 @pytest.fixture(scope="module")
 def table(request: pytest.FixtureRequest) -> Iterator[dict[str, Detection]]:
     """Each fault's detection, printed as a table once the module is done."""
-    runs: dict[str, Detection] = {}
-    yield runs
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not runs:
-        return
-    reporter.write_line("")
-    reporter.write_line(render_table(list(runs.values())))
+    yield from printed_after_module(request, render_table)
 
 
 def render_table(runs: list[Detection]) -> str:

@@ -10,7 +10,6 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,11 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from breakfix.background import BackgroundLab
-from lab.config import LabSettings
-from lab.runtime.local import LocalRuntime
-from tests.support.asgi import TestClient
-from tests.support.detection import STEADY_WITHIN_S, Watch, observability_app
+from tests.support.detection import STEADY_WITHIN_S, Watch
 
 # `make test-deep`: the evaluations' noop case runs a quiet lab with observability and the agent
 # too; this module
@@ -32,15 +27,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.deep]
 WORKLOAD_S = 125.0  # "at least two minutes"
 RATE_PER_S = 15.0  # operations started per second (an order counts as two requests)
 MAX_REQUESTS = int(WORKLOAD_S * RATE_PER_S * 2)
-
-
-@pytest.fixture(scope="module")
-def watch(lab: BackgroundLab, lab_settings: LabSettings) -> Iterator[Watch]:
-    app = observability_app(lab, lab_settings)
-    runtime: LocalRuntime = app.state.test_runtime
-    with TestClient(app) as client:
-        yield Watch(client, app.state.pipeline, runtime, f"http://127.0.0.1:{lab.port('TARGET')}")
-    runtime.close()
 
 
 @dataclass
