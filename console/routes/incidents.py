@@ -18,23 +18,23 @@ IncidentId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 FaultFilter = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9-]*$")]
 STATES = [s.value for s in IncidentState]
+# empty (the filter form's "any") or one state
+StateFilter = Annotated[str, Query(pattern="^(" + "|".join(STATES) + ")?$")]
 
 
 def _live(request: Request) -> bool:
     return request.url.path.endswith("/live")
 
 
-def _list(
-    parts: ConsoleParts, state: IncidentState | None, fault: str | None, page_no: int
-) -> dict[str, Any]:
+def _list(parts: ConsoleParts, state: str, fault: str | None, page_no: int) -> dict[str, Any]:
     return {
         "incidents": parts.history.incidents(
-            state=None if state is None else state.value,
+            state=state or None,
             fault=fault or None,
             page=page_no,
             size=parts.settings.page_size,
         ),
-        "state": None if state is None else state.value,
+        "state": state or None,
         "fault": fault or "",
         "states": STATES,
     }
@@ -46,7 +46,7 @@ def incidents_page(
     request: Request,
     parts: Parts,
     session: Viewer,
-    state: IncidentState | None = None,
+    state: StateFilter = "",
     fault: FaultFilter = None,
     page_no: Annotated[PageNo, Query(alias="page")] = 1,
 ) -> HTMLResponse:

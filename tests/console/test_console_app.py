@@ -47,8 +47,8 @@ def secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(ops_url: str, secrets_dir: Path) -> Settings:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: every service is down
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        ops_db_url=ops_url,  # type: ignore[arg-type]
+        _env_file=None,
+        ops_db_url=ops_url,
         state_dir=secrets_dir,  # no supervisor runs for it
         operator_token_file=secrets_dir / "operator.token",
         viewer_token_file=secrets_dir / "viewer.token",
@@ -154,7 +154,7 @@ def console_actions(url: str) -> list[tuple[str, str, str, str]]:
             ).all()
     finally:
         engine.dispose()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def test_a_viewer_sees_no_operator_form_and_cannot_post(
@@ -222,6 +222,13 @@ def test_untrusted_text_is_escaped_and_cleaned(client: TestClient, secrets_dir: 
 def test_history_is_paginated_and_filtered(client: TestClient, secrets_dir: Path) -> None:
     log_in(client, secrets_dir, "viewer")
     first = client.get("/incidents").text
+    live = re.search(r'data-live="([^"]+)"', first)
+    assert live is not None  # what the page polls, with its empty filters
+    polled = client.get(live.group(1).replace("&amp;", "&"), headers={"X-Console-Fragment": "1"})
+    assert polled.status_code == 200
+    assert re.findall(r'data-incident="([^"]+)"', polled.text) == re.findall(
+        r'data-incident="([^"]+)"', first
+    )
     rows = re.findall(r'data-incident="([^"]+)"', first)
     assert len(rows) == 25
     assert 'rel="next"' in first
