@@ -62,7 +62,7 @@ def test_the_lab_provisions_approvers_apart_from_the_intake_token(tmp_path: Path
     prepare_state(settings=settings, paths=paths)
     approvers = paths.secret(AGENT_APPROVERS)
     tokens = read_approvers(approvers).tokens
-    assert set(tokens) == {"operator", "gameday"}
+    assert set(tokens) == {"operator", "gameday", "console"}
     assert read_secret(paths.secret(AGENT_INTAKE_TOKEN)) not in tokens.values()
     assert read_env(paths.agent_env)["AGENT_APPROVERS_FILE"] == str(approvers)
     assert str(approvers) not in paths.observability_env.read_text()
