@@ -48,11 +48,35 @@ class IncidentDetail:
 
     @property
     def evidence(self) -> dict[str, Any]:
-        """What the latest perception saw."""
+        """What the agent saw when it diagnosed (features with trends, log lines, trace ids),
+        else what the latest perception step recorded."""
+        stored = self.incident.diagnosis.get("evidence")
+        if isinstance(stored, dict):
+            return stored
         for event in reversed(self.timeline):
             if event.step.startswith("perceive"):
                 return event.outputs
         return {}
+
+    @property
+    def features(self) -> list[tuple[str, Any]]:
+        """The evidence's features, ranked and bounded (ranked_features)."""
+        found = self.evidence.get("features")
+        return ranked_features(self.incident, found) if isinstance(found, dict) else []
+
+
+FEATURES_SHOWN = 100
+
+
+def ranked_features(incident: Incident, features: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The evidence's features, the telling ones first: derived signals (alerts, probes,
+    Postgres, logs), then the incident's own service's metrics, then the rest; bounded."""
+    own = f"metric:{incident.service}:"
+
+    def rank(name: str) -> tuple[int, str]:
+        return (0 if not name.startswith("metric:") else 1 if name.startswith(own) else 2, name)
+
+    return [(name, features[name]) for name in sorted(features, key=rank)[:FEATURES_SHOWN]]
 
 
 class History:

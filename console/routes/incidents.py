@@ -79,7 +79,7 @@ def _answer(
         target=incident_id,
         params={"note": note},
         run=lambda: parts.services.answer_approval(incident_id, granted=granted, note=note),
-        done=lambda body: f"{verb}d {incident_id}: now {body.get('state', '?')}",
+        done=lambda _: f"{verb}d {incident_id} (the agent records it by console)",
         back=f"/incidents/{incident_id}",
     )
 

@@ -257,6 +257,9 @@ def test_an_incident_shows_its_story(client: TestClient, secrets_dir: Path) -> N
     assert "restart the API" in body  # a hypothesis's citation
     assert "target restarted, /ready in 1.2 s" in body  # the action's run record
     assert "step-8" in body  # the timeline
+    assert "probe:ready:ok_ratio" in body and "4bf92f3577b34da6a3ce929d0e0e4736" in body
+    assert "&lt;img src=x onerror=alert(1)&gt; refused" in body  # a log line, escaped
+    assert "<img src=x" not in body
     assert "restart-api fixed it" in body  # the report
     waiting = client.get("/incidents/inc-waiting").text
     assert 'id="approve-form"' in waiting and 'id="deny-form"' in waiting

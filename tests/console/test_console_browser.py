@@ -149,6 +149,15 @@ def break_from_chaos_page(page: Page, fault: str) -> None:
     expect(page.locator(".flash.ok")).to_contain_text(f"injected {fault}")
 
 
+def test_run_says_where_the_console_is_and_how_to_log_in(console_lab: ConsoleLab) -> None:
+    said = console_lab.lab.output.read_text()
+    secrets = console_lab.handle.paths.secrets
+    assert f"web console at {console_lab.url}" in said
+    assert f"cat {secrets / CONSOLE_OPERATOR_TOKEN}" in said
+    assert f"cat {secrets / CONSOLE_VIEWER_TOKEN}" in said
+    assert console_lab.token(CONSOLE_OPERATOR_TOKEN) not in said  # where, not the token
+
+
 def test_operator_sees_every_service_healthy(
     operator: BrowserContext, console_lab: ConsoleLab
 ) -> None:
@@ -215,6 +224,7 @@ def test_restore_db_is_approved_from_the_incidents_page(
         "data-status", "succeeded"
     )
     expect(page.locator("body")).to_contain_text("by console")  # the agent's record
+    expect(page.locator("#evidence")).to_contain_text("pg:")  # the features it saw
     shot(page, console_lab, "incident")
     page.goto("/chaos")  # the ledger's fault goes back (only missing rows re-inserted)
     for _ in range(5):  # each Revert reloads the page
@@ -283,8 +293,12 @@ def test_game_days_are_shown_and_compared(
     page.goto("/gamedays")
     page.click("a[href='/gamedays/gd-20260108-120000']")
     expect(page.locator("#cases")).to_contain_text("db-lock")
-    image_width = page.locator("img.chart").evaluate("img => img.complete && img.naturalWidth")
-    assert image_width and image_width > 100
+    # the chart is drawn on request from the stored report: loaded, a real image
+    page.wait_for_function(
+        "() => { const i = document.querySelector('img.chart');"
+        " return i && i.complete && i.naturalWidth > 100; }",
+        timeout=30_000,
+    )
     shot(page, console_lab, "gameday")
     page.goto("/gamedays/compare?before=gd-20260107-120000&after=gd-20260108-120000")
     expect(page.locator("#arm-deltas")).to_contain_text("agent")
