@@ -52,12 +52,16 @@ class KnowledgeIndex:
         state_dir: Path,
         *,
         runbook_dir: Path | None = None,
+        incident_dir: Path | None = None,
         embedding: EmbeddingKind = "auto",
     ) -> None:
+        """An index kept under `state_dir`/knowledge, of the runbooks in `runbook_dir` and
+        the postmortems in `incident_dir` (default: its own `incidents` folder; another
+        index's, read only, for a reader such as the MCP gateway)."""
         offline_environment()
         self.root = Path(state_dir) / "knowledge"
         self.runbook_dir = runbook_dir or RUNBOOK_DIR
-        self.incident_dir = self.root / "incidents"
+        self.incident_dir = incident_dir or self.root / "incidents"
         self.manifest_path = self.root / "manifest.json"
         self._embed, self.embedding_name = local_embedding(embedding)
         self._lock = threading.RLock()

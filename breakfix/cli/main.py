@@ -13,6 +13,7 @@ from breakfix.cli import (
 )
 from breakfix.cli.incidents_commands import incidents_app
 from breakfix.cli.keys_commands import keys_app
+from breakfix.cli.mcp_commands import mcp_app
 from breakfix.cli.scenario_commands import chaos_app
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ act_command.register(app)
 chaos_commands.register(app)
 app.add_typer(chaos_app, name="chaos")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(mcp_app, name="mcp")
 validate_command.register(app)
 gameday_commands.register(app)
 catalogue_command.register(app)

@@ -152,7 +152,7 @@ def test_the_migration_goes_down_and_up(target_pg: RunningCluster) -> None:
         ops_db.downgrade(url, "0005")
         assert not {"gameday_runs", "gameday_cases"} & set(inspect(engine).get_table_names())
         ops_db.upgrade(url)
-        assert ops_db.current_revision(url) == ops_db.head_revision() == "0007"
+        assert ops_db.current_revision(url) == ops_db.head_revision() == "0008"
         indexes = {i["name"] for i in inspect(engine).get_indexes("gameday_runs")}
         assert "gameday_runs_started_idx" in indexes
     finally:
