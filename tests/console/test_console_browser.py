@@ -332,3 +332,29 @@ def test_a_forged_post_without_the_csrf_token_is_refused(
     assert answer.headers["x-console-error"] == "csrf_failed"
     time.sleep(0.5)
     assert console_lab.handle.chaos.get("/kill").json()["engaged"] is False
+
+
+def test_services_are_restarted_from_the_lab_page_and_the_cli(
+    operator: BrowserContext, console_lab: ConsoleLab
+) -> None:
+    runtime = console_lab.handle.runtime
+    before = runtime.status("observability").pid
+    page = operator.new_page()
+    page.goto("/lab")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("tr[data-service=observability] form[action$='/restart'] button")
+    expect(page.locator(".flash.ok")).to_contain_text("restart observability")
+    after = runtime.status("observability").pid
+    assert after is not None and after != before
+    expect(page.locator("tr[data-service=observability]")).to_have_attribute(
+        "data-health", "healthy", timeout=60_000
+    )
+    page.close()
+    stopped = console_lab.lab.cli("stop", "upstream-fallback")
+    assert "upstream-fallback: stopped" in stopped.stdout
+    assert runtime.status("upstream-fallback").health == "stopped"
+    started = console_lab.lab.cli("start", "upstream-fallback")
+    assert "upstream-fallback:" in started.stdout
+    assert runtime.status("upstream-fallback").pid is not None
+    unknown = console_lab.lab.cli("restart", "nonesuch", check=False)
+    assert unknown.returncode == 1 and "nonesuch" in unknown.stderr
