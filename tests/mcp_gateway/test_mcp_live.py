@@ -24,7 +24,7 @@ from gameday.report.schema import RunReport
 from lab.ports import free_port
 from lab.secrets import read_secret
 from tests.support.chaos_lab import wait_for
-from tests.support.eval_lab import EvalLab, running_eval_lab
+from tests.support.eval_lab import SLACK_PATH, EvalLab, running_eval_lab
 from tests.support.gameday_cli import run_gameday_cli
 
 pytestmark = pytest.mark.slow
@@ -141,11 +141,18 @@ def test_bad_input_is_refused_with_the_field_named(lab: EvalLab) -> None:
 
 
 def test_a_low_risk_action_runs_under_the_clients_own_key(lab: EvalLab) -> None:
-    async def scenario() -> dict[str, Any]:
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
         async with stdio_session(lab) as session:
-            return await call(session, "run_action", action="clear-cache", reason="test")
+            done = await call(session, "run_action", action="clear-cache", reason="test")
+            paged = await call(
+                session, "escalate", summary="cache cleared by the MCP test", severity="info"
+            )
+            return done, paged
 
-    done = anyio.run(scenario)
+    done, paged = anyio.run(scenario)
+    assert paged["status"] == "success", paged
+    sent = lab.receiver.received.get(SLACK_PATH, [])
+    assert any("cache cleared by the MCP test" in json.dumps(body) for body in sent)
     assert done["status"] == "success", done
     assert done["data"]["status"] == "succeeded"
     rows = lab.actions.audit(action="clear-cache")
