@@ -31,7 +31,16 @@ AGENT_ACTION_KEY = "agent-action.key"  # an `act` key of the action server, crea
 # approvals server-side with its own approver token, never the operator's or the game day's.
 CONSOLE_OPERATOR_TOKEN, CONSOLE_VIEWER_TOKEN = "console-operator.token", "console-viewer.token"
 CONSOLE_APPROVER = "console"
-AGENT_DROPPED_ENV = ("AGENT_", "CHAOS_", "ACTION_", "OBS_", "TARGET_", "DBPROXY_", "UPSTREAM_")
+AGENT_DROPPED_ENV = (
+    "AGENT_",
+    "CHAOS_",
+    "ACTION_",
+    "OBS_",
+    "TARGET_",
+    "DBPROXY_",
+    "UPSTREAM_",
+    "CONSOLE_",  # the console holds the chaos key file: none of its settings reach the agent
+)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from console.errors import NotFound
 from console.parts import ConsoleParts
 from console.render import page
 from gameday.errors import GamedayError
-from gameday.report.charts import outage_png
+from gameday.report.charts import outage_png, timeline_png
 from gameday.report.schema import RunReport
 from gameday.summary import user_outage_s
 
@@ -74,4 +74,16 @@ async def gameday_chart(parts: Parts, _: Viewer, run_id: RunId) -> Response:
     """The run's outage chart, drawn from the stored report."""
     report = await run_in_threadpool(_run, parts, run_id)
     png = await run_in_threadpool(outage_png, report=report)
+    return Response(png, media_type="image/png")
+
+
+@router.get("/gamedays/{run_id}/cases/{number}.png")
+async def case_chart(
+    parts: Parts, _: Viewer, run_id: RunId, number: Annotated[int, Path(ge=0, le=10_000)]
+) -> Response:
+    """One case's timeline chart (injection, alerts, actions, the outage), by its place."""
+    report = await run_in_threadpool(_run, parts, run_id)
+    if number >= len(report.cases):
+        raise NotFound(f"run {run_id} has {len(report.cases)} cases")
+    png = await run_in_threadpool(timeline_png, case=report.cases[number])
     return Response(png, media_type="image/png")

@@ -302,6 +302,10 @@ def test_game_days_list_show_chart_and_compare(
     assert "failed" in run and "40.0 s" in run
     chart = client.get("/gamedays/gd-after/outage.png")
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+    assert 'href="/gamedays/gd-after/cases/0.png"' in run
+    case = client.get("/gamedays/gd-after/cases/0.png")
+    assert case.status_code == 200 and case.content.startswith(b"\x89PNG")
+    assert client.get("/gamedays/gd-after/cases/1.png").status_code == 404
     compared = client.get("/gamedays/compare?before=gd-before&after=gd-after").text
     assert "1 regression(s)" in compared
     assert "passed -&gt; failed" in compared
