@@ -141,24 +141,25 @@ def clusters(settings: LabSettings, paths: StatePaths) -> dict[str, Cluster]:
     """The two embedded Postgres clusters of the lab."""
     bindir, user = find_bindir(settings.pg_bin), server_user()
     home = pg_home(paths.pg, user)
-    return {
-        "target-db": Cluster(
-            name="target-db",
-            data_dir=home / "target-db",
-            port=settings.target_db_port,
+
+    def cluster(name: str, port: int, **extra: int) -> Cluster:
+        return Cluster(
+            name=name,
+            data_dir=home / name,
+            port=port,
             bindir=bindir,
             user=user,
             host=settings.host,
+            **extra,
+        )
+
+    return {
+        "target-db": cluster(
+            "target-db",
+            settings.target_db_port,
             max_connections=settings.target_db_max_connections,
         ),
-        "ops-db": Cluster(
-            name="ops-db",
-            data_dir=home / "ops-db",
-            port=settings.ops_db_port,
-            bindir=bindir,
-            user=user,
-            host=settings.host,
-        ),
+        "ops-db": cluster("ops-db", settings.ops_db_port),
     }
 
 

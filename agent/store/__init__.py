@@ -22,7 +22,6 @@ from agent.store.models import (
     AlertRecord,
     Event,
     Incident,
-    IntakeResult,
     is_legal,
 )
 from lab.ops_store import OpsStore
@@ -46,6 +45,8 @@ class IncidentStore:
         own (0: never); `alert_expiry_s`: when a firing record not refreshed is resolved."""
         self._ops = OpsStore(url, application_name="breakfix-agent", unavailable=StoreUnavailable)
         self._intake = AlertIntake(self._ops, handover_s=handover_s, alert_expiry_s=alert_expiry_s)
+        # Record alerts: repeats counted, firing alerts join the open incident or open one.
+        self.ingest = self._intake.ingest  # agent/store/intake.py
 
     def dispose(self) -> None:
         self._ops.dispose()
@@ -56,18 +57,6 @@ class IncidentStore:
             session.execute(text("SELECT 1"))
 
     # intake ---------------------------------------------------------------------------
-
-    def ingest(
-        self,
-        alerts: list[Alert],
-        *,
-        group_key: str | None,
-        source: str,
-        contract: dict[str, Any] | None = None,
-    ) -> IntakeResult:
-        """Record alerts: repeats counted, firing alerts join the open incident or open one
-        (agent/store/intake.py)."""
-        return self._intake.ingest(alerts, group_key=group_key, source=source, contract=contract)
 
     def expire_alerts(self) -> list[tuple[str | None, str]]:
         """Resolve the firing records not refreshed in time (agent/store/firing.py)."""

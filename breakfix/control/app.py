@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query
 
@@ -63,20 +63,12 @@ def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
         """One service with a live health probe."""
         return await supervisor.status(name)
 
-    @api.post("/services/{name}/start")
-    async def start(name: str) -> ServiceStatus:
-        """Start a stopped service."""
-        return await supervisor.start(name)
-
-    @api.post("/services/{name}/stop")
-    async def stop(name: str) -> ServiceStatus:
-        """Stop a service; the supervisor will not restart it."""
-        return await supervisor.stop(name)
-
-    @api.post("/services/{name}/restart")
-    async def restart(name: str) -> ServiceStatus:
-        """Restart a service, frozen or not."""
-        return await supervisor.restart(name)
+    @api.post("/services/{name}/{verb}")
+    async def control(name: str, verb: Literal["start", "stop", "restart"]) -> ServiceStatus:
+        """Start a stopped service; stop one (the supervisor will not restart it); or
+        restart one, frozen or not."""
+        verbs = {"start": supervisor.start, "stop": supervisor.stop, "restart": supervisor.restart}
+        return await verbs[verb](name)
 
     @api.post("/services/{name}/signal")
     async def send_signal(name: str, body: SignalRequest) -> ServiceStatus:
