@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query
 
@@ -63,12 +63,16 @@ def create_app(*, supervisor: Supervisor, token: str) -> FastAPI:
         """One service with a live health probe."""
         return await supervisor.status(name)
 
-    @api.post("/services/{name}/{verb}")
-    async def control(name: str, verb: Literal["start", "stop", "restart"]) -> ServiceStatus:
-        """Start a stopped service; stop one (the supervisor will not restart it); or
-        restart one, frozen or not."""
-        verbs = {"start": supervisor.start, "stop": supervisor.stop, "restart": supervisor.restart}
-        return await verbs[verb](name)
+    # start a stopped service; stop one (the supervisor will not restart it); restart one,
+    # frozen or not: one handler each, at its own path (a `{verb}` path would shadow /signal)
+    for verb in (supervisor.start, supervisor.stop, supervisor.restart):
+        api.add_api_route(
+            f"/services/{{name}}/{verb.__name__}",
+            verb,
+            methods=["POST"],
+            response_model=ServiceStatus,
+            summary=f"{verb.__name__} a service",
+        )
 
     @api.post("/services/{name}/signal")
     async def send_signal(name: str, body: SignalRequest) -> ServiceStatus:

@@ -86,33 +86,49 @@ class StackProcess:
         self.stop()
 
 
+def _stack_process(
+    name: str,
+    binaries: tuple[str, ...],
+    config_file: Path,
+    *,
+    data_dir: Path,
+    port: int | None,
+    flags: list[str],
+) -> StackProcess:
+    """A Prometheus-family server on loopback: its config, `flags`, quiet logs."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        find_binary(binaries),
+        f"--config.file={config_file}",
+        *flags,
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    return StackProcess(name=name, argv=argv, port=port, log_path=data_dir / "log")
+
+
 def prometheus(
     config_file: Path, *, data_dir: Path, port: int | None = None, retention: str = "2h"
 ) -> StackProcess:
     """A Prometheus server for `config_file`, storing under `data_dir` (not started yet)."""
-    port = port or free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [
-        find_binary(PROMETHEUS_BINARIES),
-        f"--config.file={config_file}",
+    flags = [
         f"--storage.tsdb.path={data_dir / 'tsdb'}",
         f"--storage.tsdb.retention.time={retention}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
     ]
-    return StackProcess(name="prometheus", argv=argv, port=port, log_path=data_dir / "log")
+    return _stack_process(
+        "prometheus", PROMETHEUS_BINARIES, config_file, data_dir=data_dir, port=port, flags=flags
+    )
 
 
 def alertmanager(config_file: Path, *, data_dir: Path, port: int | None = None) -> StackProcess:
     """An Alertmanager for `config_file`, clustering off (nothing listens beyond loopback)."""
-    port = port or free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [
-        find_binary(ALERTMANAGER_BINARIES),
-        f"--config.file={config_file}",
-        f"--storage.path={data_dir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-        "--log.level=warn",
-    ]
-    return StackProcess(name="alertmanager", argv=argv, port=port, log_path=data_dir / "log")
+    flags = [f"--storage.path={data_dir / 'data'}", "--cluster.listen-address="]
+    return _stack_process(
+        "alertmanager",
+        ALERTMANAGER_BINARIES,
+        config_file,
+        data_dir=data_dir,
+        port=port,
+        flags=flags,
+    )
