@@ -87,12 +87,18 @@ class Services:
                 status=response.status_code,
                 code=code,
             )
-        return response.json() if response.content else None
+        try:
+            return response.json() if response.content else None
+        except ValueError:
+            raise ServiceFailed(service, "answered with something that is not JSON") from None
 
     # chaos: the key is read per call, so a rotated key counts at once
     def chaos_call(self, method: str, path: str, *, read: bool = True, **kwargs: Any) -> Any:
         """A call to the chaos server with the chaos key."""
-        key = read_secret(self.settings.chaos_key_file)
+        try:
+            key = read_secret(self.settings.chaos_key_file)
+        except (OSError, ValueError) as exc:
+            raise ServiceFailed("chaos", f"the console has no chaos key: {exc}") from None
         timeout = self.settings.http_timeout_s if read else self.settings.action_timeout_s
         return self.call(
             "chaos",

@@ -311,3 +311,16 @@ def test_game_days_list_show_chart_and_compare(
     assert "passed -&gt; failed" in compared
     missing = client.get("/gamedays/compare?before=gd-before&after=gd-nope").text
     assert "no game day run" in missing
+
+
+def test_a_missing_chaos_key_is_a_message(
+    settings: Settings, secrets_dir: Path, tmp_path: Path
+) -> None:
+    keyless = settings.model_copy(update={"chaos_key_file": tmp_path / "absent.key"})
+    with TestClient(
+        create_app(keyless), base_url="http://127.0.0.1", raise_server_exceptions=False
+    ) as client:
+        log_in(client, secrets_dir, "operator")
+        page = client.get("/chaos")
+        assert page.status_code == 200
+        assert "chaos: the console has no chaos key" in page.text
