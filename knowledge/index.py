@@ -13,19 +13,22 @@ import math
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core import StorageContext, VectorStoreIndex
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from knowledge.embeddings import EmbeddingKind, local_embedding, offline_environment
+from knowledge.fusion import reciprocal_rank_fusion
+from knowledge.lexical import LexicalIndex
 from knowledge.memory import Postmortem, postmortem_fault, postmortem_passages
 from knowledge.retrieval import Match, MatchKind, Passage
 from knowledge.runbook import RUNBOOK_DIR, Runbook, load_runbooks
 
+RetrievalMode = Literal["dense", "hybrid"]
 COLLECTION = "breakfix_knowledge"
 MANIFEST_VERSION = 1
 # metadata that identifies a node but would only add noise to its embedding
@@ -36,6 +39,33 @@ log = logging.getLogger(__name__)
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _grouped(scored: Iterable[tuple[float, TextNode]]) -> dict[tuple[str, str], Match]:
+    """Passages by the document they belong to: one Match each, its best passage first."""
+    by_doc: dict[tuple[str, str], list[tuple[float, TextNode]]] = {}
+    for score, node in scored:
+        meta = node.metadata
+        by_doc.setdefault((str(meta.get("kind")), str(meta.get("doc_id"))), []).append(
+            (score, node)
+        )
+    matches = {}
+    for (kind, doc_id), hits in by_doc.items():
+        hits.sort(key=lambda pair: pair[0], reverse=True)
+        passages = [
+            Passage(heading=str(node.metadata.get("heading", "")), text=node.text, score=score)
+            for score, node in hits
+        ]
+        meta = hits[0][1].metadata
+        matches[(kind, doc_id)] = Match(
+            kind="incident" if kind == "incident" else "runbook",
+            id=doc_id,
+            title=str(meta.get("title", doc_id)),
+            score=passages[0].score,
+            passages=passages,
+            fault=(str(meta.get("fault") or "") or None) if kind == "incident" else None,
+        )
+    return matches
 
 
 def _cosine(similarity: float) -> float:
@@ -66,6 +96,7 @@ class KnowledgeIndex:
         self._embed, self.embedding_name = local_embedding(embedding)
         self._lock = threading.RLock()
         self._index: VectorStoreIndex | None = None
+        self._lexical: LexicalIndex | None = None  # rebuilt after any change of passages
         self._client: Any = None
         self._runbook_hashes: dict[str, str] = {}
         self.runbooks: list[Runbook] = []
@@ -162,6 +193,7 @@ class KnowledgeIndex:
         """Build the index, or reuse the persisted one when no runbook, postmortem or the
         embedding changed since it was built. True if it (re)built."""
         with self._lock:
+            self._lexical = None  # the passages may have changed: BM25 is rebuilt on use
             if {p.name: _sha256(p) for p in self._runbook_files()} != self._runbook_hashes:
                 self._load_runbooks()
             manifest = self._manifest()
@@ -209,6 +241,7 @@ class KnowledgeIndex:
             path.write_text(pm.to_markdown(), encoding="utf-8")
             index.delete_ref_doc(f"incident:{pm.incident_id}")
             index.insert_nodes(self._incident_nodes(path))
+            self._lexical = None
             manifest = self._stored_manifest() or self._manifest()
             manifest.setdefault("incidents", {})[pm.incident_id] = _sha256(path)
             self._write_manifest(manifest)
@@ -217,45 +250,41 @@ class KnowledgeIndex:
 
     # -- retrieval -------------------------------------------------------------------
 
-    def query(self, text: str, k: int = 5) -> list[Match]:
+    def query(self, text: str, k: int = 5, *, mode: RetrievalMode = "dense") -> list[Match]:
         """The `k` runbooks and past incidents closest to `text`, best first, each with
-        its best score and the passages that matched (best first)."""
+        its best score (cosine) and the passages that matched (best first).
+
+        `mode="hybrid"` orders the documents by reciprocal rank fusion of the dense ranking
+        and a BM25 one over the same passages (knowledge.lexical, knowledge.fusion); the
+        scores stay cosine similarities (0.0 for a document only BM25 found)."""
         if not text.strip():
             raise ValueError("query text is empty")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        top = max(4 * k, 12)  # enough passages that k distinct documents are likely there
         with self._lock:
             index = self._ready()
-            # enough passages that k distinct documents are likely among them
-            retriever = index.as_retriever(similarity_top_k=max(4 * k, 12))
-            hits = retriever.retrieve(text)
-        grouped: dict[tuple[str, str], list[tuple[float, TextNode]]] = {}
-        titles: dict[tuple[str, str], str] = {}
-        faults: dict[tuple[str, str], str | None] = {}
-        for hit in hits:
-            meta = hit.node.metadata
-            key = (str(meta.get("kind")), str(meta.get("doc_id")))
-            if not isinstance(hit.node, TextNode) or hit.score is None:
-                continue
-            grouped.setdefault(key, []).append((_cosine(hit.score), hit.node))
-            titles[key] = str(meta.get("title", key[1]))
-            faults[key] = str(meta.get("fault") or "") or None
-        matches = []
-        for (kind, doc_id), scored in grouped.items():
-            scored.sort(key=lambda pair: pair[0], reverse=True)
-            passages = [
-                Passage(heading=str(node.metadata.get("heading", "")), text=node.text, score=s)
-                for s, node in scored
-            ]
-            matches.append(
-                Match(
-                    kind="incident" if kind == "incident" else "runbook",
-                    id=doc_id,
-                    title=titles[(kind, doc_id)],
-                    score=passages[0].score,
-                    passages=passages,
-                    fault=faults[(kind, doc_id)] if kind == "incident" else None,
-                )
+            dense = _grouped(
+                (_cosine(hit.score), hit.node)
+                for hit in index.as_retriever(similarity_top_k=top).retrieve(text)
+                if isinstance(hit.node, TextNode) and hit.score is not None
             )
-        matches.sort(key=lambda m: m.score, reverse=True)
-        return matches[:k]
+            if mode == "dense":
+                return sorted(dense.values(), key=lambda m: m.score, reverse=True)[:k]
+            lexical = _grouped(self._lexical_index().ranked(text, top))
+        by_dense = sorted(dense, key=lambda key: dense[key].score, reverse=True)
+        by_lexical = sorted(lexical, key=lambda key: lexical[key].score, reverse=True)
+        fused = reciprocal_rank_fusion([by_dense, by_lexical])
+        return [
+            dense[key] if key in dense else lexical[key].model_copy(update={"score": 0.0})
+            for key in fused[:k]
+        ]
+
+    def _lexical_index(self) -> LexicalIndex:
+        """BM25 over every passage the dense index holds (built on first use after a change)."""
+        if self._lexical is None:
+            nodes: list[BaseNode] = list(self._runbook_nodes())
+            for path in self._incident_files():
+                nodes.extend(self._incident_nodes(path))
+            self._lexical = LexicalIndex(nodes)
+        return self._lexical
