@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 
 from action_server.client import ActionClient
-from action_server.keys import Scope, create_key, key_id_of
+from action_server.keys import Scope, ensure_key, key_id_of
 from gameday.errors import GamedayError
 from lab.approvers import approver_token
 from lab.config import LabSettings
@@ -23,7 +23,7 @@ from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.runtime.local import LocalRuntime
-from lab.secrets import read_secret, replace_secret
+from lab.secrets import read_secret
 from lab.services import (
     AGENT_APPROVERS,
     AGENT_INTAKE_TOKEN,
@@ -75,10 +75,8 @@ def http_client(url: str, **headers: str) -> httpx.Client:
 
 
 def own_key(paths: StatePaths, *, secret: str, name: str, scope: Scope) -> str:
-    """An action-server key kept in the state dir's secrets, created on first use."""
-    path = paths.secret(secret)
-    if path.exists():
-        return read_secret(path)
+    """An action-server key kept in the state dir's secrets while ops-db honours it, else
+    made (again): see action_server.keys.ensure_key."""
     from action_server.errors import StoreUnavailable
     from action_server.store import Store
 
@@ -88,13 +86,14 @@ def own_key(paths: StatePaths, *, secret: str, name: str, scope: Scope) -> str:
     store = Store(url)
     try:
         with store.session() as session:
-            _, plaintext = create_key(session=session, name=name, scope=scope)
+            key, _ = ensure_key(
+                session=session, key_file=paths.secret(secret), name=name, scope=scope
+            )
     except StoreUnavailable:
         raise LabUnreachable("ops-db is not reachable: is the lab running?") from None
     finally:
         store.dispose()
-    replace_secret(path, plaintext)
-    return plaintext
+    return key
 
 
 def connect(settings: LabSettings, *, agent: bool | None = None) -> GamedayLab:
