@@ -15,7 +15,7 @@ from console.config import Settings
 from console.errors import ConsoleError, LoginRequired
 from console.parts import ConsoleParts, get_parts
 from console.render import is_fragment, page
-from console.routes import audit, chaos, gamedays, incidents, lab, login
+from console.routes import approvals, audit, chaos, gamedays, incidents, lab, login
 from lab.body_limit import BodyLimit
 from lab.http_errors import validation_details
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
         """The console is up."""
         return {"status": "ok"}
 
-    for module in (login, lab, incidents, chaos, gamedays, audit):
+    for module in (login, lab, incidents, chaos, gamedays, audit, approvals):
         app.include_router(module.router)
     return app
 

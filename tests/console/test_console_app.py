@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from console.config import Settings
 from console.main import create_app
 from gameday.store import GamedayStore, save_run
+from mcp_gateway.approvals import Approvals
 from tests.console.fill import HOSTILE_TITLE, add_incident, fill_history
 from tests.support.asgi import TestClient
 from tests.support.gameday_factories import make_case, make_report
@@ -92,7 +93,15 @@ def log_in(client: TestClient, secrets_dir: Path, role: str) -> str:
 
 
 def test_pages_need_a_login(client: TestClient) -> None:
-    for path in ("/lab", "/incidents", "/chaos", "/gamedays", "/audit", "/incidents/inc-00001"):
+    for path in (
+        "/lab",
+        "/incidents",
+        "/chaos",
+        "/gamedays",
+        "/audit",
+        "/approvals",
+        "/incidents/inc-00001",
+    ):
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code == 303, path
         assert answer.headers["location"] == "/login"
@@ -324,3 +333,44 @@ def test_a_missing_chaos_key_is_a_message(
         page = client.get("/chaos")
         assert page.status_code == 200
         assert "chaos: the console has no chaos key" in page.text
+
+
+def test_mcp_approvals_are_listed_and_answered_by_an_operator_only(
+    client: TestClient, secrets_dir: Path, ops_url: str
+) -> None:
+    store = Approvals(ops_url)
+    try:
+        asked = store.request(
+            client="<b>agent</b>", action="restore-db", params={}, reason="data loss <script>"
+        )
+        other = store.request(client="agent", action="scale-out", params={}, reason="load")
+    finally:
+        store.close()
+    csrf = log_in(client, secrets_dir, "viewer")
+    seen = client.get("/approvals")
+    assert seen.status_code == 200 and asked.id in seen.text
+    assert "<b>agent</b>" not in seen.text and "&lt;b&gt;agent&lt;/b&gt;" in seen.text
+    assert f"/approvals/{asked.id}/approve" not in seen.text  # no operator form for a viewer
+    refused = client.post(f"/approvals/{asked.id}/approve", data={"csrf": csrf})
+    assert refused.status_code == 403
+
+    csrf = log_in(client, secrets_dir, "operator")
+    forged = client.post(f"/approvals/{asked.id}/approve", data={"note": "go"})
+    assert forged.status_code == 403  # no CSRF token
+    yes = client.post(
+        f"/approvals/{asked.id}/approve", data={"note": "go", "csrf": csrf}, follow_redirects=True
+    )
+    assert yes.status_code == 200 and "runs it" in yes.text
+    no = client.post(f"/approvals/{other.id}/deny", data={"csrf": csrf}, follow_redirects=True)
+    assert no.status_code == 200
+    twice = client.post(f"/approvals/{asked.id}/deny", data={"csrf": csrf}, follow_redirects=True)
+    assert "not_pending" in twice.text or "not pending" in twice.text
+    store = Approvals(ops_url)
+    try:
+        answered = {a.id: (a.state, a.decided_by) for a in store.recent()}
+    finally:
+        store.close()
+    assert answered[asked.id] == ("approved", "console:operator")
+    assert answered[other.id] == ("denied", "console:operator")
+    pending_only = client.get("/approvals?state=pending")
+    assert asked.id not in pending_only.text and other.id not in pending_only.text

@@ -1,0 +1,95 @@
+"""MCP approvals: the high-risk actions external agents asked for through the MCP gateway,
+with Approve / Deny for an operator (the client's next approval_status call runs it)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from console.actions import act
+from console.deps import Operator, Parts, Viewer
+from console.errors import ServiceFailed
+from console.render import page
+from mcp_gateway.approvals import ApprovalError, Approvals, State
+
+router = APIRouter()
+ApprovalId = Annotated[str, Path(max_length=40, pattern=r"^apr_[0-9a-f]+$")]
+STATES = [s.value for s in State]
+StateFilter = Annotated[str, Query(pattern="^(" + "|".join(STATES) + ")?$")]
+Note = Annotated[str, Form(max_length=1500)]
+SHOWN = 100
+
+
+def _store(parts: Parts) -> Approvals:
+    return Approvals(parts.settings.ops_db_url.get_secret_value())
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+def approvals_page(
+    request: Request, parts: Parts, session: Viewer, state: StateFilter = ""
+) -> HTMLResponse:
+    """Requests newest first (the last SHOWN), of one state when asked."""
+    store = _store(parts)
+    try:
+        rows = [r.view() for r in store.recent(state=state or None, limit=SHOWN)]
+        store_error = None
+    except ApprovalError as exc:
+        rows, store_error = [], f"ops-db: {exc}"
+    finally:
+        store.close()
+    return page(
+        request,
+        "approvals.html",
+        session,
+        rows=rows,
+        state=state,
+        states=STATES,
+        store_error=store_error,
+    )
+
+
+def _decide(
+    parts: Parts, session: Operator, approval_id: str, note: str, *, yes: bool
+) -> RedirectResponse:
+    verb = "approve" if yes else "deny"
+
+    def run() -> str:
+        store = _store(parts)
+        try:
+            return store.decide(
+                approval_id, approve=yes, by=f"console:{session.actor}", note=note
+            ).state
+        except ApprovalError as exc:
+            raise ServiceFailed("mcp approvals", str(exc), status=409, code=exc.code) from None
+        finally:
+            store.close()
+
+    return act(
+        parts,
+        session,
+        action=f"mcp-{verb}",
+        target=approval_id,
+        params={"note": note},
+        run=run,
+        done=lambda state: (
+            f"{approval_id} {state}: the MCP client's next poll "
+            + ("runs it" if yes else "learns it will not run")
+        ),
+        back="/approvals",
+    )
+
+
+@router.post("/approvals/{approval_id}/approve")
+def approve(
+    parts: Parts, session: Operator, approval_id: ApprovalId, note: Note = ""
+) -> RedirectResponse:
+    """Say yes: the action runs on the client's next approval_status call."""
+    return _decide(parts, session, approval_id, note, yes=True)
+
+
+@router.post("/approvals/{approval_id}/deny")
+def deny(
+    parts: Parts, session: Operator, approval_id: ApprovalId, note: Note = ""
+) -> RedirectResponse:
+    """Say no: it never runs."""
+    return _decide(parts, session, approval_id, note, yes=False)
