@@ -4,35 +4,29 @@
 class ConsoleError(Exception):
     """Base of every error the console answers on purpose."""
 
-    status_code = 400
-    code = "bad_request"
+    status_code, code = 400, "bad_request"
 
 
 class LoginRequired(ConsoleError):
-    status_code = 401
-    code = "login_required"
+    status_code, code = 401, "login_required"
 
 
 class CsrfFailed(ConsoleError):
-    status_code = 403
-    code = "csrf_failed"
+    status_code, code = 403, "csrf_failed"
 
 
 class OperatorOnly(ConsoleError):
-    status_code = 403
-    code = "operator_only"
+    status_code, code = 403, "operator_only"
 
 
 class NotFound(ConsoleError):
-    status_code = 404
-    code = "not_found"
+    status_code, code = 404, "not_found"
 
 
 class ServiceFailed(ConsoleError):
     """A lab service refused or did not answer; `detail` is its message, never a trace."""
 
-    status_code = 502
-    code = "service_error"
+    status_code, code = 502, "service_error"
 
     def __init__(
         self, service: str, detail: str, *, status: int | None = None, code: str = ""
@@ -42,5 +36,4 @@ class ServiceFailed(ConsoleError):
 
 
 class StoreUnavailable(ConsoleError):
-    status_code = 503
-    code = "ops_db_unavailable"
+    status_code, code = 503, "ops_db_unavailable"

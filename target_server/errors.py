@@ -14,8 +14,7 @@ log = logging.getLogger(__name__)
 class TargetError(Exception):
     """Base of every error answered on purpose: `status_code`, `code` and a safe `detail`."""
 
-    status_code = 500
-    code = "internal_error"
+    status_code, code = 500, "internal_error"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -25,15 +24,13 @@ class TargetError(Exception):
 class NotFoundError(TargetError):
     """An id that does not exist."""
 
-    status_code = 404
-    code = "not_found"
+    status_code, code = 404, "not_found"
 
 
 class ConflictError(TargetError):
     """A request that clashes with the current state (e.g. a duplicate SKU)."""
 
-    status_code = 409
-    code = "conflict"
+    status_code, code = 409, "conflict"
 
 
 class InsufficientStockError(ConflictError):
@@ -51,29 +48,25 @@ class OrderNotCancellableError(ConflictError):
 class OrderTooLargeError(TargetError):
     """The order's total does not fit the orders table."""
 
-    status_code = 422
-    code = "order_too_large"
+    status_code, code = 422, "order_too_large"
 
 
 class DatabaseUnavailableError(TargetError):
     """The database cannot be reached or the pool has no free connection."""
 
-    status_code = 503
-    code = "database_unavailable"
+    status_code, code = 503, "database_unavailable"
 
 
 class UpstreamUnavailableError(TargetError):
     """The pricing upstream failed and no cached price exists."""
 
-    status_code = 503
-    code = "upstream_unavailable"
+    status_code, code = 503, "upstream_unavailable"
 
 
 class CacheCorruptError(TargetError):
     """A cache entry holds bytes that are not the quote written there (parse or checksum)."""
 
-    status_code = 500
-    code = "cache_corrupt"
+    status_code, code = 500, "cache_corrupt"
 
 
 INTERNAL_ERROR_BODY = {"detail": "internal server error", "code": "internal_error"}

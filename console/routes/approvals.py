@@ -1,7 +1,7 @@
 """MCP approvals: the high-risk actions external agents asked for through the MCP gateway,
 with Approve / Deny for an operator (the client's next approval_status call runs it)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -79,17 +79,14 @@ def _decide(
     )
 
 
-@router.post("/approvals/{approval_id}/approve")
-def approve(
-    parts: Parts, session: Operator, approval_id: ApprovalId, note: Note = ""
+@router.post("/approvals/{approval_id}/{verb}")
+def answer(
+    parts: Parts,
+    session: Operator,
+    approval_id: ApprovalId,
+    verb: Literal["approve", "deny"],
+    note: Note = "",
 ) -> RedirectResponse:
-    """Say yes: the action runs on the client's next approval_status call."""
-    return _decide(parts, session, approval_id, note, yes=True)
-
-
-@router.post("/approvals/{approval_id}/deny")
-def deny(
-    parts: Parts, session: Operator, approval_id: ApprovalId, note: Note = ""
-) -> RedirectResponse:
-    """Say no: it never runs."""
-    return _decide(parts, session, approval_id, note, yes=False)
+    """approve: the action runs on the client's next approval_status call; deny: it never
+    runs."""
+    return _decide(parts, session, approval_id, note, yes=verb == "approve")

@@ -6,22 +6,19 @@ from target_server.errors import TargetError
 class HooksDisabledError(TargetError):
     """No hooks token is configured (or its file is missing or blank)."""
 
-    status_code = 404
-    code = "fault_hooks_disabled"
+    status_code, code = 404, "fault_hooks_disabled"
 
 
 class HooksUnauthorizedError(TargetError):
     """The hooks token header is missing or wrong."""
 
-    status_code = 401
-    code = "fault_hooks_unauthorized"
+    status_code, code = 401, "fault_hooks_unauthorized"
 
 
 class HookNotFoundError(TargetError):
     """No such hook is active in this process (never added, removed, or the API restarted)."""
 
-    status_code = 404
-    code = "fault_hook_not_found"
+    status_code, code = 404, "fault_hook_not_found"
 
 
 class CatalogueStateError(TargetError):
