@@ -1,18 +1,20 @@
 """db-proxy's admin API: lanes, stats and toxics, behind the victims' fault-hooks token."""
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from chaos_server.db_proxy.proxy import TcpProxy, ToxicConflict
 from chaos_server.db_proxy.toxics import Toxic
 from lab.body_limit import BodyLimit
 from lab.hooks_token import HOOKS_HEADER, HooksAccess, check_hooks_token
-from lab.http_errors import validation_details
+from lab.http_errors import install_json_errors, validation_details
+
+log = logging.getLogger("chaos_server.db_proxy.admin")
 
 
 class AdminError(Exception):
@@ -78,19 +80,13 @@ def create_admin_app(*, lanes: dict[str, TcpProxy], token_file: Path | None) -> 
 
     app.include_router(router)
 
-    @app.exception_handler(AdminError)
-    async def _known(request: Request, exc: AdminError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "code": exc.code}, exc.status_code)
+    install_json_errors(app, AdminError, log)
 
+    # its own codes for a request that does not validate: a bad toxic, or a bad path/query
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         body = any(e["loc"][:1] == ("body",) for e in exc.errors())
         code = "invalid_toxic" if body else "invalid"
         return JSONResponse({"detail": validation_details(exc), "code": code}, 422)
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"detail": exc.detail, "code": code}, exc.status_code)
 
     return app
