@@ -8,6 +8,7 @@ Every other id is "tuned".
     python split.py          # check: exit 1 if the file disagrees with the rule
     python split.py --write  # rewrite the `split:` lines in place (text edit, keeps comments)
 """
+
 import random
 import re
 import sys
@@ -49,10 +50,10 @@ def main():
 
     bad = [m["id"] for m in data["mechanisms"] if m["split"] != want[m["id"]]]
     if bad:
-        print("split disagrees with the rule for:", ", ".join(bad))
+        sys.stderr.write("split disagrees with the rule for: " + ", ".join(bad) + "\n")
         return 1
     n_held = sum(v == "heldout" for v in want.values())
-    print(f"ok: {len(ids)} mechanisms, {n_held} heldout, {len(ids) - n_held} tuned")
+    sys.stdout.write(f"ok: {len(ids)} mechanisms, {n_held} heldout, {len(ids) - n_held} tuned\n")
     return 0
 
 
