@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from knowledge.runbook import Runbook
+from lab.catalogue.registry import get_catalogue
 from observability.config import PACKAGE
 from observability.detector.rules import RuleError, load_rules
 
@@ -42,12 +43,11 @@ def explained_alerts(faults: Iterable[str], runbooks: list[Runbook]) -> frozense
     return frozenset(names)
 
 
-# Fixes that restart a service, and what a restart itself sets off on the service for a few
-# seconds (the process gone, its probe failing, a synthetic transaction caught mid-restart):
-# after such a fix these are the fix's own, to wait out, never a second fault to diagnose.
-RESTARTING_ACTIONS = frozenset(
-    {"restart-api", "restart-db", "switch-to-fallback", "regenerate-env", "rollback-config"}
-)
+# Fixes that restart a service (`restarts: true` in the catalogue), and what a restart itself
+# sets off on the service for a few seconds (the process gone, its probe failing, a synthetic
+# transaction caught mid-restart): after such a fix these are the fix's own, to wait out,
+# never a second fault to diagnose.
+RESTARTING_ACTIONS = frozenset(a.name for a in get_catalogue().actions if a.restarts)
 RESTART_ALERTS = frozenset({"ServiceDown", "ProbeFailing", "SyntheticTransactionFailing"})
 
 

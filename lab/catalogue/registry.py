@@ -20,13 +20,15 @@ Risk = Literal["low", "medium", "high"]
 
 
 class CatalogueAction(BaseModel):
-    """One action: its name, its risk, and whether the action server can undo it."""
+    """One action: its name, its risk, whether the action server can undo it, and whether it
+    restarts a service (its restart then sets off alerts of its own)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME)
     risk: Risk
     undo: bool
+    restarts: bool = False
 
 
 class CatalogueFault(BaseModel):

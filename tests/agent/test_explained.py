@@ -35,3 +35,13 @@ def test_a_restarting_fix_explains_its_own_restart() -> None:
     assert disrupted_alerts(["switch-to-fallback", "terminate-db-blockers"])
     assert disrupted_alerts(["terminate-db-blockers", "clear-cache"]) == frozenset()
     assert "ProbeFailing" not in explained_alerts(["api-cpu-hog"], RUNBOOKS)  # from the fix
+
+
+def test_the_restarting_fixes_are_the_catalogues() -> None:
+    """Which fixes restart a service is declared once, per action, in the catalogue."""
+    from agent.explained import RESTARTING_ACTIONS
+    from lab.catalogue.registry import get_catalogue
+
+    declared = {a.name for a in get_catalogue().actions if a.restarts}
+    assert RESTARTING_ACTIONS == declared
+    assert "restart-api" in declared and "terminate-db-blockers" not in declared

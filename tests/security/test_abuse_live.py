@@ -164,7 +164,6 @@ def test_alerts_from_the_future_and_hostile_text_stall_nothing_and_render_escape
 def test_a_slow_regular_expression_does_not_disturb_detection(lab: EvalLab) -> None:
     """`(.|.){0,16}QQQQ` took 21.9 s on Python's re and fired ProbeFailing for healthy
     services; with RE2 it is answered and nothing fires."""
-    started = time.time()
     with httpx.Client(
         base_url=str(lab.observability.base_url), timeout=30.0, trust_env=False
     ) as client:
@@ -180,4 +179,3 @@ def test_a_slow_regular_expression_does_not_disturb_detection(lab: EvalLab) -> N
             if a.get("status") == "firing" and a.get("alertname") == "ProbeFailing"
         ]
     assert not firing, json.dumps(firing)[:500]
-    assert time.time() - started < 300
