@@ -14,6 +14,7 @@ from console.history import History, when
 from console.sessions import Sessions
 from console.sparkline import sparkline
 from lab.untrusted_text import plain
+from mcp_gateway.approvals import Approvals
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -35,6 +36,7 @@ class ConsoleParts:
 
     settings: Settings
     history: History
+    approvals: Approvals  # the MCP gateway's approval requests, on the same ops-db
     services: Services
     sessions: Sessions
     templates: Jinja2Templates
@@ -49,6 +51,7 @@ class ConsoleParts:
         return cls(
             settings=settings,
             history=History(settings.ops_db_url.get_secret_value()),
+            approvals=Approvals(settings.ops_db_url.get_secret_value()),
             services=Services(settings),
             sessions=Sessions(
                 tokens={
@@ -62,6 +65,7 @@ class ConsoleParts:
 
     def close(self) -> None:
         self.history.dispose()
+        self.approvals.close()
         self.services.close()
 
 

@@ -193,16 +193,17 @@ class KnowledgeIndex:
         """Build the index, or reuse the persisted one when no runbook, postmortem or the
         embedding changed since it was built. True if it (re)built."""
         with self._lock:
-            self._lexical = None  # the passages may have changed: BM25 is rebuilt on use
             if {p.name: _sha256(p) for p in self._runbook_files()} != self._runbook_hashes:
                 self._load_runbooks()
             manifest = self._manifest()
             collection = self._collection(fresh=False)
             empty = not (manifest["runbooks"] or manifest["incidents"])
             if self._stored_manifest() == manifest and (collection.count() > 0 or empty):
-                store = ChromaVectorStore(chroma_collection=collection)
-                self._index = VectorStoreIndex.from_vector_store(store, embed_model=self._embed)
+                if self._index is None:  # an index already open on it stays as it is
+                    store = ChromaVectorStore(chroma_collection=collection)
+                    self._index = VectorStoreIndex.from_vector_store(store, embed_model=self._embed)
                 return False
+            self._lexical = None  # the passages changed: BM25 is rebuilt on its next use
             self.manifest_path.unlink(missing_ok=True)  # a crash mid-build rebuilds next time
             store = ChromaVectorStore(chroma_collection=self._collection(fresh=True))
             nodes = list(self._runbook_nodes())

@@ -137,9 +137,9 @@ class Approvals:
             return list(session.scalars(stmt.limit(max(1, min(limit, LIST_LIMIT)))))
 
     def decide(self, approval_id: str, *, approve: bool, by: str, note: str = "") -> Approval:
-        """Approve or deny a pending request; NotPending when it is decided or expired."""
+        """Approve or deny a pending request; not_pending when it is decided or expired."""
         state = State.approved if approve else State.denied
-        changed = self._move(
+        row = self._move(
             approval_id,
             State.pending,
             state=state.value,
@@ -147,22 +147,22 @@ class Approvals:
             decided_by=by,
             note=note,
         )
-        if not changed:
-            row = self.get(approval_id)
+        if row is None:
+            current = self.get(approval_id)
             raise ApprovalError(
-                "not_pending", f"approval {approval_id} is {row.state}, not pending"
+                "not_pending", f"approval {approval_id} is {current.state}, not pending"
             )
-        return self.get(approval_id)
+        return row
 
     def claim_run(self, approval_id: str) -> bool:
         """approved -> running: True for the one caller that may run it now."""
-        return self._move(approval_id, State.approved, state=State.running.value)
+        return self._move(approval_id, State.approved, state=State.running.value) is not None
 
     def finish(
         self, approval_id: str, *, ok: bool, run_id: str | None, run_status: str, outcome: str
     ) -> Approval:
         """running -> executed | failed, with the run it became."""
-        self._move(
+        row = self._move(
             approval_id,
             State.running,
             state=(State.executed if ok else State.failed).value,
@@ -171,19 +171,21 @@ class Approvals:
             outcome=outcome[:2000],
             finished_at=datetime.now(UTC),
         )
-        return self.get(approval_id)
+        return row if row is not None else self.get(approval_id)
 
-    def _move(self, approval_id: str, expected: State, **values: Any) -> bool:
+    def _move(self, approval_id: str, expected: State, **values: Any) -> Approval | None:
+        """One conditional UPDATE: the row as it now is, or None when it was not `expected`."""
         if expected is State.pending:
             self._expire()
         with self._store.session() as session:
-            done = session.execute(
+            row = session.scalars(
                 update(Approval)
                 .where(Approval.id == approval_id, Approval.state == expected.value)
                 .values(**values)
-            )
+                .returning(Approval)
+            ).one_or_none()
             session.commit()
-        return bool(getattr(done, "rowcount", 0))
+        return row
 
     def _expire(self) -> None:
         with self._store.session() as session:

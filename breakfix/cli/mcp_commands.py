@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from breakfix.cli.ops_session import ops_url
 from lab.config import get_settings
-from lab.envfile import read_env
 from lab.paths import StatePaths
 from lab.secrets import ensure_secret
 from lab.untrusted_text import plain
@@ -85,13 +85,8 @@ def _cell(text: object, limit: int = 80) -> str:
 
 
 @contextmanager
-def _approvals() -> Iterator["Approvals"]:
-
-    url = read_env(StatePaths.at(get_settings().state_dir).action_env).get("ACTION_OPS_DB_URL")
-    if url is None:
-        err.print("[bold red]error:[/] no lab state here: run `make run` first")
-        raise typer.Exit(1)
-    approvals = Approvals(url)
+def _approvals() -> Iterator[Approvals]:
+    approvals = Approvals(ops_url())
     try:
         yield approvals
     finally:

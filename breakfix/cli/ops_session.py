@@ -27,17 +27,21 @@ def _action_store(url: str) -> OpsStore:
     return Store(url)
 
 
+def ops_url() -> str:
+    """ops-db's URL as the lab wrote it into its state dir; exit 1 saying so when it has not."""
+    url = read_env(StatePaths.at(get_settings().state_dir).action_env).get("ACTION_OPS_DB_URL")
+    if url is None:
+        err.print("[bold red]error:[/] no lab state here: run `make run` first")
+        raise typer.Exit(1)
+    return url
+
+
 @contextmanager
 def ops_session(
     make_store: Callable[[str], OpsStore] = _action_store, *, tables: str = "its"
 ) -> Iterator[Session]:
     """A session from `make_store(url)`; `tables` names what is missing when a table is."""
-    paths = StatePaths.at(get_settings().state_dir)
-    url = read_env(paths.action_env).get("ACTION_OPS_DB_URL")
-    if url is None:
-        err.print("[bold red]error:[/] no lab state here: run `make run` first")
-        raise typer.Exit(1)
-    store = make_store(url)
+    store = make_store(ops_url())
     try:
         with store.session() as session:
             yield session

@@ -10,7 +10,7 @@ from console.actions import act
 from console.deps import Operator, Parts, Viewer
 from console.errors import ServiceFailed
 from console.render import page
-from mcp_gateway.approvals import ApprovalError, Approvals, State
+from mcp_gateway.approvals import ApprovalError, State
 
 router = APIRouter()
 ApprovalId = Annotated[str, Path(max_length=40, pattern=r"^apr_[0-9a-f]+$")]
@@ -20,23 +20,16 @@ Note = Annotated[str, Form(max_length=1500)]
 SHOWN = 100
 
 
-def _store(parts: Parts) -> Approvals:
-    return Approvals(parts.settings.ops_db_url.get_secret_value())
-
-
 @router.get("/approvals", response_class=HTMLResponse)
 def approvals_page(
     request: Request, parts: Parts, session: Viewer, state: StateFilter = ""
 ) -> HTMLResponse:
     """Requests newest first (the last SHOWN), of one state when asked."""
-    store = _store(parts)
     try:
-        rows = [r.view() for r in store.recent(state=state or None, limit=SHOWN)]
+        rows = [r.view() for r in parts.approvals.recent(state=state or None, limit=SHOWN)]
         store_error = None
     except ApprovalError as exc:
         rows, store_error = [], f"ops-db: {exc}"
-    finally:
-        store.close()
     return page(
         request,
         "approvals.html",
@@ -54,15 +47,12 @@ def _decide(
     verb = "approve" if yes else "deny"
 
     def run() -> str:
-        store = _store(parts)
         try:
-            return store.decide(
+            return parts.approvals.decide(
                 approval_id, approve=yes, by=f"console:{session.actor}", note=note
             ).state
         except ApprovalError as exc:
             raise ServiceFailed("mcp approvals", str(exc), status=409, code=exc.code) from None
-        finally:
-            store.close()
 
     return act(
         parts,
