@@ -84,6 +84,9 @@ class _Contract(BaseModel):
     breached_slo: str = Field(min_length=1, max_length=200)
     container_info: _ContainerInfo
     observability_context: _ObservabilityContext = Field(default_factory=_ObservabilityContext)
+    # What a human or a foreign monitor wrote: all the agent has when no lab signal fires
+    title: str | None = Field(None, max_length=500)
+    description: str | None = Field(None, max_length=8000)
 
     _times = field_validator("timestamp", mode="before")(_time)
 
@@ -175,7 +178,10 @@ def parse_contract(document: Any) -> Intake:
         service=contract.container_info.name,
         severity="critical",
         labels=labels,
-        annotations={"summary": f"{contract.breached_slo} breached on {labels['service']}"},
+        annotations={
+            "summary": contract.title or f"{contract.breached_slo} breached on {labels['service']}",
+            **({"description": contract.description} if contract.description else {}),
+        },
         starts_at=_aware(contract.timestamp),
         source="incident",
     )
