@@ -26,6 +26,11 @@ def _rule_faults() -> dict[str, frozenset[str]]:
     return {rule.name: frozenset(rule.faults) for rule in rules.rules}
 
 
+def lab_rule_names() -> frozenset[str]:
+    """The names of the lab's own detector rules: any other alert name is a foreign monitor's."""
+    return frozenset(_rule_faults())
+
+
 def _alert_name(feature: str) -> str | None:
     parts = feature.split(":")
     return parts[1] if len(parts) >= 2 and parts[0] == "alert" and parts[1] else None

@@ -180,6 +180,7 @@ def parse_contract(document: Any) -> Intake:
         labels=labels,
         annotations={
             "summary": contract.title or f"{contract.breached_slo} breached on {labels['service']}",
+            **({"title": contract.title} if contract.title else {}),
             **({"description": contract.description} if contract.description else {}),
         },
         starts_at=_aware(contract.timestamp),

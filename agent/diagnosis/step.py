@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from agent.claims import claimed_elsewhere
 from agent.closing import Closing
 from agent.config import Settings
+from agent.diagnosis.text import incident_text, judge, text_candidates
 from agent.model import Diagnosis, IncidentState, Perception, Plan, Usage
 from agent.pipeline_types import CrewLike, Diagnoser, Knowledge, Observability
 from agent.store import IncidentStore
@@ -51,16 +52,18 @@ class Diagnosing:
         perception = self.obs.perceive(self.settings.evidence_window_s)
         partial_at = last_partial(incident)
         fresh_look = not incident.plans or partial_at is not None
-        if fresh_look and self._cleared(incident, perception, after_fix=bool(incident.plans)):
+        # words a human or a foreign monitor sent: no lab alert of ours clears them
+        words = None if incident.plans else incident_text(self.store.alerts(incident.id))
+        if (
+            fresh_look
+            and words is None
+            and self._cleared(incident, perception, after_fix=bool(incident.plans))
+        ):
             return False
-        matches: list[Match] = []
-        try:
-            from agent.diagnosis.rules import query_text
+        from agent.diagnosis.rules import query_text
 
-            matches = self.knowledge.query(query_text(perception), self.settings.retrieval_k)
-        except Exception as exc:
-            log.exception("retrieval failed for %s", incident.id)
-            perception.errors.append(f"retrieval failed: {type(exc).__name__}")
+        matches = self._retrieve(incident, query_text(perception), perception)
+        text_matches = self._retrieve(incident, words, perception) if words else []
         diagnosis = self._diagnose(perception, matches)
         claimed = claimed_elsewhere(self.store, incident.id)
         first = diagnosis.best
@@ -88,6 +91,11 @@ class Diagnosing:
         usage, crew_plans, fallback = Usage(), list[Plan](), ""
         if self.settings.mode == "llm" and self.crew is not None:
             usage, crew_plans, diagnosis, fallback = self._crew(perception, matches, diagnosis)
+        escalate_for_text = None
+        if words is not None:
+            candidates = text_candidates(text_matches, self.knowledge.runbooks)
+            verdict = judge(diagnosis, candidates, self.settings.min_confidence)
+            diagnosis, escalate_for_text = verdict.diagnosis, verdict.escalate
         best = diagnosis.best
         evidence = {
             "features": perception.features,
@@ -99,6 +107,11 @@ class Diagnosing:
             **diagnosis.model_dump(mode="json"),
             "evidence": evidence,
             "matches": [m.model_dump(mode="json") for m in matches],
+            **(
+                {"text": words, "text_matches": [m.model_dump(mode="json") for m in text_matches]}
+                if words is not None
+                else {}
+            ),
             "crew_plans": [p.model_dump(mode="json") for p in crew_plans],
             "fallback": fallback,
         }
@@ -123,6 +136,9 @@ class Diagnosing:
             "matches": [{"kind": m.kind, "id": m.id, "score": m.score} for m in matches],
             "errors": perception.errors,
         }
+        if escalate_for_text is not None:
+            self.closing.escalate(incident.id, escalate_for_text)
+            return False
         if best is None:
             self.closing.escalate(incident.id, "no hypothesis: the evidence matched no runbook")
             return False
@@ -200,6 +216,16 @@ class Diagnosing:
         self.store.update(incident.id, verification={"outcome": outcome, "runs": runs})
         self.closing.close(incident.id)
         return True
+
+    def _retrieve(self, incident: Incident, text: str, perception: Perception) -> list[Match]:
+        """The runbooks and past incidents closest to `text` ([] when retrieval fails; the
+        failure is noted among the perception's errors)."""
+        try:
+            return self.knowledge.query(text, self.settings.retrieval_k)
+        except Exception as exc:
+            log.exception("retrieval failed for %s", incident.id)
+            perception.errors.append(f"retrieval failed: {type(exc).__name__}")
+            return []
 
     def _diagnose(self, perception: Perception, matches: list[Match]) -> Diagnosis:
         if self._diagnoser is not None:
