@@ -25,7 +25,7 @@ from observability.detector.rules import load_rules
 from observability.exposition import render
 from observability.parts import ObservabilityParts
 from observability.pipeline import Pipeline
-from observability.sinks.supabase import build_supabase_sink
+from observability.sinks.supabase import SinkExtraMissing, build_supabase_sink
 from observability.store.ops_writer import OpsWriter
 from observability.store.ring import RingStore
 
@@ -69,7 +69,11 @@ def create_app(
         external_url=f"http://{settings.host}:{settings.port}",
         repeat_interval_s=settings.repeat_interval_s or None,
     )
-    sink = build_supabase_sink(settings, ops_store=writer.store)  # None unless configured
+    try:
+        sink = build_supabase_sink(settings, ops_store=writer.store)  # None unless configured
+    except SinkExtraMissing as exc:  # a missing observer does not stop the collection
+        log.error("%s; running without the Supabase sink", exc)
+        sink = None
     pipeline = Pipeline(
         runner=runner,
         ring=ring,

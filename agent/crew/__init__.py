@@ -1,23 +1,31 @@
 """LLM mode: a CrewAI crew (perception, diagnosis, planning, verification) on a configured
-provider, its answer parsed into the same typed Diagnosis and Plans as deterministic mode.
+provider, with native tool calling, its answer parsed into the same typed Diagnosis and Plans
+as deterministic mode.
 
-The offline environment is set before CrewAI is imported (agent.crew.offline).
+CrewAI is the optional `llm` extra. It is imported here, offline (agent.crew.offline), when
+installed; without it the errors stay importable and every other name raises LLMExtraMissing
+saying how to install it.
 """
 
-from agent.crew.offline import import_crewai
+from typing import Any
 
-import_crewai()
-
-from agent.crew.errors import (  # noqa: E402
+from agent.crew.errors import (
     CrewError,
     CrewOutputError,
     CrewTimeout,
     LLMConfigError,
-    LLMProviderError,
-    LLMTimeoutError,
+    LLMExtraMissing,
 )
-from agent.crew.llm import GeminiLLM, OllamaLLM, OpenAICompatibleLLM, make_llm  # noqa: E402
-from agent.crew.runner import CrewOutcome, CrewRunner  # noqa: E402
+from agent.crew.offline import import_crewai
+
+_missing: str | None = None
+try:
+    import_crewai()
+except LLMExtraMissing as exc:
+    _missing = str(exc)
+else:
+    from agent.crew.llm import GeminiLLM, OllamaLLM, OpenAICompatibleLLM, make_llm
+    from agent.crew.runner import CrewOutcome, CrewRunner
 
 __all__ = [
     "CrewError",
@@ -27,9 +35,15 @@ __all__ = [
     "CrewTimeout",
     "GeminiLLM",
     "LLMConfigError",
-    "LLMProviderError",
-    "LLMTimeoutError",
+    "LLMExtraMissing",
     "OllamaLLM",
     "OpenAICompatibleLLM",
     "make_llm",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The crew's names when CrewAI is missing: LLMExtraMissing, naming the extra."""
+    if _missing is not None and name in __all__:
+        raise LLMExtraMissing(_missing)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

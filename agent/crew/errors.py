@@ -27,20 +27,10 @@ class CrewTimeout(CrewError):
     """The crew did not finish within its time budget."""
 
 
-class LLMProviderError(RuntimeError):
-    """An LLM provider call failed: status and the provider's error text, never the key.
-
-    `status_code` lets CrewAI's rate-limit retry recognise a 429.
-    """
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class LLMTimeoutError(TimeoutError):
-    """An LLM provider did not answer within the configured timeout."""
-
-
 class LLMConfigError(ValueError):
     """The LLM settings cannot build a provider (no model, no key where one is needed)."""
+
+
+class LLMExtraMissing(ImportError):
+    """LLM mode was asked for but the `llm` extra (CrewAI and its provider SDKs) is not
+    installed; the message says how to install it."""

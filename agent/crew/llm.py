@@ -1,139 +1,149 @@
-"""The LLM providers: any OpenAI-compatible endpoint, Gemini, Ollama native; `make_llm`."""
+"""The LLM providers: CrewAI's own provider classes with native tool calling; `make_llm`.
 
+The crew's tools reach the model as function definitions (`tools` in the request) and the
+model answers with tool calls, which CrewAI runs and sends back as tool messages.
+
+- openai: any OpenAI-compatible /chat/completions endpoint (OpenAI, vLLM, routers) through
+  CrewAI's OpenAICompletion on the openai SDK;
+- ollama: Ollama's OpenAI-compatible endpoint (`{base}/v1`) through OpenAICompatibleCompletion;
+- gemini: the Gemini API (`{base}/models/{model}:generateContent`) through GeminiCompletion on
+  google-genai.
+
+Each subclass keeps the API key out of repr and model dumps, and counts input tokens at four
+characters a token (no count request; CrewAI would otherwise warn on every call). A keyless
+local server gets a placeholder key: the SDKs refuse to start without one.
+"""
+
+import logging
 from typing import Any
 
+import httpx
+import openai
 from crewai import BaseLLM
+from crewai.llms.providers.gemini.completion import GeminiCompletion
+from crewai.llms.providers.openai.completion import OpenAICompletion
+from crewai.llms.providers.openai_compatible.completion import OpenAICompatibleCompletion
+from pydantic import Field
 
 from agent.config import Settings
 from agent.crew.errors import LLMConfigError
-from agent.crew.llm_http import HttpLLM
 
 DEFAULT_BASE = {
     "openai": "https://api.openai.com/v1",
     "gemini": "https://generativelanguage.googleapis.com/v1beta",
     "ollama": "http://127.0.0.1:11434",
 }
+KEYLESS = "keyless"  # what a local server without a key is sent
+RETRIES = 1  # the SDK's own retry of a 429, 5xx or dropped connection, within the run's budget
+_GEMINI_VERSIONS = ("v1beta", "v1alpha", "v1")
 
 
-class OpenAICompatibleLLM(HttpLLM):
-    """POST {base}/chat/completions with a bearer key: OpenAI, vLLM, Ollama's /v1, routers."""
-
-    provider: str = "openai"
-
-    def _request(
-        self, messages: list[dict[str, str]]
-    ) -> tuple[str, dict[str, Any], dict[str, str]]:
-        body: dict[str, Any] = {"model": self.model, "messages": messages}
-        if self.temperature is not None:
-            body["temperature"] = self.temperature
-        if self.max_tokens is not None:
-            body["max_tokens"] = int(self.max_tokens)
-        if self.stop_sequences:
-            body["stop"] = self.stop_sequences[:4]  # the API takes at most four
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        return "/chat/completions", body, headers
-
-    def _read(self, body: dict[str, Any]) -> tuple[str, int, int]:
-        text = body["choices"][0]["message"].get("content") or ""
-        usage = body.get("usage") or {}
-        return str(text), int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+class _FourCharTokens:
+    def get_input_tokens_count(
+        self, messages: Any, tools: Any = None, response_model: Any = None
+    ) -> int:
+        """Four characters a token, without a count request."""
+        if isinstance(messages, str):
+            return (len(messages) + 3) // 4
+        return sum((len(str(m.get("content") or "")) + 3) // 4 for m in messages)
 
 
-class GeminiLLM(HttpLLM):
-    """POST {base}/models/{model}:generateContent, the key in the x-goog-api-key header
-    (not the query string, where it would show up in URLs and their error messages)."""
+class OpenAICompatibleLLM(_FourCharTokens, OpenAICompletion):
+    """An OpenAI-compatible chat completions endpoint, tools as functions."""
 
-    provider: str = "gemini"
-
-    def _request(
-        self, messages: list[dict[str, str]]
-    ) -> tuple[str, dict[str, Any], dict[str, str]]:
-        system = [m["content"] for m in messages if m["role"] == "system"]
-        contents = [
-            {
-                "role": "model" if m["role"] == "assistant" else "user",
-                "parts": [{"text": m["content"]}],
-            }
-            for m in messages
-            if m["role"] != "system"
-        ]
-        body: dict[str, Any] = {"contents": contents}
-        if system:
-            body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-        config: dict[str, Any] = {}
-        if self.temperature is not None:
-            config["temperature"] = self.temperature
-        if self.max_tokens is not None:
-            config["maxOutputTokens"] = int(self.max_tokens)
-        if self.stop_sequences:
-            config["stopSequences"] = self.stop_sequences[:5]
-        if config:
-            body["generationConfig"] = config
-        headers = {"x-goog-api-key": self._api_key} if self._api_key else {}
-        return f"/models/{self.model}:generateContent", body, headers
-
-    def _read(self, body: dict[str, Any]) -> tuple[str, int, int]:
-        parts = body["candidates"][0]["content"]["parts"]
-        text = "".join(str(p.get("text", "")) for p in parts)
-        meta = body.get("usageMetadata") or {}
-        return (
-            text,
-            int(meta.get("promptTokenCount", 0)),
-            int(meta.get("candidatesTokenCount", 0)),
-        )
+    api_key: str | None = Field(default=None, repr=False, exclude=True)
 
 
-class OllamaLLM(HttpLLM):
-    """POST {base}/api/chat (Ollama's native API, not streamed)."""
+class OllamaLLM(_FourCharTokens, OpenAICompatibleCompletion):
+    """Ollama through its OpenAI-compatible endpoint, tools as functions."""
 
-    provider: str = "ollama"
-
-    def _request(
-        self, messages: list[dict[str, str]]
-    ) -> tuple[str, dict[str, Any], dict[str, str]]:
-        options: dict[str, Any] = {}
-        if self.temperature is not None:
-            options["temperature"] = self.temperature
-        if self.max_tokens is not None:
-            options["num_predict"] = int(self.max_tokens)
-        if self.stop_sequences:
-            options["stop"] = self.stop_sequences
-        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": False}
-        if options:
-            body["options"] = options
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        return "/api/chat", body, headers
-
-    def _read(self, body: dict[str, Any]) -> tuple[str, int, int]:
-        text = body["message"].get("content") or ""
-        return str(text), int(body.get("prompt_eval_count", 0)), int(body.get("eval_count", 0))
+    api_key: str | None = Field(default=None, repr=False, exclude=True)
 
 
-PROVIDERS: dict[str, type[HttpLLM]] = {
-    "openai": OpenAICompatibleLLM,
-    "gemini": GeminiLLM,
-    "ollama": OllamaLLM,
-}
+class GeminiLLM(_FourCharTokens, GeminiCompletion):
+    """The Gemini API, tools as function declarations."""
+
+    api_key: str | None = Field(default=None, repr=False, exclude=True)
+
+
+def read_key(settings: Settings) -> str | None:
+    """The API key from AGENT_LLM_API_KEY_FILE, or None; LLMConfigError if unreadable."""
+    if settings.llm_api_key_file is None:
+        return None
+    try:
+        return settings.llm_api_key_file.read_text(encoding="utf-8").strip() or None
+    except OSError as exc:
+        raise LLMConfigError(
+            f"AGENT_LLM_API_KEY_FILE {settings.llm_api_key_file} cannot be read: {exc.strerror}"
+        ) from None
 
 
 def make_llm(settings: Settings) -> BaseLLM:
     """The configured provider; LLMConfigError says what is missing (never the key)."""
     if not settings.llm_model:
         raise LLMConfigError("AGENT_LLM_MODEL is required in llm mode")
-    key: str | None = None
-    if settings.llm_api_key_file is not None:
-        try:
-            key = settings.llm_api_key_file.read_text(encoding="utf-8").strip() or None
-        except OSError as exc:
-            raise LLMConfigError(
-                f"AGENT_LLM_API_KEY_FILE {settings.llm_api_key_file} cannot be read: {exc.strerror}"
-            ) from None
-    base = settings.llm_base_url or DEFAULT_BASE[settings.llm_provider]
-    if key is None and settings.llm_base_url is None and settings.llm_provider != "ollama":
+    key = read_key(settings)
+    provider = settings.llm_provider
+    if key is None and settings.llm_base_url is None and provider != "ollama":
         raise LLMConfigError(
-            f"provider {settings.llm_provider} at its public endpoint needs "
+            f"provider {provider} at its public endpoint needs "
             "AGENT_LLM_API_KEY_FILE (or set AGENT_LLM_BASE_URL to a keyless local server)"
         )
-    return PROVIDERS[settings.llm_provider].create(
-        model=settings.llm_model, base_url=base, timeout_s=settings.llm_timeout_s, api_key=key
-    )
+    if key is not None:
+        hide_in_logs(key)
+    base = (settings.llm_base_url or DEFAULT_BASE[provider]).rstrip("/")
+    timeout_s = settings.llm_timeout_s
+    if provider == "gemini":
+        root, _, version = base.rpartition("/")
+        if version not in _GEMINI_VERSIONS:
+            root, version = base, "v1beta"
+        options = {"base_url": root + "/", "api_version": version, "timeout": int(timeout_s * 1000)}
+        return GeminiLLM(
+            model=settings.llm_model,
+            api_key=key or KEYLESS,
+            client_params={"http_options": options},
+        )
+    common: dict[str, Any] = {
+        "model": settings.llm_model,
+        "base_url": base,
+        "api_key": key or KEYLESS,
+        "timeout": timeout_s,
+        "max_retries": RETRIES,
+    }
+    if provider == "ollama":
+        return OllamaLLM(provider="ollama", **common)
+    # a base URL of our own: never fall over to OpenAI's Responses API on a 404
+    return OpenAICompatibleLLM(custom_openai=settings.llm_base_url is not None, **common)
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether a provider call failed by timing out (each SDK has its own class for it)."""
+    return isinstance(exc, TimeoutError | openai.APITimeoutError | httpx.TimeoutException)
+
+
+# --- the key stays out of the logs ------------------------------------------------------
+# The SDKs put the provider's error text in their exceptions, and CrewAI logs them; some
+# proxies echo the key back in that text.
+_SECRETS: set[str] = set()
+_base_factory = logging.getLogRecordFactory()
+
+
+def redact(text: str) -> str:
+    """`text` with every provider key replaced by ***."""
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    message = record.getMessage()
+    if any(secret in message for secret in _SECRETS):
+        record.msg, record.args = redact(message), None
+    return record
+
+
+def hide_in_logs(secret: str) -> None:
+    """Replace `secret` with *** in every log record from now on."""
+    _SECRETS.add(secret)
+    logging.setLogRecordFactory(_record)

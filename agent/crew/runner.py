@@ -12,8 +12,8 @@ from crewai.crews.crew_output import CrewOutput
 
 from agent.config import Settings
 from agent.crew.crew import build_crew
-from agent.crew.errors import CrewOutputError, CrewTimeout, LLMTimeoutError
-from agent.crew.llm import make_llm
+from agent.crew.errors import CrewOutputError, CrewTimeout
+from agent.crew.llm import is_timeout, make_llm, redact
 from agent.crew.parse import OutputRejected, parse_answer
 from agent.crew.tools import (
     ActionReads,
@@ -112,8 +112,8 @@ class CrewRunner:
         deadline: float,
     ) -> tuple[str, Usage]:
         """One crew run in a daemon thread, abandoned (and its tools cancelled) at the
-        deadline: CrewAI has no cancellation, and an HTTP provider's own timeout bounds
-        the call it may still be in."""
+        deadline: CrewAI has no cancellation, and the provider SDK's own timeout bounds
+        the call it may still be in. Provider error text is redacted of the key."""
         ledger = CallLedger()
         tools = crew_tools(
             observability=self.observability,
@@ -148,11 +148,10 @@ class CrewRunner:
             ledger.cancelled.set()
             raise CrewTimeout(f"the crew did not finish within {self.timeout_s:g} s", usage=spent)
         error = box.get("error")
-        if isinstance(error, LLMTimeoutError | TimeoutError):
-            raise CrewTimeout(f"LLM provider timed out: {error}", usage=spent)
+        if error is not None and (is_timeout(error) or is_timeout(error.__cause__ or error)):
+            raise CrewTimeout(f"LLM provider timed out: {redact(str(error))}", usage=spent)
         if error is not None:
-            log.warning("crew run failed: %s: %s", type(error).__name__, error)
-            raise CrewOutputError(
-                f"the crew failed: {type(error).__name__}: {error}", reason="provider", usage=spent
-            )
+            text = redact(f"{type(error).__name__}: {error}")
+            log.warning("crew run failed: %s", text)
+            raise CrewOutputError(f"the crew failed: {text}", reason="provider", usage=spent)
         return str(box.get("text", "")), spent

@@ -1,6 +1,9 @@
 """The crew's tools: observability reads, knowledge retrieval, the action catalogue and
 dry runs. None of them can run a real action, and none touches the chaos server.
 
+Each is a CrewAI BaseTool with a pydantic args schema: the provider sends the schemas as
+function definitions and CrewAI validates the model's tool-call arguments against them.
+
 Every tool answers one JSON document `{status, tool, query, data?, error?}` with status
 `success | error | no_data`, the exact query and the upstream error text, so a model can
 correct itself; an identical repeated call is refused (HolmesGPT's tool safeguards).
@@ -86,6 +89,10 @@ class LedgerTool(BaseTool):
         return result(self.name, query, status, data)
 
 
+class NoArgs(BaseModel):
+    """A tool that takes no arguments."""
+
+
 class ServiceArgs(BaseModel):
     service: str | None = Field(None, description="one service (target, target-db...) or all")
 
@@ -93,6 +100,7 @@ class ServiceArgs(BaseModel):
 class AlertsTool(LedgerTool):
     name: str = "firing_alerts"
     description: str = "The alerts observability has firing now (name, service, severity)."
+    args_schema: type[BaseModel] = NoArgs
     _obs: ObservabilityReads = PrivateAttr()
 
     def _run(self) -> str:
@@ -175,6 +183,7 @@ class KnowledgeTool(LedgerTool):
 class CatalogueTool(LedgerTool):
     name: str = "action_catalogue"
     description: str = "The action server's catalogue: each action's parameters and risk."
+    args_schema: type[BaseModel] = NoArgs
     _actions: ActionReads = PrivateAttr()
 
     def _run(self) -> str:

@@ -212,13 +212,25 @@ class SupabaseSink:
         return f"{type(exc).__name__}: {exc}".replace(self._key, "***")
 
 
+class SinkExtraMissing(ImportError):
+    """The Supabase sink is configured but supabase-py (the `supabase` extra) is missing."""
+
+
 def build_supabase_sink(settings: Settings, *, ops_store: OpsStore | None) -> SupabaseSink | None:
     """The sink when OBS_SUPABASE_URL and OBS_SUPABASE_KEY_FILE are set, else None.
 
     With `ops_store`, new `chaos_events` and `events` rows from start-up on are mirrored too.
+    SinkExtraMissing, naming the extra to install, when it is configured without supabase-py.
     """
     if settings.supabase_url is None or settings.supabase_key_file is None:
         return None
+    try:
+        import supabase  # noqa: F401  (the optional extra: checked before anything starts)
+    except ImportError:
+        raise SinkExtraMissing(
+            "OBS_SUPABASE_URL is set but the Supabase sink needs the supabase extra: "
+            "pip install -e '.[supabase]' in the repo (.venv/bin/pip there)"
+        ) from None
     key = settings.supabase_key_file.read_text().strip()
     if not key:
         raise ValueError(f"OBS_SUPABASE_KEY_FILE {settings.supabase_key_file} is empty")

@@ -1,11 +1,14 @@
 """LLM mode plumbing: the CrewAI crew driven by a scripted LLM.
 
-No LLM provider can run here, so the model is a stand-in: `ScriptedLLM`, a crewai.BaseLLM
+STAND-IN: no model can be reached here, so the model is `ScriptedLLM`, a crewai.BaseLLM
 subclass that returns prepared answers (the verification task's answer from a script, a
-short final answer to the other tasks) and counts tokens like a provider would. Everything
-else is real: CrewAI's crew, agents and tool loop, the parser, the catalogue the action
-server validates parameters with, a KnowledgeIndex on disk, the policy engine with a store
-on real Postgres.
+short final answer to the other tasks) and counts tokens like a provider would. It declares
+no native function calling, so its one tool call goes through CrewAI's text (ReAct) path;
+the native tool-call path over HTTP is in test_llm_providers.py. Everything else is real:
+CrewAI's crew, agents and tool loop, the parser, the catalogue the action server validates
+parameters with, a KnowledgeIndex on disk, the policy engine with a store on real Postgres.
+
+Needs the `llm` extra; without it the module is skipped.
 """
 
 import json
@@ -17,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip(
+    "agent.crew.runner", reason="the LLM crew needs the llm extra: pip install -e '.[llm]'"
+)
+
 from pydantic import PrivateAttr
 
 from agent.config import Settings
@@ -26,7 +34,7 @@ from agent.model import Hypothesis, Perception, Plan, PlanStep, Verdict
 from knowledge.retrieval import Match, Passage
 from knowledge.runbook import Runbook, parse_runbook
 
-from crewai import BaseLLM  # isort: skip  (after agent.crew set the offline environment)
+from crewai import BaseLLM  # isort: skip  (after agent.crew went offline)
 
 pytestmark = [
     # CrewAI 1.15's Agent reads its own deprecated fields while it initialises

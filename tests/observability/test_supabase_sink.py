@@ -4,6 +4,8 @@ There is no Supabase or PostgREST here, so `PostgrestStandIn` is a small HTTP se
 loopback that speaks the part of PostgREST's API supabase-py uses to upsert rows
 (POST /rest/v1/<table>?on_conflict=..., a JSON array body, apikey/Authorization headers,
 201 with the rows): it stands in for the hosted service. ops-db is real Postgres.
+
+Needs the `supabase` extra; without it the module is skipped.
 """
 
 import json
@@ -18,6 +20,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+pytest.importorskip(
+    "supabase", reason="the Supabase sink needs the extra: pip install -e '.[supabase]'"
+)
+
 from sqlalchemy import create_engine, text
 
 from lab.ops_store import OpsStore
