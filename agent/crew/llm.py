@@ -137,7 +137,10 @@ def redact(text: str) -> str:
 
 def _record(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
-    message = record.getMessage()
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string is the handler's to report, not the caller's
+        return record
     if any(secret in message for secret in _SECRETS):
         record.msg, record.args = redact(message), None
     return record
