@@ -60,17 +60,6 @@ class CgroupLimit:
         return left + ensure_target(lab)
 
 
-def oom_kill() -> CgroupLimit:
-    """api-crash--oom-kill: a memory limit the API's next allocations exceed (charges made
-    before the move stay where they were, so the limit counts only new memory)."""
-    return CgroupLimit(
-        fault="api-crash",
-        controller="memory",
-        settings={"memory.limit_in_bytes": str(24 * 2**20)},
-        traffic_path="/products",
-    )
-
-
 def container_paused() -> CgroupLimit:
     """api-hang--container-paused: the cgroup freezer, as `docker pause` uses it."""
     return CgroupLimit(fault="api-hang", controller="freezer", settings={"freezer.state": "FROZEN"})

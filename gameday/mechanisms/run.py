@@ -21,7 +21,7 @@ from gameday.outage import measure
 from gameday.probe import JourneyProbe
 from gameday.side_actions import snapshot
 from gameday.steady import wait_steady
-from knowledge.runbook import load_runbooks
+from knowledge.runbook import RunbookError, load_runbooks
 
 Status = Literal["pass", "fail", "not_reproducible", "error"]
 STEADY_WITHIN_S = 150.0
@@ -42,13 +42,17 @@ class Outcome:
     wrong: list[str] = field(default_factory=list)
     outage_s: float | None = None
     note: str = ""
+    made_at: float | None = None  # epoch s
 
 
 def fixes_of(fault: str) -> set[str]:
-    """The actions of the runbooks that cover `fault` (escalate is never wrong)."""
-    return {a.action for book in load_runbooks() if fault in book.faults for a in book.actions} | {
-        "escalate"
-    }
+    """The actions of the runbooks that cover `fault`, or the case's action when the
+    runbooks cannot be read (escalate is never wrong)."""
+    try:
+        books = load_runbooks()
+    except RunbookError:  # a runbook mid-edit: the case's expected action still holds
+        return {str(load_case(fault).expected.action), "escalate"}
+    return {a.action for book in books if fault in book.faults for a in book.actions} | {"escalate"}
 
 
 def run_variant(lab: GamedayLab, variant: Variant) -> Outcome:
@@ -59,6 +63,7 @@ def run_variant(lab: GamedayLab, variant: Variant) -> Outcome:
         out.status, out.note = "not_reproducible", maker.reason
         return out
     case = load_case(variant.fault)
+    allowed = fixes_of(variant.fault)
     try:
         wait_steady(lab, STEADY_WITHIN_S, f"before {variant.id}")
     except NotSteady as exc:
@@ -68,17 +73,17 @@ def run_variant(lab: GamedayLab, variant: Variant) -> Outcome:
         snapshot(lab)  # as the action server's schedule would have taken one
     made = maker()
     probe = JourneyProbe(str(lab.target.base_url)).start()
-    made_at = time.time()
+    made_at = out.made_at = time.time()
     left: list[str] = []
     try:
         made.make(lab)
-        _judge(lab, out, made_at, case.timeout_s + EXTRA_WINDOW_S)
+        _judge(lab, out, allowed, made_at, case.timeout_s + EXTRA_WINDOW_S)
     except CannotMake as exc:
         out.status, out.note = "not_reproducible", str(exc)
     except GamedayError as exc:
         out.status, out.note = "fail", str(exc)[:300]
         out.actions = [f"{a.action}:{a.outcome}" for a in agent_actions(lab, made_at)]
-        _wrong(out, agent_actions(lab, made_at))
+        _wrong(out, allowed, agent_actions(lab, made_at))
     finally:
         ended = time.time()
         left = made.clean(lab)
@@ -91,24 +96,24 @@ def run_variant(lab: GamedayLab, variant: Variant) -> Outcome:
     return out
 
 
-def _wrong(out: Outcome, seen: list[ActionSeen]) -> None:
-    allowed = fixes_of(out.fault)
+def _wrong(out: Outcome, allowed: set[str], seen: list[ActionSeen]) -> None:
     out.wrong = [f"{a.action} {a.params}" for a in mutating(seen) if a.action not in allowed]
 
 
-def _judge(lab: GamedayLab, out: Outcome, made_at: float, within_s: float) -> None:
+def _judge(
+    lab: GamedayLab, out: Outcome, allowed: set[str], made_at: float, within_s: float
+) -> None:
     closed = wait_closed(lab, made_at, within_s)
     seen = agent_actions(lab, made_at)
     out.actions = [f"{a.action}:{a.outcome}" for a in seen]
-    _wrong(out, seen)
+    _wrong(out, allowed, seen)
     mine = [i for i in closed if i.get("fault") == out.fault]
     incident = mine[0] if mine else closed[0]
     out.diagnosis, out.state = incident.get("fault"), incident.get("state")
     if len(closed) > 1:
         out.note = "incidents: " + ", ".join(f"{i.get('fault')}/{i['state']}" for i in closed)
-    allowed = fixes_of(out.fault) - {"escalate"}
     fixed = out.state == "resolved" and any(
-        a.action in allowed and a.outcome == "succeeded" for a in seen
+        a.action in allowed - {"escalate"} and a.outcome == "succeeded" for a in seen
     )
     good = bool(mine) and (fixed or out.state == "escalated")
     out.status = "pass" if good and not out.wrong else "fail"
