@@ -131,7 +131,8 @@ Product.__mapper__.add_property("promo_code", _column)
 
 @dataclass
 class PatchWithTraffic(CodePatch):
-    """A code change, then traffic (`concurrency` loops on `path`, `{n}` numbered)."""
+    """A code change, then traffic (`concurrency` loops on `path`, `{n}` numbered); the
+    memory leaks get one loop with no pause, as `while true; do curl ...; done` sends."""
 
     path: str = "/products"
     concurrency: int = 1
@@ -183,9 +184,7 @@ def broken_dependency() -> CodePatch:
 
 def request_history() -> CodePatch:
     """api-memory-leak--unbounded-request-history."""
-    return PatchWithTraffic(
-        fault="api-memory-leak", at_run=REQUEST_HISTORY, concurrency=2, every_s=0.02
-    )
+    return PatchWithTraffic(fault="api-memory-leak", at_run=REQUEST_HISTORY, every_s=0.0)
 
 
 def unbounded_memo() -> CodePatch:
@@ -194,8 +193,7 @@ def unbounded_memo() -> CodePatch:
         fault="api-memory-leak",
         at_run=UNBOUNDED_MEMO,
         path="/products?search={n}",
-        concurrency=2,
-        every_s=0.02,
+        every_s=0.0,
     )
 
 

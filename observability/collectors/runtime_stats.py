@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -35,14 +36,44 @@ class CpuReading:
     at: float
 
 
+FROZEN_STATES = (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def in_frozen_cgroup(pid: int, root: Path = CGROUP_ROOT) -> bool:
+    """Whether `pid` sits in a frozen cgroup (`docker pause`: the v1 freezer's FROZEN, or
+    v2's cgroup.freeze 1); False when it cannot be told."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if "freezer" in controllers.split(","):
+                state = root / "freezer" / path.lstrip("/") / "freezer.state"
+                if state.exists() and state.read_text().strip() != "THAWED":
+                    return True
+            elif controllers == "":
+                freeze = root / path.lstrip("/") / "cgroup.freeze"
+                if freeze.exists() and freeze.read_text().strip() == "1":
+                    return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def is_frozen(proc: psutil.Process) -> bool:
+    """Whether the process is alive but scheduled no more: stopped (SIGSTOP), held by a
+    debugger (tracing stop) or in a frozen cgroup."""
+    return proc.status() in FROZEN_STATES or in_frozen_cgroup(proc.pid)
+
+
 def tree_cpu_seconds(pid: int) -> tuple[float, bool, float] | None:
     """CPU seconds used by `pid`, its descendants and their reaped children; whether the
-    root is stopped (SIGSTOP); and the root's age in seconds. None when the process is not
-    visible from here."""
+    root is frozen (SIGSTOP, a debugger's stop, a frozen cgroup: is_frozen); and the root's
+    age in seconds. None when the process is not visible from here."""
     try:
         root = psutil.Process(pid)
         procs = process_tree(root)
-        stopped = root.status() == psutil.STATUS_STOPPED
+        stopped = is_frozen(root)
         age_s = time.time() - root.create_time()
     except psutil.Error:
         return None
