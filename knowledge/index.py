@@ -27,6 +27,7 @@ from knowledge.lexical import LexicalIndex
 from knowledge.memory import Postmortem, postmortem_fault, postmortem_passages
 from knowledge.retrieval import Match, MatchKind, Passage
 from knowledge.runbook import RUNBOOK_DIR, Runbook, load_runbooks
+from knowledge.wording import spelled_out
 
 RetrievalMode = Literal["dense", "hybrid"]
 COLLECTION = "breakfix_knowledge"
@@ -263,6 +264,7 @@ class KnowledgeIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         top = max(4 * k, 12)  # enough passages that k distinct documents are likely there
+        text = spelled_out(text)
         with self._lock:
             index = self._ready()
             dense = _grouped(

@@ -4,7 +4,8 @@ Front-matter keys (all validated; see knowledge/runbooks/README.md for the vocab
 id, title, faults (catalogue fault ids it covers; empty for general runbooks), severity,
 symptoms (prose), signals (structured conditions over the agent's evidence features),
 diagnosis (prose), actions (ordered catalogue actions with parameters), verification,
-escalate_when. The Markdown body is the human text, split into passages for retrieval.
+escalate_when, reported_as (how the failure is reported, one phrasing per line). The
+Markdown body is the human text, split into passages for retrieval.
 """
 
 import re
@@ -100,6 +101,9 @@ class Runbook(BaseModel):
     verification: str = Field(min_length=10)
     verify_signals: list[str] = Field(default_factory=list)  # features that must clear
     escalate_when: str = Field(min_length=10)
+    # How people and other monitors report the failure, in their words (an on-call chat, a
+    # foreign monitor's alert, a customer's ticket): each line is a retrieval passage of its own
+    reported_as: list[str] = Field(default_factory=list)
     body: str = ""
     path: str = ""
 
@@ -111,6 +115,7 @@ class Runbook(BaseModel):
             ("Diagnosis", self.diagnosis),
             ("Verification", self.verification),
             ("When to escalate", self.escalate_when),
+            *(("Reported as", line) for line in self.reported_as),
         ]
         heading, lines = self.title, list[str]()
         for line in self.body.splitlines():
