@@ -193,9 +193,19 @@ class CatalogueTool(LedgerTool):
         return self._guarded({}, fetch)
 
 
+class ParamArg(BaseModel):
+    name: str = Field(description="a parameter the action takes")
+    value: str | int | float | bool = Field(description="its value")
+
+
 class DryRunArgs(BaseModel):
+    """The parameters as name/value pairs, not a free-form object: CrewAI sends tool schemas
+    in strict mode, where an object without declared properties can only be empty."""
+
     action: str = Field(description="a catalogue action name")
-    params: dict[str, Any] = Field(default_factory=dict, description="its parameters")
+    params: list[ParamArg] = Field(
+        default_factory=list, description="its parameters, each a name and a value; [] for none"
+    )
 
 
 class DryRunTool(LedgerTool):
@@ -207,13 +217,14 @@ class DryRunTool(LedgerTool):
     args_schema: type[BaseModel] = DryRunArgs
     _actions: ActionReads = PrivateAttr()
 
-    def _run(self, action: str, params: dict[str, Any] | None = None) -> str:
-        query = {"action": action, "params": params or {}}
+    def _run(self, action: str, params: list[dict[str, Any]] | None = None) -> str:
+        given = {p["name"]: p["value"] for p in params or []}
+        query = {"action": action, "params": given}
 
         def fetch() -> tuple[Status, Any]:
             if action not in CATALOGUE_ACTIONS:
                 return "error", {"refused": f"{action!r} is not a catalogue action"}
-            run = self._actions.act(action, params or {}, dry_run=True)
+            run = self._actions.act(action, given, dry_run=True)
             dump = run.model_dump(mode="json") if isinstance(run, BaseModel) else run
             return "success", dump
 

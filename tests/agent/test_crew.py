@@ -363,18 +363,24 @@ def test_tools_refuse_repeats_and_non_catalogue_dry_runs(tmp_path: Path) -> None
             observability=None, knowledge=None, actions=actions, window_s=60, ledger=ledger
         )
         dry_run = next(t for t in tools["planning"] if t.name == "action_dry_run")
-        refused = json.loads(dry_run.run(action="drop-database", params={}))
+        refused = json.loads(dry_run.run(action="drop-database", params=[]))
         assert refused["status"] == "error"
         assert "not a catalogue action" in json.dumps(refused["data"])
 
-        unreachable = json.loads(dry_run.run(action="restart-api", params={}))
+        # parameters are name/value pairs (a strict tool schema admits no free-form object)
+        db = [{"name": "dependency", "value": "db"}]
+        unreachable = json.loads(dry_run.run(action="switch-to-fallback", params=db))
         assert unreachable["status"] == "error"
+        assert unreachable["query"] == {
+            "action": "switch-to-fallback",
+            "params": {"dependency": "db"},
+        }
         assert "ConnectError" in unreachable["error"]
 
-        again = json.loads(dry_run.run(action="restart-api", params={}))
+        again = json.loads(dry_run.run(action="switch-to-fallback", params=db))
         assert "identical call" in again["error"]
 
         ledger.cancelled.set()
-        late = json.loads(dry_run.run(action="clear-cache", params={}))
+        late = json.loads(dry_run.run(action="clear-cache", params=[]))
         assert "cancelled" in late["error"]
     assert "dry_run" not in dry_run.args_schema.model_fields  # no way to ask for a real run

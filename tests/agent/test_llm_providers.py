@@ -58,6 +58,7 @@ ANSWER = {
     "plans": [{"fault": "api-crash", "steps": [{"action": "restart-api"}]}],
 }
 DIAGNOSE_MARK = "Rank the likely faults"
+PLAN_MARK = "plan the ordered catalogue actions"
 VERIFY_MARK = "Check the hypotheses and plans"
 
 pytestmark = [pytest.mark.filterwarnings(r"ignore::DeprecationWarning:crewai(\..*)?")]
@@ -124,6 +125,20 @@ class Observability:
 
     def firing(self) -> list[dict[str, Any]]:
         return [{"alertname": "TargetDown", "service": "target"}]
+
+
+class Actions:
+    """The action server reads the catalogue and dry-run tools make, recorded."""
+
+    def __init__(self) -> None:
+        self.dry_runs: list[tuple[str, dict[str, Any], bool]] = []
+
+    def actions(self) -> list[dict[str, Any]]:
+        return [{"name": "switch-to-fallback", "params": {"dependency": "str"}}]
+
+    def act(self, name: str, params: dict[str, Any] | None = None, *, dry_run: bool = False) -> Any:
+        self.dry_runs.append((name, dict(params or {}), dry_run))
+        return {"action": name, "would": "route db traffic to the fallback"}
 
 
 def settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -193,25 +208,29 @@ def task_of(body: dict[str, Any]) -> str:
 
 def tool_calling_model(seen: list[dict[str, Any]]) -> Callable[[dict[str, Any]], Any]:
     """The stand-in model: on the diagnosis task it calls the evidence and knowledge tools,
-    and answers only once the request carries both results (each recorded in `seen`); the
-    verification task gets the JSON answer, every other task a line of prose."""
+    on the planning task the dry-run tool with a parameter, and answers each only once the
+    request carries the results (recorded in `seen`); the verification task gets the JSON
+    answer, every other task a line of prose."""
 
     def reply(body: dict[str, Any]) -> dict[str, Any]:
         task = task_of(body)
         if VERIFY_MARK in task:
             return chat_reply(json.dumps(ANSWER))
-        if DIAGNOSE_MARK not in task:
+        if DIAGNOSE_MARK in task:
+            calls = [
+                tool_call("call_evidence", "observability_evidence", {"service": "target"}),
+                tool_call("call_search", "knowledge_search", {"query": "API down", "k": 3}),
+            ]
+        elif PLAN_MARK in task:
+            db = {"action": "switch-to-fallback", "params": [{"name": "dependency", "value": "db"}]}
+            calls = [tool_call("call_dry_run", "action_dry_run", db)]
+        else:
             return chat_reply("the target API is down (target.up false)")
         results = [m for m in body["messages"] if m["role"] == "tool"]
         if not results:
-            return chat_reply(
-                tool_calls=[
-                    tool_call("call_evidence", "observability_evidence", {"service": "target"}),
-                    tool_call("call_search", "knowledge_search", {"query": "API down", "k": 3}),
-                ]
-            )
+            return chat_reply(tool_calls=calls)
         seen.extend(results)
-        return chat_reply("api-crash, runbook api-down, confidence 0.8")
+        return chat_reply("done with the tools")
 
     return reply
 
@@ -231,11 +250,12 @@ def test_the_crew_runs_through_tool_calls_on_an_openai_compatible_provider(
     api: StandIn, tmp_path: Path, provider: str, suffix: str
 ) -> None:
     """CrewRunner -> make_llm -> CrewAI's OpenAI-compatible provider -> the stand-in, which
-    asks for two tool calls on the diagnosis task. The tools really ran (the observability
-    stub was read, the knowledge index answered), their results came back as tool messages,
-    and the crew's final answer parsed into the diagnosis. Ollama is the same API at /v1."""
+    asks for two tool calls on the diagnosis task and a dry run with a parameter on the
+    planning task. The tools really ran (the observability and action stubs were called, the
+    knowledge index answered), their results came back as tool messages, and the crew's final
+    answer parsed into the diagnosis. Ollama is the same API at /v1."""
     index = knowledge(tmp_path)
-    observability = Observability()
+    observability, actions = Observability(), Actions()
     seen: list[dict[str, Any]] = []
     api.default = (200, tool_calling_model(seen), 0.0)
     s = settings(
@@ -247,7 +267,7 @@ def test_the_crew_runs_through_tool_calls_on_an_openai_compatible_provider(
         llm_price_completion_per_1k=0.03,
     )
 
-    outcome = CrewRunner(s, observability=observability, knowledge=index).run(
+    outcome = CrewRunner(s, observability=observability, knowledge=index, actions=actions).run(
         PERCEPTION, [], [BOOK]
     )
 
@@ -256,23 +276,25 @@ def test_the_crew_runs_through_tool_calls_on_an_openai_compatible_provider(
     assert first["path"] == "/v1/chat/completions"
     assert first["headers"]["Authorization"] == f"Bearer {KEY}"
     offered = {t["function"]["name"] for r in api.requests for t in r["body"].get("tools", [])}
-    assert {"observability_evidence", "knowledge_search", "firing_alerts"} <= offered
+    assert {"observability_evidence", "knowledge_search", "action_dry_run"} <= offered
     results = {m["tool_call_id"]: json.loads(m["content"]) for m in seen}
-    assert set(results) == {"call_evidence", "call_search"}
+    assert set(results) == {"call_evidence", "call_search", "call_dry_run"}
     assert results["call_search"]["status"] == "success"
     assert results["call_search"]["query"] == {"query": "API down", "k": 3}
     assert results["call_search"]["data"][0]["id"] == "api-down"
     assert results["call_evidence"]["data"]["log_lines"] == ["target: connection refused"]
     assert observability.reads == [s.evidence_window_s]  # the evidence tool itself ran
+    assert actions.dry_runs == [("switch-to-fallback", {"dependency": "db"}, True)]
+    assert results["call_dry_run"]["status"] == "success"
 
     # the final answer became the typed diagnosis and plan
     assert outcome.diagnosis.mode == "llm"
     assert outcome.diagnosis.hypotheses[0].runbook_id == "api-down"
     assert outcome.plans[0].steps[0].action == "restart-api"
-    # five chat requests (four tasks, one more for the tool round), each priced
-    assert (outcome.usage.calls, outcome.usage.prompt_tokens) == (5, 5000)
-    assert outcome.usage.completion_tokens == 500
-    assert outcome.usage.cost_usd == pytest.approx(5 * 0.01 + 0.5 * 0.03)
+    # six chat requests (four tasks, two more for the tool rounds), each priced
+    assert (outcome.usage.calls, outcome.usage.prompt_tokens) == (6, 6000)
+    assert outcome.usage.completion_tokens == 600
+    assert outcome.usage.cost_usd == pytest.approx(6 * 0.01 + 0.6 * 0.03)
 
 
 def gemini_reply(parts: list[dict[str, Any]]) -> dict[str, Any]:
