@@ -368,6 +368,7 @@ def test_ollama_goes_through_its_openai_compatible_endpoint_with_tools(
 
     sent = api.requests[0]
     assert sent["path"] == "/v1/chat/completions"  # Ollama's OpenAI-compatible endpoint
+    assert sent["headers"]["Authorization"] == "Bearer keyless"  # no key set: a placeholder
     assert sent["body"]["model"] == "test-model"
     names = [t["function"]["name"] for t in sent["body"]["tools"]]
     assert names == ["firing_alerts", "observability_snapshot", "observability_evidence"]
