@@ -201,6 +201,9 @@ class DeletedRows:
         conn = superuser(lab, autocommit=False)
         try:
             with conn, conn.cursor() as cur:
+                # no order placed between two DELETEs (a line would then pin its product)
+                names = sql.SQL(", ").join(sql.Identifier(t) for t in self.tables)
+                cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(names))
                 for table in self.tables:
                     cur.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
                     columns = [d[0] for d in cur.description or ()]

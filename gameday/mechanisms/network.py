@@ -1,5 +1,5 @@
 """Network variants on the API-to-database path (the API reaches Postgres through the
-db-proxy on 127.0.0.1): netem delay or loss and firewall rules on the proxy's port only,
+db-proxy on 127.0.0.1): firewall rules on the proxy's port only,
 the proxy replaced by one whose backend is gone, the proxy starved of CPU."""
 
 import subprocess
@@ -16,42 +16,6 @@ TAG = "breakfix-mech"
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-
-
-@dataclass
-class Netem:
-    """`tc netem` on loopback for packets to the db-proxy's port only (a prio qdisc with a
-    fourth band no other traffic maps to, a u32 filter on the port)."""
-
-    fault: str
-    netem: tuple[str, ...]  # ("delay", "200ms") | ("loss", "10%")
-    installed: bool = field(default=False, init=False)
-
-    def make(self, lab: GamedayLab) -> None:
-        shown = _run("tc", "qdisc", "show", "dev", "lo").stdout
-        if "noqueue" not in shown:
-            raise GamedayError(f"loopback already has a qdisc (someone else's?): {shown.strip()}")
-        port = str(port_of(lab, "db-proxy"))
-        steps = [
-            ("qdisc", "add", "dev", "lo", "root", "handle", "1:", "prio", "bands", "4"),
-            ("qdisc", "add", "dev", "lo", "parent", "1:4", "handle", "40:", "netem", *self.netem),
-            ("filter", "add", "dev", "lo", "parent", "1:0", "protocol", "ip", "prio", "1",
-             "u32", "match", "ip", "dport", port, "0xffff", "flowid", "1:4"),
-        ]  # fmt: skip
-        self.installed = True
-        for step in steps:
-            done = _run("tc", *step)
-            if done.returncode != 0:
-                raise GamedayError(f"tc {' '.join(step)}: {done.stderr.strip()}")
-
-    def clean(self, lab: GamedayLab) -> list[str]:
-        if not self.installed:
-            return []
-        shown = _run("tc", "qdisc", "show", "dev", "lo").stdout
-        if "prio 1:" not in shown:
-            return []
-        _run("tc", "qdisc", "del", "dev", "lo", "root")
-        return [f"netem {' '.join(self.netem)} was still on the db path"]
 
 
 @dataclass
