@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: each target is idempotent and fast on a second call.
-.PHONY: setup run test test-deep lint bench down status
+.PHONY: setup run test test-deep lint bench down status compose-up compose-down
 
 setup:
 	@scripts/setup.sh
@@ -32,3 +32,11 @@ status:
 
 down:
 	@.venv/bin/breakfix down
+
+# The lab as one container per service on a Docker engine (scripts/compose.sh); volumes are
+# kept by compose-down (`scripts/compose.sh down --volumes` removes them).
+compose-up:
+	@scripts/compose.sh up
+
+compose-down:
+	@scripts/compose.sh down

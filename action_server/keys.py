@@ -40,10 +40,35 @@ def key_id_of(presented: str) -> str | None:
     return match.group(1) if match else None
 
 
+def new_plaintext() -> str:
+    """A fresh key in the `bfx_<id>_<secret>` format, not yet recorded anywhere."""
+    return f"bfx_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+
+
 def create_key(*, session: Session, name: str, scope: Scope) -> tuple[ApiKey, str]:
     """A new key: the row (hash only) and the plaintext, which is never stored."""
-    key_id = secrets.token_hex(6)
-    plaintext = f"bfx_{key_id}_{secrets.token_urlsafe(32)}"
+    plaintext = new_plaintext()
+    return _record(session=session, plaintext=plaintext, name=name, scope=scope), plaintext
+
+
+def adopt_key(*, session: Session, plaintext: str, name: str, scope: Scope) -> bool:
+    """Record a key made elsewhere (a secret file mounted read-only); False when ops-db
+    already holds it. ValueError when it is malformed or its id is taken by another key."""
+    key_id = key_id_of(plaintext)
+    if key_id is None:
+        raise ValueError("not a key in the bfx_<id>_<secret> format")
+    row = session.get(ApiKey, key_id)
+    if row is not None:
+        if not same_token(_hash(plaintext), row.key_hash) or row.scope != scope.value:
+            raise ValueError(f"key id {key_id} belongs to another key")
+        return False
+    _record(session=session, plaintext=plaintext, name=name, scope=scope)
+    return True
+
+
+def _record(*, session: Session, plaintext: str, name: str, scope: Scope) -> ApiKey:
+    key_id = key_id_of(plaintext)
+    assert key_id is not None
     row = ApiKey(
         id=key_id,
         name=name,
@@ -53,7 +78,7 @@ def create_key(*, session: Session, name: str, scope: Scope) -> tuple[ApiKey, st
     )
     session.add(row)
     session.commit()
-    return row, plaintext
+    return row
 
 
 def verify_key(*, session: Session, presented: str) -> ApiKey | None:

@@ -97,6 +97,7 @@ build_image() {
   rm -f "$ROOTFS.debootstrap.log"
   # The package cache only makes the vfs layer bigger.
   rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
+  chmod 755 "$ROOTFS"  # mktemp made it 0700: the image's / would let only root through
   tar -C "$ROOTFS" -c . | docker import - "$IMAGE" >/dev/null || die "docker import failed"
   say "image $IMAGE built in $(elapsed "$started")s"
 }

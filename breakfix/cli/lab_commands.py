@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -86,11 +86,20 @@ def run() -> None:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Stable JSON for scripts.")] = False,
     show_secrets: Annotated[bool, typer.Option(help="Include DB passwords in DSNs.")] = False,
+    runtime: Annotated[
+        Literal["local", "docker"],
+        typer.Option(help="local: `breakfix run`'s supervisor; docker: the Compose stack."),
+    ] = "local",
+    project: Annotated[
+        str, typer.Option(help="The Compose project (docker runtime).")
+    ] = "breakfix",
 ) -> None:
     """Show every service: pid, port, URL, health, uptime."""
     settings = get_settings()
     try:
-        report = collect_status(settings, show_secrets=show_secrets)
+        report = collect_status(
+            settings, show_secrets=show_secrets, runtime=runtime, docker_project=project
+        )
     except LabError as exc:
         raise _fail(str(exc)) from None
     if as_json:

@@ -1,6 +1,6 @@
 """Building and rendering `breakfix status`."""
 
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -9,25 +9,26 @@ from lab.config import LabSettings
 from lab.errors import SupervisorNotRunningError
 from lab.paths import StatePaths
 from lab.runtime.local import LocalRuntime
+from lab.runtime.models import ServiceStatus
 from lab.secrets import read_secret
 from lab.services import APP_PASSWORD, OPS_PASSWORD, endpoints
 
 _PASSWORD_FILES = {"target-db": APP_PASSWORD, "ops-db": OPS_PASSWORD}
 
 
-def collect_status(settings: LabSettings, *, show_secrets: bool) -> dict[str, Any]:
-    """`{"services": {name: {pid, port, url, health, uptime_s[, dsn]}}}`, stable for scripts."""
+def collect_status(
+    settings: LabSettings,
+    *,
+    show_secrets: bool,
+    runtime: Literal["local", "docker"] = "local",
+    docker_project: str | None = None,
+) -> dict[str, Any]:
+    """`{"services": {name: {pid, port, url, health, uptime_s[, dsn]}}}`, stable for scripts.
+
+    `docker`: the containers of the Compose project (extra ones, e.g. Prometheus, included).
+    """
     paths = StatePaths.at(settings.state_dir)
-    live = {}
-    try:
-        runtime = LocalRuntime.from_state_dir(paths)
-    except SupervisorNotRunningError:
-        pass  # not running: every service is reported stopped
-    else:
-        try:
-            live = {s.name: s for s in runtime.list()}
-        finally:
-            runtime.close()
+    live = _live_docker(docker_project) if runtime == "docker" else _live_local(paths)
     services: dict[str, Any] = {}
     for name, end in endpoints(settings).items():
         current = live.get(name)
@@ -45,7 +46,39 @@ def collect_status(settings: LabSettings, *, show_secrets: bool) -> dict[str, An
                 password = read_secret(secret)
             entry["dsn"] = end.dsn(password)
         services[name] = entry
+    for name, current in live.items():
+        if name not in services:
+            services[name] = {
+                "pid": current.pid,
+                "port": current.port,
+                "url": current.url,
+                "health": current.health,
+                "uptime_s": current.uptime_s,
+            }
     return {"services": services}
+
+
+def _live_local(paths: StatePaths) -> dict[str, ServiceStatus]:
+    """What the local supervisor reports; nothing when it is not running."""
+    try:
+        runtime = LocalRuntime.from_state_dir(paths)
+    except SupervisorNotRunningError:
+        return {}  # not running: every service is reported stopped
+    try:
+        return {s.name: s for s in runtime.list()}
+    finally:
+        runtime.close()
+
+
+def _live_docker(project: str | None) -> dict[str, ServiceStatus]:
+    """The labelled containers of `project` (every project when None)."""
+    from lab.runtime.docker import DockerRuntime
+
+    runtime = DockerRuntime(project=project)
+    try:
+        return {s.name: s for s in runtime.list()}
+    finally:
+        runtime.close()
 
 
 def render_status(report: dict[str, Any], console: Console) -> None:

@@ -1,0 +1,89 @@
+"""The one-shot `init` container of the lab on Docker Compose.
+
+`python -m breakfix.compose_init` runs after both databases are healthy (its secret files
+come from breakfix.compose_secrets): the state dir's layout, env files, hosts file and Prometheus
+configs, then roles, migrations, seed data and the agent's act key, as the supervisor's
+database hooks do. Each container sees only the secrets Compose gives it: the state dir's
+`secrets` is a link to `/run/secrets`, resolved inside each container.
+"""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from breakfix.provision import database_hooks, prepare_state
+from lab import ops_db as ops_schema
+from lab.config import LabSettings
+from lab.paths import StatePaths
+from lab.secrets import read_secret
+from lab.services import (
+    AGENT_ACTION_KEY,
+    OPS_DB,
+    OPS_PASSWORD,
+    OPS_ROLE,
+    clusters,
+)
+from observability.stack.files import for_lab
+
+log = logging.getLogger("breakfix.compose_init")
+RUN_SECRETS = Path("/run/secrets")
+
+
+def link_secrets(paths: StatePaths, target: Path = RUN_SECRETS) -> None:
+    """Make the state dir's `secrets` a link to the container's own secrets mount."""
+    if paths.secrets.is_symlink():
+        return
+    if paths.secrets.exists():
+        raise SystemExit(f"{paths.secrets} is a directory; the Compose lab expects a link")
+    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.secrets.symlink_to(target, target_is_directory=True)
+
+
+def adopt_agent_key(*, ops_url: str, key_file: Path) -> bool:
+    """Record the hash of the agent's act key (made by `secrets`); True when newly adopted."""
+    from action_server.keys import Scope, adopt_key
+    from action_server.store import Store
+
+    store = Store(ops_url)
+    try:
+        with store.session() as session:
+            return adopt_key(
+                session=session, plaintext=read_secret(key_file), name="agent", scope=Scope.act
+            )
+    finally:
+        store.dispose()
+
+
+def initialise(settings: LabSettings) -> None:
+    """Everything `breakfix run` prepares before and after the databases start."""
+    paths = StatePaths.at(settings.state_dir)
+    link_secrets(paths)
+    prepare_state(settings=settings, paths=paths)
+    for_lab(settings, paths.root / "prometheus", agent_port=settings.agent_port)
+    dbs = clusters(settings, paths)
+    for cluster in dbs.values():
+        cluster.wait_ready(timeout=settings.health_timeout_s)
+    database_hooks(paths=paths, clusters=dbs)["target-db"]()
+    # ops-db as the supervisor's hook, but the agent's key comes from its read-only secret
+    ops, password = dbs["ops-db"], read_secret(paths.secret(OPS_PASSWORD))
+    ops.ensure_database(role=OPS_ROLE, password=password, dbname=OPS_DB)
+    url = ops.dsn(role=OPS_ROLE, password=password, dbname=OPS_DB)
+    ops_schema.upgrade(url)
+    if adopt_agent_key(ops_url=url, key_file=paths.secret(AGENT_ACTION_KEY)):
+        log.info("agent act key adopted")
+    # Every container reads the state dir; the services run as root, the databases do not.
+    for directory in (paths.root, paths.env):
+        directory.chmod(0o755)
+    log.info("compose lab initialised in %s", paths.root)
+
+
+def main() -> int:
+    """Run the init container's work (the venv is installed by deploy/compose/init.sh)."""
+    logging.basicConfig(level=os.environ.get("BREAKFIX_LOG_LEVEL", "INFO"))
+    initialise(LabSettings())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
