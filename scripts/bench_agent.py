@@ -22,7 +22,6 @@ import platform
 import secrets
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -44,49 +43,20 @@ for _var, _value in {
 
 import httpx  # noqa: E402
 import psutil  # noqa: E402
-import uvicorn  # noqa: E402
 
-from agent.config import Settings as AgentSettings  # noqa: E402
-from agent.main import create_app  # noqa: E402
-from agent.store.models import Incident  # noqa: E402
 from gameday.cases import load_cases  # noqa: E402
 from gameday.chaos_faults import inject, revert  # noqa: E402
 from gameday.errors import GamedayError  # noqa: E402
 from gameday.incidents import agent_actions, wait_closed, when  # noqa: E402
-from gameday.polling import until  # noqa: E402
 from gameday.side_actions import restore_primary_routes, snapshot  # noqa: E402
 from gameday.steady import wait_steady  # noqa: E402
 from lab import ops_db  # noqa: E402
-from lab.ports import free_port  # noqa: E402
 from lab.postgres import Cluster  # noqa: E402
 from lab.services import clusters  # noqa: E402
+from tests.support.agent_server import CountingPipeline, serving_agent  # noqa: E402
 from tests.support.eval_lab import EvalLab, running_eval_lab  # noqa: E402
 
 STEADY_WITHIN_S = 150.0
-
-
-class CountingPipeline:
-    """Stands in for the pipeline in the intake run: counts submissions, acts on nothing."""
-
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        return None
-
-    def stop(self) -> None:
-        return None
-
-    def submit(self, incident_id: str) -> None:
-        with self._lock:
-            self.submitted.append(incident_id)
-
-    def approve(self, incident_id: str, *, by: str, note: str | None = None) -> Incident:
-        raise NotImplementedError("no approvals in the intake benchmark")
-
-    def deny(self, incident_id: str, *, by: str, note: str | None = None) -> Incident:
-        raise NotImplementedError("no approvals in the intake benchmark")
 
 
 def alertmanager_payload(n: int, *, distinct: bool, started: datetime) -> dict[str, Any]:
@@ -127,42 +97,8 @@ def intake_agent(cluster: Cluster, pipeline: CountingPipeline) -> Iterator[str]:
     url = cluster.dsn(role=dbname, password=password, dbname=dbname)
     url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
     ops_db.upgrade(url)
-    with tempfile.TemporaryDirectory() as tmp:
-        token_file, key_file = Path(tmp) / "intake.token", Path(tmp) / "act.key"
-        token_file.write_text(secrets.token_urlsafe(24) + "\n")
-        key_file.write_text("bfx_000000000000_" + "x" * 43 + "\n")
-        for path in (token_file, key_file):
-            path.chmod(0o600)
-        port = free_port()
-        settings = AgentSettings(
-            _env_file=None,
-            ops_db_url=url,
-            intake_token_file=token_file,
-            action_key_file=key_file,
-            state_dir=Path(tmp),
-            port=port,
-            watch_services=[],  # the bench's made-up services are all taken on
-        )
-        app = create_app(settings, pipeline=pipeline)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{port}"
-        if not until(lambda: _up(base), 60.0, every_s=0.2):
-            raise RuntimeError("the intake agent did not come up")
-        try:
-            yield base + "|" + token_file.read_text().strip()
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
-
-
-def _up(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2.0, trust_env=False).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with serving_agent(url, pipeline) as (base, token):
+        yield base + "|" + token
 
 
 def post_all(

@@ -58,9 +58,10 @@ def presented_token(request: Request) -> str | None:
     return request.headers.get("x-agent-token") or None
 
 
-def require_token(request: Request) -> None:
+async def require_token(request: Request) -> None:
     """Dependency of intake and silences: 401 `unauthorized` without a valid token, 403
-    `intake_token_required` for an approver's."""
+    `intake_token_required` for an approver's. Async: it never blocks, and FastAPI would run
+    a sync dependency in a worker thread on every request."""
     parts = get_parts(request)
     presented = presented_token(request)
     if presented is None:
@@ -72,7 +73,7 @@ def require_token(request: Request) -> None:
     raise Unauthorized("the intake token is not valid")
 
 
-def approver_name(request: Request) -> str:
+async def approver_name(request: Request) -> str:
     """Dependency of approve and deny: the name of the approver whose token the request
     carries; 401 `unauthorized` without a valid token, 403 `approver_token_required` for the
     intake token."""

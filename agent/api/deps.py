@@ -12,4 +12,9 @@ def get_parts(request: Request) -> AgentParts:
     return parts
 
 
-Parts = Annotated[AgentParts, Depends(get_parts)]
+async def _parts(request: Request) -> AgentParts:
+    """`get_parts` as a dependency: async, as FastAPI runs a sync one in a worker thread."""
+    return get_parts(request)
+
+
+Parts = Annotated[AgentParts, Depends(_parts)]

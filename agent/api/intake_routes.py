@@ -50,12 +50,8 @@ async def _take(parts: AgentParts, intake: Intake) -> IntakeResult:
         parts.metrics.silenced.inc(silenced)
     else:
         silenced = 0
-    result = await run_in_threadpool(
-        parts.store.ingest,
-        alerts,
-        group_key=intake.group_key,
-        source=intake.source,
-        contract=intake.contract,
+    result = await parts.store.ingest_async(
+        alerts, group_key=intake.group_key, source=intake.source, contract=intake.contract
     )
     parts.metrics.alerts.labels(source=intake.source).inc(len(intake.alerts))
     parts.metrics.ignored.inc(ignored)

@@ -47,8 +47,10 @@ class IncidentStore:
         self._intake = AlertIntake(self._ops, handover_s=handover_s, alert_expiry_s=alert_expiry_s)
         # Record alerts: repeats counted, firing alerts join the open incident or open one.
         self.ingest = self._intake.ingest  # agent/store/intake.py
+        self.ingest_async = self._intake.ingest_async  # the same, awaited on an event loop
 
     def dispose(self) -> None:
+        self._intake.close()
         self._ops.dispose()
 
     def ping(self) -> None:

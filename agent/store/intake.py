@@ -1,22 +1,28 @@
 """Alert intake into ops-db: repeats counted, new alerts correlated into incidents.
 
-Concurrency: a repeat of a known alert is one row update with no lock beyond that row, so
-a storm of identical alerts never queues behind anything. Anything that may open or join an
-incident runs under one transaction-scoped advisory lock, so two workers can never both open
-an incident for the same outage. Rows are always touched in (fingerprint, startsAt) order.
+Concurrency: calls arriving together are written in one transaction (group_commit.py), as
+if one after another; the repeats of all of them are counted in one statement, rows locked
+in (fingerprint, startsAt) order, with no lock beyond those rows, so a storm of identical
+alerts never queues behind anything. Anything that may open or join an incident runs under
+one transaction-scoped advisory lock, so two workers can never both open an incident for
+the same outage.
 """
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from agent.correlation import OpenOutage, best_open
 from agent.model import Alert, IncidentState
+from agent.store import repeats
 from agent.store.events import utcnow, write_event
 from agent.store.firing import ALERT_EXPIRY_S, FIRING
+from agent.store.group_commit import GroupCommit
+from agent.store.joining import Joining, candidates, joined
 from agent.store.models import IntakeResult
 from lab.ops_store import OpsStore
 
@@ -26,7 +32,17 @@ _INTAKE_LOCK = 0x62666167  # pg_advisory_xact_lock key of the intake ("bfag")
 HANDOVER_S = 600.0
 CLOCK_SKEW_S = 1.0  # an alert starting further ahead than this of its receipt is recorded
 
-_Key = tuple[str, datetime]
+_Key = repeats.Key
+
+
+@dataclass
+class _Job:
+    """One call's alerts and what the store needs to correlate them."""
+
+    alerts: list[Alert]
+    group_key: str | None
+    source: str
+    contract: dict[str, Any] | None
 
 
 class AlertIntake:
@@ -43,6 +59,9 @@ class AlertIntake:
         own (0: never); `alert_expiry_s`: see ALERT_EXPIRY_S."""
         self._ops = ops
         self.handover_s, self.alert_expiry_s = handover_s, alert_expiry_s
+        self._writes: GroupCommit[_Job, IntakeResult] = GroupCommit(
+            self._write, name="agent-intake", fails_all=(ops.unavailable,)
+        )
 
     def ingest(
         self,
@@ -56,65 +75,81 @@ class AlertIntake:
 
         A resolved notification marks its alert resolved and leaves an event on its
         incident. `contract` (the incident contract) names the incident's external id and
-        is kept as an event.
+        is kept as an event. Concurrent calls are written together, each answered with its
+        own result once that transaction is committed (agent/store/group_commit.py).
         """
+        return self._writes.submit(_Job(alerts, group_key, source, contract))
+
+    async def ingest_async(
+        self,
+        alerts: list[Alert],
+        *,
+        group_key: str | None,
+        source: str,
+        contract: dict[str, Any] | None = None,
+    ) -> IntakeResult:
+        """`ingest` for the API's event loop: it waits for the write without a thread."""
+        return await self._writes.submit_async(_Job(alerts, group_key, source, contract))
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread."""
+        self._writes.close()
+
+    def _write(self, jobs: Sequence[_Job]) -> list[IntakeResult]:
+        """Record every job's alerts in one transaction, in order: as if one after another."""
         now = utcnow()
-        batch: dict[_Key, tuple[Alert, int]] = {}
-        for alert in alerts:
-            key = (alert.fingerprint, alert.starts_at or now)
-            seen = batch.get(key)
-            # the resolved copy wins over a firing one in the same payload
-            chosen = alert if seen is None or alert.status == "resolved" else seen[0]
-            batch[key] = (chosen, 1 if seen is None else seen[1] + 1)
-        result = IntakeResult()
+        keyed = [repeats.keyed(job.alerts, now) for job in jobs]
+        results = [IntakeResult() for _ in jobs]
         with self._ops.session() as session:
-            pending = self._count_repeats(session, batch, result, now)
-            if not pending:
+            pending = repeats.count_repeats(session, keyed, results, now)
+            if not any(pending):
                 # Only repeat counters changed: a crash may lose a few counts, never an
                 # incident, so this commit does not wait for the WAL flush (storms stay fast).
                 session.execute(text("SET LOCAL synchronous_commit = off"))
             else:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _INTAKE_LOCK})
-                for key in sorted(pending):
-                    alert, n = batch[key]
-                    self._ingest_one(
-                        session, key, alert, n, result, now, group_key, source, contract
-                    )
+                self._ingest_new(session, jobs, keyed, results, pending, now)
             session.commit()
-        return result
+        return results
 
-    def _count_repeats(
+    def _ingest_new(
         self,
         session: Session,
-        batch: dict[_Key, tuple[Alert, int]],
-        result: IntakeResult,
+        jobs: Sequence[_Job],
+        keyed: list[repeats.Keyed],
+        results: list[IntakeResult],
+        pending: list[list[_Key]],
         now: datetime,
-    ) -> list[_Key]:
-        """Pure repeats (same key, same status) counted without the intake lock."""
-        pending: list[_Key] = []
-        for key in sorted(batch):
-            alert, n = batch[key]
-            row = session.execute(
-                text(
-                    "UPDATE agent_alerts SET received_count = received_count + :n,"
-                    " last_received = :now, ends_at = CASE WHEN status = 'firing' THEN :ends"
-                    " ELSE ends_at END WHERE fingerprint = :fp AND starts_at = :sa"
-                    " AND status = :status RETURNING incident_id"
-                ),
-                {
-                    "n": n,
-                    "now": now,
-                    "ends": alert.ends_at,
-                    "fp": key[0],
-                    "sa": key[1],
-                    "status": alert.status,
-                },
-            ).first()
-            if row is None:
-                pending.append(key)
-            else:
-                result.duplicates += n
-        return pending
+    ) -> None:
+        """What is not a pure repeat, job after job (under the intake lock): new firing alerts
+        joining an open incident held and written together (agent/store/joining.py), the
+        rest one by one once those are written."""
+        recorded = repeats.recorded(session, [k for keys in pending for k in keys])
+        joining = Joining(session, now)
+        for job, batch, result, keys in zip(jobs, keyed, results, pending, strict=True):
+            for key in sorted(keys):
+                alert, n = batch[key]
+                if (
+                    job.contract is None
+                    and alert.status == "firing"
+                    and key not in recorded
+                    and joining.take(
+                        key,
+                        alert,
+                        n,
+                        result,
+                        group_key=job.group_key,
+                        detected=received_start(key[1], now),
+                        seen=_seen(key, job.source, now),
+                    )
+                ):
+                    continue
+                joining.flush()
+                self._ingest_one(
+                    session, key, alert, n, result, now, job.group_key, job.source, job.contract
+                )
+                recorded.add(key)
+        joining.flush()
 
     def _ingest_one(
         self,
@@ -165,18 +200,11 @@ class AlertIntake:
         self._insert_alert(session, key, alert, n, incident_id, late, group_key, now)
         if incident_id is not None:
             step = {"firing": "alert_late" if late else "alert", "resolved": "alert_resolved"}
-            seen: dict[str, Any] = {
-                "fingerprint": key[0],
-                "starts_at": key[1].isoformat(),
-                "source": source,
-            }
-            if (skew := clock_skew_s(key[1], now)) is not None:
-                seen["clock_skew_s"] = skew  # taken as starting when received
             write_event(
                 session,
                 incident_id,
                 step[alert.status],
-                seen,
+                _seen(key, source, now),
                 {"alertname": alert.alertname, "service": alert.service, "status": alert.status},
             )
             if contract is not None:
@@ -252,33 +280,14 @@ class AlertIntake:
         outage still firing takes an alert of its own kind on its own service, for a bounded
         `handover_s`. Anything else is a new outage: its own incident.
         """
-        candidates = session.execute(
-            text(
-                "SELECT i.id, i.state, i.alertnames, jsonb_array_length(i.plans) AS planned,"
-                " ARRAY(SELECT DISTINCT a.service FROM agent_alerts a"
-                "   WHERE a.incident_id = i.id AND a.service IS NOT NULL"
-                "  UNION SELECT jsonb_array_elements_text(COALESCE("
-                "   i.plans -> -1 -> 'verification' -> 'health', '[]'::jsonb))) AS services"
-                " FROM agent_incidents i WHERE i.closed_at IS NULL"
-                " ORDER BY (i.group_key IS NOT DISTINCT FROM :gk) DESC, i.opened_at DESC"
-            ),
-            {"gk": group_key},
-        ).all()
-        outages = [
-            (
-                str(row.id),
-                OpenOutage(
-                    state=IncidentState(row.state),
-                    planned=bool(row.planned),
-                    alertnames=frozenset(row.alertnames),
-                    services=frozenset(row.services),
-                ),
-            )
-            for row in candidates
-        ]
-        joined = best_open(outages, alertname=alert.alertname, service=alert.service)
-        if joined is not None:
-            return joined, False
+        found = joined(
+            candidates(session),
+            alertname=alert.alertname,
+            service=alert.service,
+            group_key=group_key,
+        )
+        if found is not None:
+            return found, False
         last = session.execute(
             text(
                 "SELECT id, closed_at, :fp = ANY(fingerprints) AS seen FROM agent_incidents"
@@ -420,6 +429,18 @@ class AlertIntake:
                 "gk": group_key,
             },
         )
+
+
+def _seen(key: _Key, source: str, now: datetime) -> dict[str, Any]:
+    """The inputs of a received alert's event on its incident."""
+    seen: dict[str, Any] = {
+        "fingerprint": key[0],
+        "starts_at": key[1].isoformat(),
+        "source": source,
+    }
+    if (skew := clock_skew_s(key[1], now)) is not None:
+        seen["clock_skew_s"] = skew  # taken as starting when received
+    return seen
 
 
 def received_start(starts_at: datetime, received: datetime) -> datetime:
