@@ -23,6 +23,7 @@ bench: setup
 	@.venv/bin/python scripts/bench_chaos.py
 	@.venv/bin/python scripts/bench_observability.py
 	@.venv/bin/python scripts/bench_agent.py
+	@.venv/bin/python scripts/bench_intake.py
 	@.venv/bin/python scripts/bench_idle_lab.py
 	@.venv/bin/python scripts/bench_console.py
 	@.venv/bin/python scripts/bench_gameday.py
