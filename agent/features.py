@@ -22,6 +22,8 @@ OWN_DB_APPS = ("breakfix-target", "breakfix-observability")
 # Services no catalogue fault touches: their probes failing means the observer (or the whole
 # machine) is struggling, which discounts probe failures elsewhere.
 BYSTANDERS = ("action", "chaos", "observability", "ops-db")
+# Log signatures of a query on a column or table the database does not have.
+SCHEMA_ERRORS = ("undefined_column", "undefined_table")
 
 
 def series_key(series: str) -> str:
@@ -133,6 +135,17 @@ def derived_features(features: Features) -> Features:
     ):
         if (value := get(f"{db}:{series}")) is not None:
             out[name] = value
+    schema_errors = [
+        value
+        for service in ("target", "target-db")
+        for signature in SCHEMA_ERRORS
+        if (value := get(f"log:{service}:{signature}")) is not None
+    ]
+    at_head = out.get("pg:schema_at_head")
+    if schema_errors or at_head is not None:
+        # the schema is not what the code expects: Alembic behind its head, or queries
+        # failing on a column or table that is not there (a rename by hand, a search_path)
+        out["pg:schema_mismatch"] = float(at_head == 0.0 or sum(schema_errors) > 0)
     if (blocked := get(f"{db}:pg_blocked_sessions:max")) is not None:
         out["pg:blocked_sessions_max"] = max(blocked, float(out.get("pg:blocked_sessions", 0.0)))
     if (headroom := get(f"{db}:pg_connection_headroom:min")) is not None:

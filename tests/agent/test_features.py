@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from agent.features import extract_features, series_key
+from agent.features import Features, derived_features, extract_features, series_key
 from agent.perceive import ObservabilityClient, perception_of
 from lab.ports import free_port
 from tests.support.evidence import load_perception, recorded
@@ -73,6 +73,8 @@ def test_a_steady_lab_has_nothing_firing_and_every_victim_healthy() -> None:
         ("db-down", "svc:target-db:up", False),
         ("db-down", "pg:up", 0.0),
         ("schema-drift", "pg:schema_at_head", 0.0),
+        ("schema-drift", "pg:schema_mismatch", 1.0),
+        ("noop", "pg:schema_mismatch", 0.0),
         ("db-lock", "alert:DbBlockedSessions:target-db", True),
         # the primary answers by address; only its name is gone (warm cache: maybe no call)
         ("upstream-dns", "probe:upstream-primary:up", True),
@@ -99,6 +101,16 @@ def test_a_fault_moves_its_numbers(fault: str, feature: str, op: str, bound: flo
     value = load_perception(fault).features.get(feature)
     assert isinstance(value, float), f"{feature} missing: {value!r}"
     assert value > bound if op == "gt" else value < bound if op == "lt" else value <= bound
+
+
+def test_queries_on_a_missing_column_are_a_schema_mismatch_at_head_too() -> None:
+    """A column renamed by hand: Alembic still at head, the queries fail."""
+    at_head: Features = {"metric:target-db:pg_schema_at_head": 1.0}
+    assert derived_features(at_head)["pg:schema_mismatch"] == 0.0
+    renamed: Features = {**at_head, "log:target-db:undefined_column": 3.0}
+    assert derived_features(renamed)["pg:schema_mismatch"] == 1.0
+    assert derived_features({"log:target:undefined_table": 2.0})["pg:schema_mismatch"] == 1.0
+    assert "pg:schema_mismatch" not in derived_features({})
 
 
 def test_trends_come_from_the_recent_window_when_there_is_one() -> None:
