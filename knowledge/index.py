@@ -267,6 +267,8 @@ class KnowledgeIndex:
         text = spelled_out(text)
         with self._lock:
             index = self._ready()
+            if mode == "hybrid":  # whole rankings: RRF favours a document in both lists, and
+                top = max(top, self._lexical_index().size)  # one cut short misses some
             dense = _grouped(
                 (_cosine(hit.score), hit.node)
                 for hit in index.as_retriever(similarity_top_k=top).retrieve(text)
