@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     embedding: Literal["auto", "minilm", "hashing"] = "auto"
     runbook_dir: Path | None = None  # default: the packaged knowledge/runbooks
     retrieval_k: int = Field(5, ge=1, le=20)
+    # How an incident's own words (a contract's description, a foreign monitor's alert) are
+    # retrieved on: dense + BM25 fused reads unseen wording better (scripts/bench_retrieval.py).
+    # The lab's alerts are worded like the runbooks and keep dense retrieval.
+    text_retrieval: Literal["dense", "hybrid"] = "hybrid"
 
     # policy
     approval_required: list[str] = list(HIGH_RISK_ACTIONS)  # [] = no approvals

@@ -23,12 +23,9 @@ log = logging.getLogger("agent")
 
 def build_real_pipeline(settings: Settings, store: IncidentStore) -> PipelineLike:
     """The knowledge index (built or refreshed) and agent.pipeline's real pipeline."""
-    from agent.pipeline import build_pipeline
-    from knowledge.index import KnowledgeIndex
+    from agent.pipeline import build_pipeline, open_knowledge
 
-    index = KnowledgeIndex(
-        settings.state_dir, runbook_dir=settings.runbook_dir, embedding=settings.embedding
-    )
+    index = open_knowledge(settings)
     rebuilt = index.ensure()
     log.info(
         "knowledge index %s (%s embeddings, %d runbooks)",

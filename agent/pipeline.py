@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import approval as approvals
 from agent.act import run_plan
@@ -42,6 +42,9 @@ from agent.store import IncidentStore
 from agent.store.models import Incident
 from agent.verifying import Verifying, verify_failures
 from agent.workers import Workers
+
+if TYPE_CHECKING:
+    from knowledge.index import KnowledgeIndex
 
 log = logging.getLogger("agent.pipeline")
 S = IncidentState
@@ -386,6 +389,17 @@ class IncidentPipeline(Workers):
         return True
 
 
+def open_knowledge(settings: Settings) -> "KnowledgeIndex":
+    """The agent's knowledge index (not built yet: `ensure()` builds or reuses it)."""
+    from knowledge.index import KnowledgeIndex
+
+    return KnowledgeIndex(
+        settings.state_dir,
+        runbook_dir=settings.runbook_dir,
+        embedding=settings.embedding,
+    )
+
+
 def build_pipeline(
     settings: Settings, store: IncidentStore, *, knowledge: Knowledge | None = None
 ) -> IncidentPipeline:
@@ -395,11 +409,7 @@ def build_pipeline(
     from agent.perceive import ObservabilityClient
 
     if knowledge is None:
-        from knowledge.index import KnowledgeIndex
-
-        index = KnowledgeIndex(
-            settings.state_dir, runbook_dir=settings.runbook_dir, embedding=settings.embedding
-        )
+        index = open_knowledge(settings)
         index.ensure()
         knowledge = index
     key = settings.action_key_file.read_text(encoding="utf-8").strip()

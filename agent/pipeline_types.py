@@ -2,7 +2,7 @@
 tests pass their own diagnoser or planner)."""
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from agent.model import Diagnosis, Hypothesis, Perception, Plan
 from agent.policy import CatalogueClient
@@ -18,7 +18,9 @@ class Observability(VerifyingObservability, Protocol):
 class Knowledge(Protocol):
     runbooks: list[Runbook]
 
-    def query(self, text: str, k: int = 5) -> list[Match]: ...
+    def query(
+        self, text: str, k: int = 5, *, mode: Literal["dense", "hybrid"] | None = None
+    ) -> list[Match]: ...
 
 
 class CrewLike(Protocol):

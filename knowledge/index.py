@@ -85,15 +85,18 @@ class KnowledgeIndex:
         runbook_dir: Path | None = None,
         incident_dir: Path | None = None,
         embedding: EmbeddingKind = "auto",
+        mode: RetrievalMode = "dense",
     ) -> None:
         """An index kept under `state_dir`/knowledge, of the runbooks in `runbook_dir` and
         the postmortems in `incident_dir` (default: its own `incidents` folder; another
-        index's, read only, for a reader such as the MCP gateway)."""
+        index's, read only, for a reader such as the MCP gateway); `mode` is how `query`
+        retrieves unless told otherwise."""
         offline_environment()
         self.root = Path(state_dir) / "knowledge"
         self.runbook_dir = runbook_dir or RUNBOOK_DIR
         self.incident_dir = incident_dir or self.root / "incidents"
         self.manifest_path = self.root / "manifest.json"
+        self.mode: RetrievalMode = mode
         self._embed, self.embedding_name = local_embedding(embedding)
         self._lock = threading.RLock()
         self._index: VectorStoreIndex | None = None
@@ -252,17 +255,19 @@ class KnowledgeIndex:
 
     # -- retrieval -------------------------------------------------------------------
 
-    def query(self, text: str, k: int = 5, *, mode: RetrievalMode = "dense") -> list[Match]:
+    def query(self, text: str, k: int = 5, *, mode: RetrievalMode | None = None) -> list[Match]:
         """The `k` runbooks and past incidents closest to `text`, best first, each with
         its best score (cosine) and the passages that matched (best first).
 
-        `mode="hybrid"` orders the documents by reciprocal rank fusion of the dense ranking
-        and a BM25 one over the same passages (knowledge.lexical, knowledge.fusion); the
-        scores stay cosine similarities (0.0 for a document only BM25 found)."""
+        `mode` (default: the index's) "hybrid" orders the documents by reciprocal rank
+        fusion of the dense ranking and a BM25 one over the same passages (knowledge.lexical,
+        knowledge.fusion); the scores stay cosine similarities (0.0 for a document only BM25
+        found)."""
         if not text.strip():
             raise ValueError("query text is empty")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        mode = mode or self.mode
         top = max(4 * k, 12)  # enough passages that k distinct documents are likely there
         text = spelled_out(text)
         with self._lock:

@@ -215,6 +215,7 @@ class Gateway:
                     # the agent's postmortems, read only (see knowledge.memory)
                     incident_dir=root / "knowledge" / "incidents",
                     embedding=self.settings.embedding,  # type: ignore[arg-type]
+                    mode="hybrid",  # what a client asks is worded its own way
                 )
             self._index.ensure()  # picks up postmortems written since
             return self._index

@@ -11,6 +11,7 @@ to fix: its hypothesis is set aside, and the incident waits (bounded) while that
 import logging
 import threading
 from datetime import UTC, datetime
+from typing import Literal
 
 from agent.claims import claimed_elsewhere
 from agent.closing import Closing
@@ -63,7 +64,11 @@ class Diagnosing:
         from agent.diagnosis.rules import query_text
 
         matches = self._retrieve(incident, query_text(perception), perception)
-        text_matches = self._retrieve(incident, words, perception) if words else []
+        text_matches = (
+            self._retrieve(incident, words, perception, mode=self.settings.text_retrieval)
+            if words
+            else []
+        )
         diagnosis = self._diagnose(perception, matches)
         claimed = claimed_elsewhere(self.store, incident.id)
         first = diagnosis.best
@@ -217,11 +222,18 @@ class Diagnosing:
         self.closing.close(incident.id)
         return True
 
-    def _retrieve(self, incident: Incident, text: str, perception: Perception) -> list[Match]:
+    def _retrieve(
+        self,
+        incident: Incident,
+        text: str,
+        perception: Perception,
+        *,
+        mode: Literal["dense", "hybrid"] | None = None,
+    ) -> list[Match]:
         """The runbooks and past incidents closest to `text` ([] when retrieval fails; the
         failure is noted among the perception's errors)."""
         try:
-            return self.knowledge.query(text, self.settings.retrieval_k)
+            return self.knowledge.query(text, self.settings.retrieval_k, mode=mode)
         except Exception as exc:
             log.exception("retrieval failed for %s", incident.id)
             perception.errors.append(f"retrieval failed: {type(exc).__name__}")

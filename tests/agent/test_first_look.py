@@ -22,7 +22,7 @@ RUNBOOKS = load_runbooks()
 class _Knowledge:
     runbooks: list[Runbook] = RUNBOOKS
 
-    def query(self, text: str, k: int = 5) -> list[Any]:
+    def query(self, text: str, k: int = 5, *, mode: str | None = None) -> list[Any]:
         return []
 
 

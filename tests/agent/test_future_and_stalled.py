@@ -61,7 +61,7 @@ def test_an_alert_on_time_records_no_skew(store: IncidentStore) -> None:
 class _Knowledge:
     runbooks = load_runbooks()
 
-    def query(self, text: str, k: int = 5) -> list[Any]:
+    def query(self, text: str, k: int = 5, *, mode: str | None = None) -> list[Any]:
         return []
 
 
