@@ -2,6 +2,7 @@
 pause), a CPU quota (docker update --cpus), a memory limit (docker update --memory)."""
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,10 @@ class Cgroup:
         for pid in self.members():
             with contextlib.suppress(OSError):
                 (ROOT / self.controller / "cgroup.procs").write_text(str(pid))
-        with contextlib.suppress(OSError):
-            self.path.rmdir()
+        for _ in range(20):  # a killed member may take a moment to leave
+            try:
+                self.path.rmdir()
+                break
+            except OSError:
+                time.sleep(0.5)
         return True
