@@ -4,7 +4,7 @@
 come from breakfix.compose_secrets): the state dir's layout, env files, hosts file and Prometheus
 configs, then roles, migrations, seed data and the agent's act key, as the supervisor's
 database hooks do. Each container sees only the secrets Compose gives it: the state dir's
-`secrets` is a link to `/run/secrets`, resolved inside each container.
+`secrets` holds links into `/run/secrets`, resolved inside each container.
 """
 
 import logging
@@ -12,13 +12,15 @@ import os
 import sys
 from pathlib import Path
 
-from breakfix.provision import database_hooks, prepare_state
+from breakfix.provision import ENV_PREFIXES, database_hooks, prepare_state, sync_env
 from lab import ops_db as ops_schema
 from lab.config import LabSettings
+from lab.files import write_atomic
 from lab.paths import StatePaths
 from lab.secrets import read_secret
 from lab.services import (
     AGENT_ACTION_KEY,
+    APP_PASSWORD,
     OPS_DB,
     OPS_PASSWORD,
     OPS_ROLE,
@@ -30,14 +32,25 @@ log = logging.getLogger("breakfix.compose_init")
 RUN_SECRETS = Path("/run/secrets")
 
 
-def link_secrets(paths: StatePaths, target: Path = RUN_SECRETS) -> None:
-    """Make the state dir's `secrets` a link to the container's own secrets mount."""
-    if paths.secrets.is_symlink():
-        return
-    if paths.secrets.exists():
-        raise SystemExit(f"{paths.secrets} is a directory; the Compose lab expects a link")
-    paths.root.mkdir(parents=True, exist_ok=True)
-    paths.secrets.symlink_to(target, target_is_directory=True)
+def link_secrets(paths: StatePaths, source: Path = RUN_SECRETS) -> None:
+    """The state dir's `secrets`: a link per secret file to the container's own mount (it
+    resolves only where Compose gives that secret), except the app password, copied once.
+
+    The action server rotates the app password (regenerate-env) and the chaos server resets it
+    (db-auth-failure's revert): both need one writable copy, which a read-only secret mount is
+    not. After a rotation the live password is this copy, not `.compose/secrets`.
+    """
+    if paths.secrets.is_symlink():  # the layout of an earlier version: one link to the mount
+        paths.secrets.unlink()
+    paths.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for mounted in sorted(source.iterdir()):
+        name, here = mounted.name, paths.secret(mounted.name)
+        if name == APP_PASSWORD:
+            if not here.exists():
+                write_atomic(here, mounted.read_text(), mode=0o600)
+        elif not here.is_symlink():
+            here.unlink(missing_ok=True)
+            here.symlink_to(mounted)
 
 
 def adopt_agent_key(*, ops_url: str, key_file: Path) -> bool:
@@ -60,6 +73,10 @@ def initialise(settings: LabSettings) -> None:
     paths = StatePaths.at(settings.state_dir)
     link_secrets(paths)
     prepare_state(settings=settings, paths=paths)
+    # The operator's overrides (`make run` reads `.env` in the checkout; so does this)
+    operator_env = Path(os.environ.get("BREAKFIX_OPERATOR_ENV", "/opt/breakfix/.env"))
+    for service in ENV_PREFIXES:
+        sync_env(service, settings=settings, paths=paths, operator_env=operator_env)
     for_lab(settings, paths.root / "prometheus", agent_port=settings.agent_port)
     dbs = clusters(settings, paths)
     for cluster in dbs.values():

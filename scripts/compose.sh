@@ -93,6 +93,7 @@ up() {
   ensure_compose
   build_images
   secret_files
+  docker volume create "${BREAKFIX_VENV_VOLUME:-breakfix-venv}" >/dev/null
   compose up -d --remove-orphans
   wait_healthy
 }

@@ -85,4 +85,5 @@ TERMINATE_DB_BLOCKERS = ActionSpec(
     plan=plan_blockers,
     execute=execute_blockers,
     durable=False,
+    backends=("local", "docker"),
 )

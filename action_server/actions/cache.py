@@ -90,4 +90,5 @@ CLEAR_CACHE = ActionSpec(
     plan=plan,
     execute=execute,
     durable=False,
+    backends=("local", "docker"),
 )

@@ -96,6 +96,7 @@ REGENERATE_ENV = ActionSpec(
     plan=plan_regenerate,
     execute=execute_regenerate,
     also_locks=("target-db",),
+    backends=("local", "docker"),
 )
 ROLLBACK_CONFIG = ActionSpec(
     name="rollback-config",
@@ -108,4 +109,5 @@ ROLLBACK_CONFIG = ActionSpec(
     execute=execute_rollback,
     revert=revert_rollback,
     undo_summary="restore the env version the rollback replaced",
+    backends=("local", "docker"),
 )

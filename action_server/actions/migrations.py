@@ -101,4 +101,5 @@ RUN_MIGRATIONS = ActionSpec(
     execute=execute_migrations,
     revert=revert_migrations,
     undo_summary="downgrade to the revision before the upgrade",
+    backends=("local", "docker"),
 )

@@ -84,4 +84,5 @@ RESTART_DB = ActionSpec(
     plan=plan_db,
     execute=execute_db,
     durable=False,
+    backends=("local", "docker"),
 )

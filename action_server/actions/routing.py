@@ -105,4 +105,5 @@ SWITCH_TO_FALLBACK = ActionSpec(
     execute=execute,
     revert=revert,
     undo_summary="flip the route back",
+    backends=("local", "docker"),
 )

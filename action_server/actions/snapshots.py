@@ -126,6 +126,7 @@ SNAPSHOT_DB = ActionSpec(
     plan=plan_snapshot,
     execute=execute_snapshot,
     durable=False,
+    backends=("local", "docker"),
 )
 
 RESTORE_DB = ActionSpec(
@@ -140,4 +141,5 @@ RESTORE_DB = ActionSpec(
     revert=revert_restore,
     undo_summary="restore the snapshot taken just before the restore",
     also_locks=("target",),
+    backends=("local", "docker"),
 )

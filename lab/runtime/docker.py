@@ -225,12 +225,20 @@ class DockerRuntime:
         return self._fresh_status(service, container)
 
     def signal(self, service: str, sig: SignalName) -> ServiceStatus:
-        """Deliver a signal to the service's main process."""
+        """Deliver a signal to the service's main process; SIGSTOP and SIGCONT freeze and
+        thaw the whole container (`docker pause`/`unpause`), the engine's own mechanism."""
         container = self._container(service)
-        if not container.attrs["State"]["Running"]:
+        state = container.attrs["State"]
+        if not state["Running"]:
             raise ContainerNotRunningError(f"signal {sig} to {service}: container is not running")
         with self._engine(f"send {sig} to {service}"):
-            container.kill(signal=sig)
+            if sig == "SIGSTOP":
+                if not state["Paused"]:
+                    container.pause()
+            elif sig == "SIGCONT":
+                self._thaw(service, container)
+            else:
+                container.kill(signal=sig)
         return self._fresh_status(service, container)
 
     def stats(self, service: str) -> ProcessStats:
@@ -256,8 +264,14 @@ class DockerRuntime:
             raw: bytes = container.logs(tail=max(lines, 0))
         return raw.decode("utf-8", errors="replace").splitlines()
 
+    def can_scale(self) -> bool:
+        """Asked by scale-out before it plans; `scale` then gives the reason it refuses."""
+        return True
+
     def scale(self, service: str, replicas: int) -> builtins.list[ServiceStatus]:
-        """Refuse to scale: the backend runs one container per service."""
+        """Refuse to scale: the backend runs one container per service (a documented refusal:
+        on host networking a second replica would bind the same port, and the lab has no
+        front that balances between replicas)."""
         labels: dict[str, str] = self._container(service).labels
         compose = labels.get(COMPOSE_SERVICE_LABEL)
         if compose is None:
@@ -266,6 +280,7 @@ class DockerRuntime:
                 "not a Compose service"
             )
         raise ScaleNotSupported(
-            f"cannot scale {service} to {replicas}: scaling Compose service {compose} is not "
-            f"implemented by the docker backend; use `docker compose up --scale {compose}=N`"
+            f"cannot scale {service} to {replicas}: Compose service {compose} runs on host "
+            "networking, where a second replica would bind the same port, and the lab has no "
+            "front to balance replicas; the docker backend runs one container per service"
         )
