@@ -32,16 +32,20 @@ ensure_compose() {
 }
 
 build_images() {
-  local image file
+  local image file before after
   for pair in breakfix-runtime:deploy/runtime.Dockerfile \
     breakfix-prometheus:deploy/prometheus.Dockerfile; do
     image="${pair%%:*}"
     file="${pair#*:}"
     say "image $image ($file)"
+    before=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
     docker build --network host -q -t "$image" -f "$file" deploy >/dev/null
+    after=$(docker image inspect -f '{{.Id}}' "$image")
+    # A rebuilt image leaves the old one dangling, and vfs keeps each layer in full.
+    if [ -n "$before" ] && [ "$before" != "$after" ]; then
+      docker image rm "$before" >/dev/null 2>&1 || true
+    fi
   done
-  # A rebuilt image leaves its old layer dangling, and vfs keeps each layer in full.
-  docker image prune -f >/dev/null
 }
 
 secret_files() {

@@ -3,7 +3,6 @@
 import builtins
 import os
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -74,6 +73,7 @@ class DockerRuntime:
         self._project = project
         self._stop_timeout_s = stop_timeout_s
         self._probe_timeout_s = probe_timeout_s
+        self._last_cpu: dict[str, dict[str, Any]] = {}  # container id -> its last cpu_stats
 
     def close(self) -> None:
         """Close the connection to the engine, if one was opened."""
@@ -248,13 +248,15 @@ class DockerRuntime:
         if not state["Running"]:
             raise ContainerNotRunningError(f"stats of {service}: container is not running")
         with self._engine(f"read stats of {service}"):
-            sample: dict[str, Any] = container.stats(stream=False)
-            previous = sample.get("precpu_stats") or {}
-            if not has_previous_cpu(sample):
-                # A one-shot reading has no earlier CPU figure to take a rate against.
-                previous = sample.get("cpu_stats") or {}
-                time.sleep(0.5)
-                sample = container.stats(stream=False)
+            # one-shot: at once, where a plain reading waits a second for its own CPU pair
+            # (observability reads every service each second)
+            sample: dict[str, Any] = container.stats(stream=False, one_shot=True)
+        previous = sample.get("precpu_stats") or {}
+        if not has_previous_cpu(sample):
+            # The CPU rate is taken against this backend's previous reading of the container
+            # (none yet: 0 %).
+            previous = self._last_cpu.get(container.id) or {}
+        self._last_cpu[container.id] = sample.get("cpu_stats") or {}
         return process_stats(int(state["Pid"]), sample, previous)
 
     def logs(self, service: str, lines: int = 100) -> builtins.list[str]:
