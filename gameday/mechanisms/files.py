@@ -41,7 +41,9 @@ class BigFile:
         self.path = lab.paths.target_cache / self.name
         limit, written = _room(lab), 0
         block = self.line * max(1, CHUNK // len(self.line))
-        with self.path.open("wb") as handle:
+        with contextlib.suppress(FileExistsError):
+            self.path.touch()  # an inode is all a full volume may still give
+        with self.path.open("r+b") as handle:
             while limit is None or written < limit:
                 try:
                     written += handle.write(block)

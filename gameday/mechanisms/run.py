@@ -80,6 +80,8 @@ def run_variant(lab: GamedayLab, variant: Variant) -> Outcome:
         _judge(lab, out, allowed, made_at, case.timeout_s + EXTRA_WINDOW_S)
     except CannotMake as exc:
         out.status, out.note = "not_reproducible", str(exc)
+    except OSError as exc:  # the variant could not be made as written (a full volume...)
+        out.status, out.note = "error", f"making it failed: {exc}"[:300]
     except GamedayError as exc:
         out.status, out.note = "fail", str(exc)[:300]
         out.actions = [f"{a.action}:{a.outcome}" for a in agent_actions(lab, made_at)]
