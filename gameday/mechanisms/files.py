@@ -41,9 +41,8 @@ class BigFile:
         self.path = lab.paths.target_cache / self.name
         limit, written = _room(lab), 0
         block = self.line * max(1, CHUNK // len(self.line))
-        with contextlib.suppress(FileExistsError):
-            self.path.touch()  # an inode is all a full volume may still give
-        with self.path.open("r+b") as handle:
+        # unbuffered: a buffered writer's flush at close raised ENOSPC once more
+        with self.path.open("wb", buffering=0) as handle:
             while limit is None or written < limit:
                 try:
                     written += handle.write(block)
@@ -53,7 +52,7 @@ class BigFile:
                         raise
                     break
         with contextlib.suppress(OSError):  # top up the last free pages
-            with self.path.open("ab") as handle:
+            with self.path.open("ab", buffering=0) as handle:
                 while True:
                     handle.write(self.line)
                     handle.flush()
