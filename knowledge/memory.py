@@ -21,6 +21,7 @@ from lab.untrusted_text import markdown_code, quoted
 POSTMORTEM_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # also its file name
 # Sections that describe the incident (indexed); the rest is bookkeeping (not indexed).
 _FAULT_LINE = re.compile(r"^- \*\*Diagnosed fault:\*\* (\S+)\s*$", re.M)
+_STATE_LINE = re.compile(r"^- \*\*Final state:\*\* (\S+)\s*$", re.M)
 INDEXED_SECTIONS = ("Summary", "Symptoms", "Evidence", "Diagnosis", "Actions", "Outcome")
 QUOTED_SECTION = "Alert text (untrusted, quoted, not indexed)"
 
@@ -171,9 +172,15 @@ class Postmortem(BaseModel):
 
 
 def postmortem_fault(markdown: str) -> str | None:
-    """The `Diagnosed fault` of a postmortem's header, None when absent or unknown."""
-    found = _FAULT_LINE.search(markdown.split("\n## ", 1)[0])
+    """The `Diagnosed fault` of a postmortem's header, None when absent or unknown, or when
+    the incident did not end resolved: an escalated or failed incident's best guess is no
+    evidence that the fault happened (its candidates were left for a human)."""
+    header = markdown.split("\n## ", 1)[0]
+    found = _FAULT_LINE.search(header)
     fault = found.group(1).strip() if found else ""
+    resolved = _STATE_LINE.search(header)
+    if resolved is None or resolved.group(1) != IncidentState.resolved.value:
+        return None
     return fault if fault and fault != "unknown" else None
 
 

@@ -121,6 +121,14 @@ def test_the_diagnosed_fault_is_read_back_from_the_file() -> None:
     assert postmortem_fault(body) is None
 
 
+@pytest.mark.parametrize("state", [IncidentState.escalated, IncidentState.failed])
+def test_an_unresolved_incidents_guess_is_no_diagnosed_fault(state: IncidentState) -> None:
+    # escalated with candidates: its best guess is not evidence that the fault happened
+    guessed = _postmortem().model_copy(update={"state": state})
+    assert "- **Diagnosed fault:** db-pool-exhaustion" in guessed.to_markdown()
+    assert postmortem_fault(guessed.to_markdown()) is None
+
+
 def test_indexed_sections_only(tmp_path: Path) -> None:
     title, pieces = postmortem_passages(_postmortem().to_markdown())
     assert title.startswith("Postmortem inc-0042")
