@@ -143,7 +143,9 @@ def _open_second(server: AgentServer, first: str) -> str:
 async def _storm(server: AgentServer, n: int, concurrency: int) -> list[dict[str, object]]:
     payload = observability_payload(wire(ts=1.95e9))
     limit = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency)
+    # idle connections let go before uvicorn's 5 s keep-alive closes them: reusing one as the
+    # server closes it is a ReadError, not an answer from the agent
+    limits = httpx.Limits(max_connections=concurrency, keepalive_expiry=2.0)
     async with httpx.AsyncClient(headers=server.auth(), limits=limits, timeout=60) as client:
 
         async def one() -> dict[str, object]:

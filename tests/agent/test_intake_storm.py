@@ -129,7 +129,7 @@ def test_concurrent_webhooks_lose_nothing(agent_server: AgentServer, ops_url: st
     posts = [[wire_alert(0), wire_alert(2 * p + 1), wire_alert(2 * p + 2)] for p in range(200)]
 
     async def post_all() -> list[httpx.Response]:
-        limits = httpx.Limits(max_connections=20)
+        limits = httpx.Limits(max_connections=20, keepalive_expiry=2.0)  # < uvicorn's 5 s
         async with httpx.AsyncClient(
             base_url=agent_server.url, headers=agent_server.auth(), limits=limits, timeout=60
         ) as client:
