@@ -1,11 +1,13 @@
 """Alert intake into ops-db: repeats counted, new alerts correlated into incidents.
 
 Concurrency: calls arriving together are written in one transaction (group_commit.py), as
-if one after another; the repeats of all of them are counted in one statement, rows locked
-in (fingerprint, startsAt) order, with no lock beyond those rows, so a storm of identical
-alerts never queues behind anything. Anything that may open or join an incident runs under
-one transaction-scoped advisory lock, so two workers can never both open an incident for
-the same outage.
+if one after another, each answered once it is committed; the repeats of all of them are
+counted in one statement (repeats.py), rows locked in (fingerprint, startsAt) order, and a
+transaction of repeats alone takes no other lock, so a storm of identical alerts costs one
+statement per transaction, not one per call. Anything that may open or join an incident
+runs under one transaction-scoped advisory lock, so two workers (or two agents on one
+ops-db) can never both open an incident for the same outage; new alerts joining an open
+incident are correlated in memory and written together (joining.py).
 """
 
 import json
