@@ -3,6 +3,7 @@
 import builtins
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -68,17 +69,54 @@ class DockerRuntime:
         project: str | None = None,
         stop_timeout_s: int = 10,
         probe_timeout_s: float = 1.0,
+        stream_stats: bool = False,
     ) -> None:
         self._client = client
+        # stream_stats: follow each container's stats stream (`docker stats`), so a reading is
+        # at hand at once; a one-shot call takes up to a second on a busy engine, and
+        # observability reads every service each second.
+        self._stream_stats = stream_stats
+        self._streams: dict[str, threading.Thread] = {}
+        self._streamed: dict[str, dict[str, Any]] = {}
+        self._stream_client: Any = None
+        self._stream_lock = threading.Lock()
         self._project = project
         self._stop_timeout_s = stop_timeout_s
         self._probe_timeout_s = probe_timeout_s
         self._last_cpu: dict[str, dict[str, Any]] = {}  # container id -> its last cpu_stats
 
     def close(self) -> None:
-        """Close the connection to the engine, if one was opened."""
+        """Close the connection to the engine, if one was opened (stats streams too)."""
         if self._client is not None:
             self._client.close()
+        if self._stream_client is not None:
+            self._stream_client.close()
+
+    def _follow(self, container_id: str) -> None:
+        """Keep the latest sample of a container's stats stream until it ends."""
+        try:
+            for sample in self._stream_client.api.stats(container_id, decode=True, stream=True):
+                self._streamed[container_id] = sample
+        except Exception:
+            pass
+        finally:
+            self._streamed.pop(container_id, None)
+            with self._stream_lock:
+                self._streams.pop(container_id, None)
+
+    def _latest_streamed(self, container_id: str) -> dict[str, Any] | None:
+        """The stream's latest sample of the container (a stream started if none runs)."""
+        with self._stream_lock:
+            if self._stream_client is None:
+                self._docker()  # the engine is reachable
+                self._stream_client = from_env(max_pool_size=64)
+            if container_id not in self._streams:
+                follower = threading.Thread(
+                    target=self._follow, args=(container_id,), daemon=True, name="docker-stats"
+                )
+                self._streams[container_id] = follower
+                follower.start()
+        return self._streamed.get(container_id)
 
     @contextmanager
     def _engine(self, action: str) -> Iterator[None]:
@@ -247,9 +285,11 @@ class DockerRuntime:
         state = container.attrs["State"]
         if not state["Running"]:
             raise ContainerNotRunningError(f"stats of {service}: container is not running")
+        streamed = self._latest_streamed(container.id) if self._stream_stats else None
+        if streamed is not None:
+            return process_stats(int(state["Pid"]), streamed, streamed.get("precpu_stats") or {})
         with self._engine(f"read stats of {service}"):
             # one-shot: at once, where a plain reading waits a second for its own CPU pair
-            # (observability reads every service each second)
             sample: dict[str, Any] = container.stats(stream=False, one_shot=True)
         previous = sample.get("precpu_stats") or {}
         if not has_previous_cpu(sample):

@@ -13,7 +13,7 @@ def build_runtime(
     if kind == "docker":
         from lab.runtime.docker import DockerRuntime
 
-        return DockerRuntime(project=docker_project)
+        return DockerRuntime(project=docker_project, stream_stats=True)
     from lab.runtime.local import LocalRuntime
 
     return LocalRuntime.from_state_dir(paths)
