@@ -15,7 +15,7 @@ import pytest
 
 from action_server.client import ActionClient
 from action_server.keys import key_id_of
-from tests.support.agent_case import run_case, wait_settled
+from tests.support.agent_case import CASES, run_case, wait_settled
 from tests.support.compose_stack import (
     ComposeStack,
     journey_ok,
@@ -28,14 +28,6 @@ from tests.support.eval_lab import EVAL_ENV
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 skip_without_engine()
-
-CASES = {  # fault -> the action the agent should take
-    "api-crash": "restart-api",
-    "api-hang": "restart-api",
-    "db-down": "restart-db",
-    "db-lock": "terminate-db-blockers",
-    "upstream-outage": "switch-to-fallback",
-}
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.agent_case import run_case, wait_settled
+from tests.support.agent_case import CASES, run_case, wait_settled
 from tests.support.compose_stack import journey_ok, wait_until
 from tests.support.eval_lab import EvalLab, running_eval_lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.deep, pytest.mark.timeout(900)]
-
-CASES = {
-    "api-crash": "restart-api",
-    "api-hang": "restart-api",
-    "db-down": "restart-db",
-    "db-lock": "terminate-db-blockers",
-    "upstream-outage": "switch-to-fallback",
-}
 
 
 @pytest.fixture(scope="module")

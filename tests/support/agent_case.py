@@ -12,6 +12,14 @@ from gameday.outage import measure
 from gameday.probe import JourneyProbe
 from gameday.report.schema import Outage
 
+# The Compose game day's five cases (issue 18): fault -> the action the agent should take.
+CASES = {
+    "api-crash": "restart-api",
+    "api-hang": "restart-api",
+    "db-down": "restart-db",
+    "db-lock": "terminate-db-blockers",
+    "upstream-outage": "switch-to-fallback",
+}
 CASE_S = 240.0  # a case ends when users are served again, or after this long
 CLEAN_WINDOW_S = 5.0  # the game day's default clean window
 
