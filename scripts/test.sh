@@ -17,7 +17,6 @@ if [ ${#args[@]} -eq 0 ]; then
   args=(
     -m "not deep"
     tests/deploy/test_compose_catalogue.py
-    tests/deploy/test_compose_gameday.py
     tests/evals/test_evals.py
     tests/evals/test_out_of_band.py
     tests/agent/test_api.py

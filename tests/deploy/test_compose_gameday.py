@@ -25,7 +25,9 @@ from tests.support.compose_stack import (
 )
 from tests.support.eval_lab import EVAL_ENV
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# deep (`make test-deep`) until api-hang passes on Compose (it is xfail here): nine minutes of
+# a second stack beside the catalogue's in `make test` is CI time for a case known to fail
+pytestmark = [pytest.mark.slow, pytest.mark.deep, pytest.mark.timeout(900)]
 
 skip_without_engine()
 
