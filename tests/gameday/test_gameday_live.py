@@ -76,6 +76,10 @@ def test_a_short_game_day_scores_reports_and_stores(lab: EvalLab, tmp_path: Path
     assert RunReport.model_validate_json(shown.stdout).cases == report.cases
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.timeout(300)
 def test_ctrl_c_mid_case_reverts_and_keeps_the_partial_report(lab: EvalLab, tmp_path: Path) -> None:
     out = tmp_path / "report"
@@ -86,6 +90,9 @@ def test_ctrl_c_mid_case_reverts_and_keeps_the_partial_report(lab: EvalLab, tmp_
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # a suite started in the background by a shell without job control inherits SIGINT
+        # ignored, and Python keeps an ignored SIGINT ignored: Ctrl-C must reach the CLI
+        preexec_fn=_sigint_default,
     )
     assert proc.stdout is not None
     seen = []
