@@ -17,6 +17,7 @@ import pytest
 from agent.api.errors import NotAwaitingApproval
 from agent.model import IncidentState
 from agent.store import IncidentStore
+from agent.store.models import Incident
 from gameday.out_of_band import ChangedPassword
 from tests.support.eval_lab import EvalLab
 from tests.support.pipeline_lab import DISCORD, SLACK, Submit, closed, story, wait_for
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.slow
 S = IncidentState
 
 
-def awaiting(store: IncidentStore, incident_id: str) -> bool:
-    incident = store.require(incident_id)
+def awaiting(incident: Incident) -> bool:
+    """Waiting for an answer, or closed: judged on the snapshot wait_for returns (a second
+    read could see a later state than the incident the test then asserts on)."""
     return incident.state == S.awaiting_approval or incident.closed
 
 
@@ -48,7 +50,7 @@ def test_denied_escalates_with_no_action(
 ) -> None:
     with submit(tag="deny", cooldown_s=0) as (pipeline, store, incident_id):
         incident = store.require(incident_id)
-        incident = wait_for(store, incident_id, lambda i: awaiting(store, i.id))
+        incident = wait_for(store, incident_id, awaiting)
         assert incident.state == S.awaiting_approval, story(store, incident_id)
         assert incident.approval["status"] == "pending"
         assert incident.approval["steps"] == ["regenerate-env"]
@@ -94,7 +96,7 @@ def test_granted_runs_the_fix_and_it_holds(
     lab: EvalLab, submit: Submit, broken: ChangedPassword, received: dict[str, list[Any]]
 ) -> None:
     with submit(tag="grant", cooldown_s=0, verify_timeout_s=150) as (pipeline, store, incident_id):
-        incident = wait_for(store, incident_id, lambda i: awaiting(store, i.id))
+        incident = wait_for(store, incident_id, awaiting)
         assert incident.state == S.awaiting_approval, story(store, incident_id)
         no_fix_ran(store, incident_id)
         pipeline.approve(incident_id, by="alice", note="go")
