@@ -178,8 +178,8 @@ def postmortem_fault(markdown: str) -> str | None:
     header = markdown.split("\n## ", 1)[0]
     found = _FAULT_LINE.search(header)
     fault = found.group(1).strip() if found else ""
-    resolved = _STATE_LINE.search(header)
-    if resolved is None or resolved.group(1) != IncidentState.resolved.value:
+    state = _STATE_LINE.search(header)
+    if state is None or state.group(1) != IncidentState.resolved.value:
         return None
     return fault if fault and fault != "unknown" else None
 

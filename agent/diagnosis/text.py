@@ -87,24 +87,25 @@ def judge(lab: Diagnosis, candidates: list[Hypothesis], min_confidence: float) -
     otherwise escalate with the candidates (the lab's best first when it has one)."""
     named = [h.fault for h in candidates]
     best = lab.best
-    backed = best is not None and best.fault != "unknown" and best.confidence >= min_confidence
-    if backed and best is not None and best.fault in named:
+    if best is not None and (best.fault == "unknown" or best.confidence < min_confidence):
+        best = None  # no backing from the lab's signals
+    if best is not None and best.fault in named:
         note = f"; the incident's text agrees: {', '.join(named)}"
         return TextVerdict(lab.model_copy(update={"notes": lab.notes + note}))
-    listed = ([best] if backed and best is not None else []) + [
-        h for h in candidates if not (backed and best is not None and h.fault == best.fault)
-    ]
-    if backed and best is not None:
+    if best is not None:
+        listed = [best, *candidates]  # best is not among them (else it would have acted)
         reason = (
             f"the lab's signals point to {best.fault} ({best.confidence:.2f}) but the incident's"
             f" text to {', '.join(named) or 'no runbook'}: a human should decide"
         )
     elif candidates:
+        listed = candidates
         reason = (
             "text only, no lab signal confirms it: candidates from the incident's text are "
             + ", ".join(named)
         )
     else:
+        listed = []
         reason = "text only: the incident's words match no runbook and no lab signal fires"
     notes = f"{lab.notes}; escalated with candidates: {', '.join(h.fault for h in listed)}"
     return TextVerdict(Diagnosis(hypotheses=listed, mode=lab.mode, notes=notes), reason)
