@@ -15,6 +15,9 @@ class ProcessStats(BaseModel):
     threads: int
     open_files: int
     processes: int
+    # Whether the backend itself sees the process frozen (a paused container); None when the
+    # backend does not tell, and a reader that sees the process looks for itself.
+    frozen: bool | None = None
 
 
 def tree_stats(root: psutil.Process, known: dict[int, psutil.Process]) -> ProcessStats:

@@ -287,7 +287,12 @@ class DockerRuntime:
             raise ContainerNotRunningError(f"stats of {service}: container is not running")
         streamed = self._latest_streamed(container.id) if self._stream_stats else None
         if streamed is not None:
-            return process_stats(int(state["Pid"]), streamed, streamed.get("precpu_stats") or {})
+            return process_stats(
+                int(state["Pid"]),
+                streamed,
+                streamed.get("precpu_stats") or {},
+                paused=bool(state["Paused"]),
+            )
         with self._engine(f"read stats of {service}"):
             # one-shot: at once, where a plain reading waits a second for its own CPU pair
             sample: dict[str, Any] = container.stats(stream=False, one_shot=True)
@@ -297,7 +302,7 @@ class DockerRuntime:
             # (none yet: 0 %).
             previous = self._last_cpu.get(container.id) or {}
         self._last_cpu[container.id] = sample.get("cpu_stats") or {}
-        return process_stats(int(state["Pid"]), sample, previous)
+        return process_stats(int(state["Pid"]), sample, previous, paused=bool(state["Paused"]))
 
     def logs(self, service: str, lines: int = 100) -> builtins.list[str]:
         """The last lines of the service's log (stdout and stderr)."""

@@ -75,8 +75,11 @@ def is_frozen(pid: int) -> bool:
         return False
 
 
-def process_stats(pid: int, sample: Sample, previous_cpu: Sample) -> ProcessStats:
-    """ProcessStats for a container's main pid from one stats sample and an earlier CPU reading."""
+def process_stats(
+    pid: int, sample: Sample, previous_cpu: Sample, *, paused: bool = False
+) -> ProcessStats:
+    """ProcessStats for a container's main pid from one stats sample and an earlier CPU
+    reading; `paused` is the engine's own state of the container (`docker pause`)."""
     pids = _number(sample, "pids_stats", "current")
     return ProcessStats(
         pid=pid,
@@ -85,4 +88,5 @@ def process_stats(pid: int, sample: Sample, previous_cpu: Sample) -> ProcessStat
         threads=pids,
         open_files=open_files(pid),
         processes=pids,
+        frozen=paused or is_frozen(pid),
     )

@@ -151,9 +151,13 @@ class RuntimeStatsCollector:
         ]
         reading = tree_cpu_seconds(stats.pid)
         if reading is None:
+            # not visible from here (a container in another pid namespace): the backend's view
             out.append(sample("process_cpu_ratio", stats.cpu_percent / 100.0))
+            if stats.frozen is not None:
+                out.append(sample("process_stopped", 1 if stats.frozen else 0))
             return out
-        cpu_s, stopped, age_s = reading
+        cpu_s, seen_stopped, age_s = reading
+        stopped = seen_stopped or bool(stats.frozen)
         current = CpuReading(stats.pid, cpu_s, time.monotonic())
         ratio = cpu_ratio(self._previous.get(service), current)
         self._previous[service] = current

@@ -207,8 +207,11 @@ def test_docker_pause_is_unhealthy_and_restart_recovers(
     runtime: DockerRuntime, service: str, web: tuple[Any, int]
 ) -> None:
     container, _ = web
+    assert runtime.stats(service).frozen is False
     container.pause()
     assert runtime.status(service).health == "unhealthy"
+    # the engine's own state, for a reader that cannot see the container's processes
+    assert runtime.stats(service).frozen is True
     runtime.restart(service)
     wait_for(runtime, service, "healthy")
 

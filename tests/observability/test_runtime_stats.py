@@ -103,3 +103,58 @@ def test_no_cpu_ratio_while_a_process_starts_up(busy: subprocess.Popen[bytes]) -
         collector.close()
     assert cpu(result) == []
     assert [s.value for s in result.samples if s.metric == "service_up"] == [1.0]
+
+
+class HiddenProcess:
+    """A backend whose process is in a pid namespace this reader cannot see (a container's),
+    telling whether it is frozen as the docker backend does (or not telling: None)."""
+
+    def __init__(self, frozen: bool | None) -> None:
+        self.frozen = frozen
+
+    def stats(self, service: str) -> ProcessStats:
+        # a pid beyond the kernel's pid_max: no process here has it
+        return ProcessStats(
+            pid=2**22 + 1,
+            cpu_percent=12.0,
+            rss_bytes=1,
+            threads=1,
+            open_files=0,
+            processes=1,
+            frozen=self.frozen,
+        )
+
+
+@pytest.mark.parametrize(("frozen", "expected"), [(True, [1.0]), (False, [0.0]), (None, [])])
+def test_a_hidden_process_is_stopped_as_its_backend_says(
+    frozen: bool | None, expected: list[float]
+) -> None:
+    """A paused container (`docker pause`) is a process observability cannot see: whether it
+    is stopped comes from the engine, and nothing is said when the backend says nothing."""
+    runtime = cast(Runtime, HiddenProcess(frozen))
+    collector = RuntimeStatsCollector(runtime=runtime, services=["svc"], warmup_s=0.0)
+    try:
+        result = collector.collect(time.time())
+    finally:
+        collector.close()
+    assert [s.value for s in result.samples if s.metric == "process_stopped"] == expected
+    assert cpu(result) == [0.12]
+
+
+def test_a_visible_process_is_stopped_when_its_backend_says_so(
+    idle: subprocess.Popen[bytes],
+) -> None:
+    """A process this reader sees running is still stopped when the engine has frozen its
+    container (a cgroup this reader cannot inspect)."""
+
+    class Frozen(RealProcesses):
+        def stats(self, service: str) -> ProcessStats:
+            return super().stats(service).model_copy(update={"frozen": True})
+
+    runtime = cast(Runtime, Frozen({"svc": idle.pid}))
+    collector = RuntimeStatsCollector(runtime=runtime, services=["svc"], warmup_s=0.0)
+    try:
+        result = collector.collect(time.time())
+    finally:
+        collector.close()
+    assert [s.value for s in result.samples if s.metric == "process_stopped"] == [1.0]
