@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lab.settings_loading import load_with_env_file
@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     ops_db_url: PostgresUrl
     runtime: Literal["local", "docker"] = "local"
     docker_project: str | None = None
+    # target-db's superuser password (a file): admin connections, pg_dump and pg_restore go
+    # over TCP instead of the data dir's Unix socket (Compose: no data volume here)
+    target_db_admin_password_file: FilePath | None = None
     rate_read: str = Field("300/minute", pattern=RATE)
     rate_dry_run: str = Field("120/minute", pattern=RATE)
     rate_low: str = Field("60/minute", pattern=RATE)

@@ -39,10 +39,15 @@ def client_env(
     lock_timeout: str | None = None,
     application_name: str = ACTION_APP_NAME,
     server_version: int = 0,
+    password: str | None = None,
 ) -> dict[str, str]:
-    """Environment for pg_dump/pg_restore: our application_name, no inherited libpq auth."""
+    """Environment for pg_dump/pg_restore: our application_name, no inherited libpq auth;
+    the superuser's password where the cluster is reached over the network (in the tool's
+    environment, which only its own user can read, never on its command line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["PGAPPNAME"] = application_name
+    if password is not None:
+        env["PGPASSWORD"] = password
     env["PGCONNECT_TIMEOUT"] = "5"
     options = [f"-c lock_timeout={lock_timeout}"] if lock_timeout is not None else []
     if server_version >= CHECKS_CLIENT_SINCE:
@@ -61,21 +66,25 @@ def run_client(
     lock_timeout: str | None = None,
     application_name: str = ACTION_APP_NAME,
     server_version: int = 0,
+    cluster: Cluster | None = None,
 ) -> "subprocess.CompletedProcess[str]":
     """Run a Postgres client tool as the action server (our app name, bounded time), tied
     to it: the tool dies with the action server (see lab.tied; `ledger` is its record).
-    `server_version` (psycopg2's) turns on what the server supports."""
+    `server_version` (psycopg2's) turns on what the server supports; `cluster` is the one
+    the tool connects to (its admin password, if it is reached over the network)."""
     env = client_env(
         lock_timeout=lock_timeout,
         application_name=application_name,
         server_version=server_version,
+        password=cluster.admin_password if cluster is not None else None,
     )
     return run_tied(argv, env=env, timeout=CLIENT_TIMEOUT_S, ledger=ledger)
 
 
 def client_args(cluster: Cluster) -> list[str]:
-    """libpq connection flags for the cluster's client tools (socket, port, superuser)."""
-    return ["-h", str(cluster.socket_dir), "-p", str(cluster.port), "-U", SUPERUSER]
+    """libpq connection flags for the cluster's client tools (its admin host: the socket, or
+    TCP when administered over the network; port; superuser)."""
+    return ["-h", cluster.admin_host, "-p", str(cluster.port), "-U", SUPERUSER]
 
 
 def row_counts(conn: PgConnection) -> dict[str, int]:

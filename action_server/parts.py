@@ -1,7 +1,7 @@
 """The parts one action server app works with, built from its settings."""
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from action_server.catalogue import ActionSpec
 from action_server.config import Settings
@@ -11,8 +11,10 @@ from action_server.ratelimit import RateLimits
 from action_server.store import Store
 from lab.config import LabSettings
 from lab.paths import StatePaths
+from lab.postgres import Cluster
 from lab.runtime.base import Runtime
 from lab.runtime.select import build_runtime
+from lab.secrets import read_secret
 from lab.services import clusters, endpoints
 
 log = logging.getLogger("action_server")
@@ -29,6 +31,14 @@ class ActionParts:
     metrics: ActionMetrics
     ctx: ActionContext
     background: list[object] = field(default_factory=list)
+
+
+def target_db_admin(settings: Settings, cluster: Cluster) -> Cluster:
+    """target-db as the actions administer it: over the trusted socket, or over TCP with the
+    superuser's password when the settings name its file."""
+    if settings.target_db_admin_password_file is None:
+        return cluster
+    return replace(cluster, admin_password=read_secret(settings.target_db_admin_password_file))
 
 
 def build_context(
@@ -48,7 +58,7 @@ def build_context(
         runtime=runtime
         or build_runtime(settings.runtime, paths=paths, docker_project=settings.docker_project),
         paths=paths,
-        target_db=clusters(lab, paths)["target-db"],
+        target_db=target_db_admin(settings, clusters(lab, paths)["target-db"]),
         target_url=endpoints(lab)["target"].url,
         ready_timeout_s=settings.ready_timeout_s,
         webhooks=webhooks,

@@ -87,6 +87,7 @@ def dump(
                 ledger=ctx.children_dir,
                 application_name=limits.application_name,
                 server_version=conn.server_version,
+                cluster=ctx.target_db,
             )
             conn.rollback()
     except psycopg2.Error as exc:

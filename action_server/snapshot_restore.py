@@ -69,7 +69,11 @@ def restore_snapshot(
     argv += [f"--exclude-schema={CHAOS_SCHEMA}"]  # snapshots taken before it was left out
     argv += ["-d", APP_DB, str(dump_path(ctx, name))]
     result = run_client(
-        argv, ledger=ctx.children_dir, lock_timeout=LOCK_TIMEOUT, server_version=version
+        argv,
+        ledger=ctx.children_dir,
+        lock_timeout=LOCK_TIMEOUT,
+        server_version=version,
+        cluster=ctx.target_db,
     )
     if result.returncode != 0:
         raise ActionFailed(

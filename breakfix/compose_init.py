@@ -17,6 +17,7 @@ from lab import ops_db as ops_schema
 from lab.config import LabSettings
 from lab.files import write_atomic
 from lab.paths import StatePaths
+from lab.postgres import SUPERUSER, set_role_password
 from lab.secrets import read_secret
 from lab.services import (
     AGENT_ACTION_KEY,
@@ -24,6 +25,7 @@ from lab.services import (
     OPS_DB,
     OPS_PASSWORD,
     OPS_ROLE,
+    TARGET_DB_ADMIN_PASSWORD,
     clusters,
 )
 from observability.stack.files import for_lab
@@ -82,6 +84,14 @@ def initialise(settings: LabSettings) -> None:
     for cluster in dbs.values():
         cluster.wait_ready(timeout=settings.health_timeout_s)
     database_hooks(paths=paths, clusters=dbs)["target-db"]()
+    # The action server administers target-db over TCP (snapshots with pg_dump/pg_restore over
+    # the network): the superuser's password, from the secret only that server is given.
+    conn = dbs["target-db"].connect()
+    try:
+        password = read_secret(paths.secret(TARGET_DB_ADMIN_PASSWORD))
+        set_role_password(conn, role=SUPERUSER, password=password)
+    finally:
+        conn.close()
     # ops-db as the supervisor's hook, but the agent's key comes from its read-only secret
     ops, password = dbs["ops-db"], read_secret(paths.secret(OPS_PASSWORD))
     ops.ensure_database(role=OPS_ROLE, password=password, dbname=OPS_DB)

@@ -18,6 +18,7 @@ TOKENS = {  # file name -> random bytes
     "control.token": 24,
     "target-db-app.password": 24,
     "ops-db.password": 24,
+    "target-db-admin.password": 24,
     "chaos.key": 24,
     "victim-hooks.token": 24,
     "agent-intake.token": 32,

@@ -11,7 +11,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -120,6 +120,15 @@ class Cluster:
     user: str | None
     host: str = "127.0.0.1"
     max_connections: int = 100
+    # The superuser's password, where the admin path is the network (a container without the
+    # data volume, e.g. the action server on Compose); None: the trusted Unix socket.
+    admin_password: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def admin_host(self) -> str:
+        """Where admin connections and client tools go: the socket dir, or the TCP host when
+        the cluster is administered over the network."""
+        return self.host if self.admin_password is not None else str(self.socket_dir)
 
     @property
     def socket_dir(self) -> Path:
@@ -194,14 +203,16 @@ class Cluster:
         application_name: str = "breakfix-lab",
         autocommit: bool = True,
     ) -> PgConnection:
-        """A connection over the cluster's Unix socket (trusted: the lab's admin path)."""
+        """A connection over the cluster's Unix socket (trusted: the lab's admin path), or
+        over TCP with the superuser's password when the cluster is administered that way."""
         conn = psycopg2.connect(
-            host=str(self.socket_dir),
+            host=self.admin_host,
             port=self.port,
             user=user,
             dbname=dbname,
             connect_timeout=3,
             application_name=application_name,
+            password=self.admin_password if user == SUPERUSER else None,
         )
         conn.autocommit = autocommit
         return conn

@@ -20,6 +20,9 @@ CONTROL_TOKEN = "control.token"
 CHAOS_KEY = "chaos.key"  # for chaos clients only: the agent never gets it
 APP_PASSWORD = "target-db-app.password"
 OPS_PASSWORD = "ops-db.password"
+# target-db's superuser password, where the action server administers it over the network (on
+# Compose: no data volume, pg_dump/pg_restore over TCP); the local lab uses the trusted socket.
+TARGET_DB_ADMIN_PASSWORD = "target-db-admin.password"
 HOOKS_TOKEN = "victim-hooks.token"
 AGENT_INTAKE_TOKEN = "agent-intake.token"  # webhook callers (observability); never approvers
 # Who may approve or deny the agent's high-risk steps (lab.approvers): a token each, the
@@ -142,7 +145,7 @@ def clusters(settings: LabSettings, paths: StatePaths) -> dict[str, Cluster]:
     bindir, user = find_bindir(settings.pg_bin), server_user()
     home = pg_home(paths.pg, user)
 
-    def cluster(name: str, port: int, **extra: int) -> Cluster:
+    def cluster(name: str, port: int, max_connections: int = 100) -> Cluster:
         return Cluster(
             name=name,
             data_dir=home / name,
@@ -150,7 +153,7 @@ def clusters(settings: LabSettings, paths: StatePaths) -> dict[str, Cluster]:
             bindir=bindir,
             user=user,
             host=settings.host,
-            **extra,
+            max_connections=max_connections,
         )
 
     return {

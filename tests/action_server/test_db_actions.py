@@ -1,8 +1,11 @@
 """The database actions end to end against a running lab: real processes, real Postgres."""
 
 import hashlib
+import secrets
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +18,9 @@ from action_server.actions.blockers import TERMINATE_DB_BLOCKERS
 from action_server.actions.migrations import RUN_MIGRATIONS
 from action_server.actions.snapshots import RESTORE_DB, SNAPSHOT_DB, list_snapshots, take_snapshot
 from action_server.catalogue import NoParams
-from action_server.context import ActionContext, PreconditionFailed
+from action_server.context import ActionContext, ActionFailed, PreconditionFailed
 from action_server.snapshot_restore import restored_differences
-from lab.postgres import SUPERUSER
+from lab.postgres import SUPERUSER, set_role_password
 from target_server import migrations
 
 pytestmark = pytest.mark.slow
@@ -149,6 +152,59 @@ def test_restore_brings_back_truncated_data_and_its_undo_goes_back(
     RESTORE_DB.execute(action_ctx, RESTORE_DB.params(snapshot=good["name"]))
     assert counts(action_ctx) == good["row_counts"]
     assert products_served(action_ctx, SEEDED)
+
+
+def superuser_password(ctx: ActionContext, password: str | None) -> None:
+    """Set (or, None, remove) the superuser's password, over the trusted socket."""
+    conn = ctx.target_db.connect()
+    try:
+        if password is None:
+            with conn.cursor() as cur:
+                cur.execute(f"ALTER ROLE {SUPERUSER} PASSWORD NULL")
+        else:
+            set_role_password(conn, role=SUPERUSER, password=password)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def over_network(action_ctx: ActionContext, tmp_path: Path) -> Iterator[ActionContext]:
+    """The context as the action server on Compose has it: target-db administered over TCP
+    with the superuser's password; the Unix socket out of reach (its dir is not on this
+    host), so anything that still used it would fail."""
+    password = secrets.token_urlsafe(18)
+    superuser_password(action_ctx, password)
+    remote = replace(action_ctx.target_db, data_dir=tmp_path / "not-here", admin_password=password)
+    assert remote.admin_host == remote.host and not remote.socket_dir.exists()
+    try:
+        yield replace(action_ctx, target_db=remote)
+    finally:
+        superuser_password(action_ctx, None)
+
+
+def test_snapshot_and_restore_over_the_network(over_network: ActionContext) -> None:
+    """pg_dump and pg_restore over TCP as the superuser, the Compose action server's path."""
+    good = SNAPSHOT_DB.execute(over_network, SNAPSHOT_DB.params(label="network")).details
+    assert good["verified"] is True and good["row_counts"]["products"] == SEEDED
+    execute_sql(over_network, "TRUNCATE products CASCADE")
+    assert counts(over_network)["products"] == 0
+    outcome = RESTORE_DB.execute(over_network, RESTORE_DB.params(snapshot=good["name"]))
+    assert outcome.details["snapshot"] == good["name"]
+    assert counts(over_network) == good["row_counts"]
+    assert products_served(over_network, SEEDED)
+
+
+def test_a_wrong_admin_password_fails_clearly_and_changes_nothing(
+    over_network: ActionContext,
+) -> None:
+    wrong = "not-" + secrets.token_urlsafe(12)
+    ctx = replace(over_network, target_db=replace(over_network.target_db, admin_password=wrong))
+    before_files, before_counts = files(ctx), counts(over_network)
+    with pytest.raises(ActionFailed) as failed:
+        SNAPSHOT_DB.execute(ctx, SNAPSHOT_DB.params(label="wrong"))
+    assert "password authentication failed" in str(failed.value)
+    assert wrong not in str(failed.value)
+    assert files(ctx) == before_files and counts(over_network) == before_counts
 
 
 def test_restore_leaves_the_chaos_schema_alone(action_ctx: ActionContext) -> None:

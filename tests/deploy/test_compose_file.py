@@ -93,6 +93,7 @@ def test_secret_files_are_the_labs_own_names_and_formats(tmp_path: Path) -> None
         services.CONTROL_TOKEN,
         services.APP_PASSWORD,
         services.OPS_PASSWORD,
+        services.TARGET_DB_ADMIN_PASSWORD,
         services.CHAOS_KEY,
         services.HOOKS_TOKEN,
         services.AGENT_INTAKE_TOKEN,
