@@ -1,11 +1,11 @@
 """Action server settings (env prefix ACTION_), read once and validated before start-up."""
 
 from functools import lru_cache
-from typing import Literal
 
 from pydantic import Field, FilePath, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lab.runtime.select import RuntimeKind
 from lab.settings_loading import load_with_env_file
 from lab.settings_types import PostgresUrl
 
@@ -20,8 +20,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(9000, ge=1, le=65535)
     ops_db_url: PostgresUrl
-    runtime: Literal["local", "docker"] = "local"
+    runtime: RuntimeKind = "local"
     docker_project: str | None = None
+    kubernetes_namespace: str = "breakfix"
     # target-db's superuser password (a file): admin connections, pg_dump and pg_restore go
     # over TCP instead of the data dir's Unix socket (Compose: no data volume here)
     target_db_admin_password_file: FilePath | None = None

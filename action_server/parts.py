@@ -56,7 +56,12 @@ def build_context(
     }
     return ActionContext(
         runtime=runtime
-        or build_runtime(settings.runtime, paths=paths, docker_project=settings.docker_project),
+        or build_runtime(
+            settings.runtime,
+            paths=paths,
+            docker_project=settings.docker_project,
+            kubernetes_namespace=settings.kubernetes_namespace,
+        ),
         paths=paths,
         target_db=target_db_admin(settings, clusters(lab, paths)["target-db"]),
         target_url=endpoints(lab)["target"].url,

@@ -8,6 +8,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chaos_server.scenarios.model import Probe, StopConditions, describe
+from lab.runtime.select import RuntimeKind
 from lab.settings_loading import load_with_env_file
 from lab.settings_types import PostgresUrl
 
@@ -33,8 +34,9 @@ class Settings(BaseSettings):
     key_file: Path  # holds the chaos key; chaos clients alone read it
     # the token the victims' fault hooks accept; the lab's secret file when unset
     hooks_token_file: Path | None = None
-    runtime: Literal["local", "docker"] = "local"
+    runtime: RuntimeKind = "local"
     docker_project: str | None = None
+    kubernetes_namespace: str = "breakfix"
     allowlist: list[str] = [
         "target",
         "target-db",

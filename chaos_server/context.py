@@ -38,7 +38,12 @@ def build_context(
     paths = StatePaths.at(lab.state_dir)
     return ChaosContext(
         runtime=runtime
-        or build_runtime(settings.runtime, paths=paths, docker_project=settings.docker_project),
+        or build_runtime(
+            settings.runtime,
+            paths=paths,
+            docker_project=settings.docker_project,
+            kubernetes_namespace=settings.kubernetes_namespace,
+        ),
         paths=paths,
         target_db=clusters(lab, paths)["target-db"],
         target_url=endpoints(lab)["target"].url,

@@ -2,11 +2,11 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lab.runtime.select import RuntimeKind
 from lab.settings_loading import load_with_env_file
 from lab.settings_types import PostgresUrl
 
@@ -22,8 +22,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(9100, ge=1, le=65535)
     ops_db_url: PostgresUrl
-    runtime: Literal["local", "docker"] = "local"
+    runtime: RuntimeKind = "local"
     docker_project: str | None = None
+    kubernetes_namespace: str = "breakfix"
     interval_s: float = Field(1.0, ge=0.1, le=60)  # collection and evaluation period
     window_s: float = Field(900.0, ge=10)  # the in-memory recent window
     downsample_s: float = Field(60.0, ge=1)  # bucket of the samples kept in ops-db

@@ -48,7 +48,10 @@ def create_app(
     lab = lab or LabSettings()
     paths = StatePaths.at(lab.state_dir)
     runtime = runtime or build_runtime(
-        settings.runtime, paths=paths, docker_project=settings.docker_project
+        settings.runtime,
+        paths=paths,
+        docker_project=settings.docker_project,
+        kubernetes_namespace=settings.kubernetes_namespace,
     )
     ring = RingStore(window_s=settings.window_s)
     writer = OpsWriter(

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import kubernetes_validate
 import pytest
 import yaml
 from kubernetes import client as k8s
 
 from lab.errors import UnknownServiceError
+from lab.paths import StatePaths
 from lab.runtime.kubernetes import (
     RESTARTED_AT,
     KubernetesForbiddenError,
@@ -34,6 +36,7 @@ from lab.runtime.kubernetes import (
     cpu_cores,
     memory_bytes,
 )
+from lab.runtime.select import build_runtime
 
 NS = "breakfix"
 APPS = f"/apis/apps/v1/namespaces/{NS}/deployments"
@@ -379,10 +382,11 @@ def test_quantities() -> None:
 
 
 # --- The manifests (deploy/k8s) ------------------------------------------------------------------
-# No schema validator runs here: kubeconform is not installed, and `kubectl apply
-# --dry-run=client` needs an API server for discovery. The tests parse every manifest with PyYAML
-# and check the structure that needs no schema; when kubectl is on PATH they also render both
-# kustomizations with `kubectl kustomize` (which checks the kustomization, not the schemas).
+# Every object is validated against the Kubernetes 1.37 OpenAPI schemas, strictly (an unknown
+# field is an error), by kubernetes-validate, which ships those schemas: kubeconform does not
+# install here and `kubectl apply --dry-run=client` needs an API server for discovery. When
+# kubectl is on PATH both kustomizations are rendered with `kubectl kustomize` and the rendered
+# output is validated too; the other tests check what no schema says (labels, secrets, policies).
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 LAB_SERVICES = {
@@ -537,8 +541,74 @@ def test_kubectl_kustomize_renders(folder: str) -> None:
         check=True,
     ).stdout
     docs = [d for d in yaml.safe_load_all(rendered) if d]
+    for doc in docs:
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     assert all(
         d["metadata"].get("namespace") == "breakfix" for d in docs if d["kind"] != "Namespace"
     )
     console = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "console")
     assert (console["spec"].get("type") == "NodePort") == (folder == "overlays/dev")
+
+
+K8S_VERSION = "1.37.0"
+
+
+@pytest.mark.parametrize("doc", manifests(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}")
+def test_every_manifest_validates_against_the_kubernetes_schemas(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_the_schema_check_rejects_a_misspelt_field_and_a_wrong_type() -> None:
+    """The check above is live: a field name off by one letter and a string where the API
+    takes an integer both fail."""
+    deployment = of_kind("Deployment")["target"]
+    misspelt = yaml.safe_load(yaml.safe_dump(deployment))
+    misspelt["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError, match="imagePulPolicy"):
+        kubernetes_validate.validate(misspelt, K8S_VERSION, strict=True)
+    wrong_type = yaml.safe_load(yaml.safe_dump(deployment))
+    wrong_type["spec"]["replicas"] = "one"
+    with pytest.raises(kubernetes_validate.ValidationError, match="integer"):
+        kubernetes_validate.validate(wrong_type, K8S_VERSION, strict=True)
+
+
+def env_of(deployment: str) -> dict[str, Any]:
+    container = of_kind("Deployment")[deployment]["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+@pytest.mark.parametrize(
+    ("deployment", "prefix"), [("action", "ACTION"), ("chaos", "CHAOS"), ("observability", "OBS")]
+)
+def test_the_servers_select_the_kubernetes_backend_in_their_namespace(
+    deployment: str, prefix: str
+) -> None:
+    env = env_of(deployment)
+    assert env[f"{prefix}_RUNTIME"] == "kubernetes"
+    assert env[f"{prefix}_KUBERNETES_NAMESPACE"] == {
+        "fieldRef": {"fieldPath": "metadata.namespace"}
+    }
+    spec = of_kind("Deployment")[deployment]["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == deployment
+
+
+def test_observability_may_only_read_the_cluster() -> None:
+    bindings = of_kind("RoleBinding")
+    roles = of_kind("Role")
+    granted: dict[str, set[str]] = {}
+    for binding in bindings.values():
+        verbs = {v for rule in roles[binding["roleRef"]["name"]]["rules"] for v in rule["verbs"]}
+        for subject in binding["subjects"]:
+            granted.setdefault(subject["name"], set()).update(verbs)
+    assert granted["observability"] == {"get", "list"}
+    assert {"patch", "delete"} <= granted["action"]
+    assert "agent" not in granted and "console" not in granted
+
+
+def test_build_runtime_selects_the_kubernetes_backend(tmp_path: Path) -> None:
+    """Selected by name like the others; no cluster is needed until the first call."""
+    runtime = build_runtime(
+        "kubernetes", paths=StatePaths.at(tmp_path), kubernetes_namespace="lab-ns"
+    )
+    assert isinstance(runtime, KubernetesRuntime)
+    assert runtime._namespace == "lab-ns"
