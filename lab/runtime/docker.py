@@ -14,7 +14,7 @@ from docker.client import from_env
 from docker.errors import APIError, DockerException, NotFound
 
 from lab.errors import LabError, UnknownServiceError
-from lab.runtime.docker_stats import has_previous_cpu, is_frozen, process_stats
+from lab.runtime.docker_stats import has_previous_cpu, has_reading, is_frozen, process_stats
 from lab.runtime.models import Health, ProcessStats, ServiceStatus, SignalName
 from lab.tls import client_tls
 
@@ -286,7 +286,7 @@ class DockerRuntime:
         if not state["Running"]:
             raise ContainerNotRunningError(f"stats of {service}: container is not running")
         streamed = self._latest_streamed(container.id) if self._stream_stats else None
-        if streamed is not None:
+        if streamed is not None and has_reading(streamed):
             return process_stats(
                 int(state["Pid"]),
                 streamed,
@@ -296,6 +296,9 @@ class DockerRuntime:
         with self._engine(f"read stats of {service}"):
             # one-shot: at once, where a plain reading waits a second for its own CPU pair
             sample: dict[str, Any] = container.stats(stream=False, one_shot=True)
+        if not has_reading(sample):
+            # between the listing and the reading the container stopped or is restarting
+            raise ContainerNotRunningError(f"stats of {service}: the engine has no reading")
         previous = sample.get("precpu_stats") or {}
         if not has_previous_cpu(sample):
             # The CPU rate is taken against this backend's previous reading of the container

@@ -19,6 +19,12 @@ def _number(doc: Any, *keys: str) -> int:
     return int(doc) if isinstance(doc, int | float) else 0
 
 
+def has_reading(sample: Sample) -> bool:
+    """Whether the sample measured a running container: the engine sends samples of zeros
+    (no memory in use) for a container that is stopped, starting or being restarted."""
+    return _number(sample, "memory_stats", "usage") > 0
+
+
 def has_previous_cpu(sample: Sample) -> bool:
     """Whether the engine filled in `precpu_stats`, so one sample gives a CPU rate."""
     return _number(sample, "precpu_stats", "system_cpu_usage") > 0

@@ -14,6 +14,7 @@ from docker.errors import DockerException, ImageNotFound
 
 from lab.errors import UnknownServiceError
 from lab.runtime.docker import (
+    ContainerNotRunningError,
     DockerRuntime,
     DockerRuntimeError,
     ScaleNotSupported,
@@ -234,6 +235,33 @@ def test_stats(runtime: DockerRuntime, service: str) -> None:
     assert stats.processes >= 1
     assert stats.threads >= 1
     assert stats.cpu_percent >= 0
+
+
+def test_streamed_stats_never_read_zero_across_a_kill_and_start(project: str, service: str) -> None:
+    """The engine's stats stream outlives a killed container and carries samples of zeros
+    until the next sample after it starts again (observability recorded a target of 0 bytes
+    after api-crash on Compose): a reading measures a running container or is a not_running
+    error, never a zero."""
+    streaming = DockerRuntime(project=project, stop_timeout_s=5, stream_stats=True)
+    try:
+        readings = [streaming.stats(service).rss_bytes]
+        time.sleep(1.5)  # the stream is running
+        streaming.signal(service, "SIGKILL")
+        wait_for(streaming, service, "stopped", timeout=5)
+        time.sleep(1.5)  # a zero sample of the dead container
+        with pytest.raises(ContainerNotRunningError):
+            streaming.stats(service)
+        streaming.start(service)
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            try:
+                readings.append(streaming.stats(service).rss_bytes)
+            except ContainerNotRunningError:
+                pass  # the engine has no reading yet
+            time.sleep(0.1)
+    finally:
+        streaming.close()
+    assert len(readings) > 10 and all(r > 0 for r in readings), readings
 
 
 def test_logs_contain_requests(runtime: DockerRuntime, service: str, web: tuple[Any, int]) -> None:
