@@ -102,7 +102,7 @@ def _act(actions: ActionClient, fault: CatalogueFault) -> dict[str, Any]:
         run = actions.act(fault.action, params, wait=True)
     except ActionClientError as exc:
         return {"refused": exc.code, "detail": exc.detail}
-    return {"status": run.status, "details": run.details}
+    return {"status": run.status, "error": run.error, "details": run.details}
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
