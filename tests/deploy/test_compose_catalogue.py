@@ -53,6 +53,9 @@ def stack(receiver: WebhookReceiver) -> Iterator[ComposeStack]:
     operator_env = {
         "ACTION_SLACK_WEBHOOK_URL": receiver.url(SLACK_PATH),
         "ACTION_SNAPSHOT_INTERVAL_S": "0",  # restore-db restores the test's own snapshot
+        # the cases follow each other within seconds: the known-good env (rollback-config's)
+        # is taken in the short ready spells between them, e.g. after regenerate-env
+        "ACTION_KNOWN_GOOD_INTERVAL_S": "1",
     }
     with running_stack("bfxcat", operator_env=operator_env) as running:
         running.runtime.stop("agent")
@@ -92,8 +95,9 @@ def _take_hold(stack: ComposeStack, fault: CatalogueFault) -> None:
         assert wait_until(lambda: stack.runtime.status(service).health == health, 30), fault.id
 
 
-def _act(actions: ActionClient, fault: CatalogueFault) -> dict[str, Any]:
-    """The fault's correct action, run for real; its run or its documented refusal."""
+def _act(stack: ComposeStack, actions: ActionClient, fault: CatalogueFault) -> dict[str, Any]:
+    """The fault's correct action, run for real; its run (with the action server's last log
+    lines when it failed) or its documented refusal."""
     assert fault.action is not None
     params = dict(fault.params)
     if fault.action == "escalate":
@@ -102,7 +106,10 @@ def _act(actions: ActionClient, fault: CatalogueFault) -> dict[str, Any]:
         run = actions.act(fault.action, params, wait=True)
     except ActionClientError as exc:
         return {"refused": exc.code, "detail": exc.detail}
-    return {"status": run.status, "error": run.error, "details": run.details}
+    outcome = {"status": run.status, "error": run.error, "details": run.details}
+    if run.status != "succeeded":
+        outcome["action_log"] = stack.runtime.logs("action", 40)
+    return outcome
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.id for f in FAULTS])
@@ -123,7 +130,7 @@ def test_fault_then_its_action(
         if fault.action is None:  # the control: nothing breaks
             assert journey_ok(target)
             return
-        outcome = _act(actions, fault)
+        outcome = _act(stack, actions, fault)
         assert outcome.get("status") == "succeeded", outcome
         if fault.action == "escalate":
             assert receiver.received.get(SLACK_PATH), "escalate posted nothing"
