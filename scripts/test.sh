@@ -16,6 +16,7 @@ args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
   args=(
     -m "not deep"
+    tests/deploy/test_compose_lab.py
     tests/evals/test_evals.py
     tests/evals/test_out_of_band.py
     tests/agent/test_api.py
