@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.config import Settings
 from agent.diagnosis.rules import diagnose, query_text
-from agent.model import HIGH_RISK_ACTIONS, Hypothesis, Perception
+from agent.model import HIGH_RISK_ACTIONS, Diagnosis, Hypothesis, Perception
 from agent.plan import plan_for
 from knowledge.index import KnowledgeIndex
 from knowledge.retrieval import Match, Passage
@@ -109,6 +110,53 @@ def test_config_drift_is_not_taken_for_a_crash(sample: str, runbooks: list[Runbo
     diagnosis = diagnose(load_perception(sample), runbooks, [])
     faults = [h.fault for h in diagnosis.hypotheses]
     assert faults[0] == "config-drift" and "api-crash" not in faults[:1], faults
+
+
+def actionable(diagnosis: Diagnosis, runbooks: list[Runbook]) -> list[tuple[str, float]]:
+    """The hypotheses the agent would act on: confident enough, and planning more than an
+    escalation."""
+    floor = Settings.model_fields["min_confidence"].default
+    return [
+        (h.fault, h.confidence)
+        for h in diagnosis.hypotheses
+        if h.confidence >= floor
+        and any(s.action != "escalate" for s in plan_for(h, runbooks, hold_s=1, timeout_s=1).steps)
+    ]
+
+
+@pytest.mark.parametrize("sample", ["api-error-storm", "api-error-storm.late"])
+def test_500s_while_the_database_fails_its_probe_are_not_an_error_storm(
+    sample: str, runbooks: list[Runbook]
+) -> None:
+    """The 500s of an error storm, and the database's probe alert firing (a backend killed by
+    the OOM killer: Postgres restarts every session and answers again seconds later). The
+    database explains the 500s; restarting the API is no fix and nothing else fits."""
+    perception = load_perception(sample)
+    perception.features |= {
+        "alert:ProbeFailing:target-db": True,
+        "alert:ProbeFailing:target-db:health": True,
+    }
+    diagnosis = diagnose(perception, runbooks, [])
+    assert "api-error-storm" not in [h.fault for h in diagnosis.hypotheses]
+    assert actionable(diagnosis, runbooks) == [], diagnosis.hypotheses
+
+
+@pytest.mark.parametrize("sample", ["net-db-latency", "net-db-latency.late"])
+def test_a_db_path_whose_proxy_accepts_nothing_is_not_latency(
+    sample: str, runbooks: list[Runbook]
+) -> None:
+    """A slow DB path's evidence (the pool full, timeouts), but the proxy fails its TCP probe:
+    a firewall drops the path's packets. Not latency to route around: a partition, which a
+    human handles."""
+    perception = load_perception(sample)
+    perception.features |= {
+        "probe:db-proxy:up": False,
+        "alert:ProbeFailing:db-proxy": True,
+        "alert:ProbeFailing:db-proxy:health": True,
+    }
+    diagnosis = diagnose(perception, runbooks, [])
+    assert "net-db-latency" not in [h.fault for h in diagnosis.hypotheses]
+    assert actionable(diagnosis, runbooks) == [], diagnosis.hypotheses
 
 
 @pytest.mark.parametrize("sample", QUIET_SAMPLES)
