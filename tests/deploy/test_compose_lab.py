@@ -225,3 +225,39 @@ def test_the_agent_fixes_it_inside_containers(
     done = {action for action, outcome in result.actions if outcome != "dry_run"}
     assert done == {CASES[fault]}, result.actions
     assert journey_ok(target)
+
+
+# --- Part 3: Prometheus' Alertmanager delivers to the agent -------------------------------------
+
+
+def _webhook_notifications(alertmanager: str) -> tuple[float, float]:
+    """Alertmanager's webhook notifications: (sent, failed), from its own /metrics."""
+    text = httpx.get(f"{alertmanager}/metrics", timeout=5, trust_env=False).text
+    sent = failed = 0.0
+    for line in text.splitlines():
+        if 'integration="webhook"' not in line or line.startswith("#"):
+            continue
+        if line.startswith("alertmanager_notifications_total"):
+            sent += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("alertmanager_notifications_failed_total"):
+            failed += float(line.rsplit(" ", 1)[1])
+    return sent, failed
+
+
+def test_alertmanager_delivers_to_the_agent_with_its_intake_token(stack: ComposeStack) -> None:
+    """The agent refuses a webhook without its intake token: Alertmanager's receiver sends it
+    from the secret Compose gives that container (it was missing, and every notification was
+    refused)."""
+    alertmanager = stack.url("ALERTMANAGER")
+    before, failed_before = _webhook_notifications(alertmanager)
+    alert = {
+        "labels": {"alertname": "ComposeDeliveryCheck", "service": "target", "severity": "info"},
+        "annotations": {"summary": "a delivery check from the Compose test"},
+    }
+    posted = httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], timeout=5, trust_env=False)
+    assert posted.status_code == 200, posted.text
+    assert wait_until(lambda: _webhook_notifications(alertmanager)[0] > before, 60), (
+        "Alertmanager sent no webhook"
+    )
+    sent, failed = _webhook_notifications(alertmanager)
+    assert failed == failed_before, (sent, failed)

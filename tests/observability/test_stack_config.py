@@ -110,6 +110,9 @@ def test_the_shipped_alertmanager_config_routes_everything_to_the_agent(amtool: 
     hook = receivers[config["route"]["receiver"]]["webhook_configs"][0]
     assert hook["url"] == "http://127.0.0.1:8002/webhook/alertmanager"  # the agent's intake
     assert hook["send_resolved"] is True
+    # the agent refuses a webhook without its intake token (the default state dir's)
+    token = hook["http_config"]["authorization"]["credentials_file"]
+    assert token == "../../.breakfix/secrets/agent-intake.token"
     assert "routes" not in config["route"]  # nothing is routed anywhere else
 
 
