@@ -141,11 +141,20 @@ def derived_features(features: Features) -> Features:
         for signature in SCHEMA_ERRORS
         if (value := get(f"log:{service}:{signature}")) is not None
     ]
+    # lines of the window still arriving: their burst alert fires (the lines of an episode
+    # already over stay in the window for a while and must not explain a new one)
+    failing_now = any(
+        features.get(f"alert:LogSignatureBurst:{service}:{signature}") is True
+        for service in ("target", "target-db")
+        for signature in SCHEMA_ERRORS
+    )
     at_head = out.get("pg:schema_at_head")
     if schema_errors or at_head is not None:
         # the schema is not what the code expects: Alembic behind its head, or queries
-        # failing on a column or table that is not there (a rename by hand, a search_path)
-        out["pg:schema_mismatch"] = float(at_head == 0.0 or sum(schema_errors) > 0)
+        # failing now on a column or table that is not there (a rename by hand, a search_path)
+        out["pg:schema_mismatch"] = float(
+            at_head == 0.0 or (sum(schema_errors) > 0 and failing_now)
+        )
     if (blocked := get(f"{db}:pg_blocked_sessions:max")) is not None:
         out["pg:blocked_sessions_max"] = max(blocked, float(out.get("pg:blocked_sessions", 0.0)))
     if (headroom := get(f"{db}:pg_connection_headroom:min")) is not None:

@@ -107,10 +107,30 @@ def test_queries_on_a_missing_column_are_a_schema_mismatch_at_head_too() -> None
     """A column renamed by hand: Alembic still at head, the queries fail."""
     at_head: Features = {"metric:target-db:pg_schema_at_head": 1.0}
     assert derived_features(at_head)["pg:schema_mismatch"] == 0.0
-    renamed: Features = {**at_head, "log:target-db:undefined_column": 3.0}
+    burst = "alert:LogSignatureBurst:target-db:undefined_column"
+    renamed: Features = {**at_head, "log:target-db:undefined_column": 3.0, burst: True}
     assert derived_features(renamed)["pg:schema_mismatch"] == 1.0
-    assert derived_features({"log:target:undefined_table": 2.0})["pg:schema_mismatch"] == 1.0
+    missing: Features = {
+        "log:target:undefined_table": 2.0,
+        "alert:LogSignatureBurst:target:undefined_table": True,
+    }
+    assert derived_features(missing)["pg:schema_mismatch"] == 1.0
     assert "pg:schema_mismatch" not in derived_features({})
+
+
+def test_schema_errors_of_an_episode_over_are_no_mismatch() -> None:
+    """The column renamed back a few seconds ago: its lines are still in the window, but no
+    burst of them fires any more and Alembic is at head. A new incident in that window (a
+    stale env on the next restart) was taken for schema drift and migrations were run."""
+    after: Features = {
+        "metric:target-db:pg_schema_at_head": 1.0,
+        "log:target:undefined_column": 11.0,
+        "log:target-db:undefined_column": 11.0,
+        "alert:ProbeFailing:target": True,
+    }
+    assert derived_features(after)["pg:schema_mismatch"] == 0.0
+    behind: Features = {**after, "metric:target-db:pg_schema_at_head": 0.0}
+    assert derived_features(behind)["pg:schema_mismatch"] == 1.0
 
 
 def test_trends_come_from_the_recent_window_when_there_is_one() -> None:
