@@ -155,6 +155,13 @@ def derived_features(features: Features) -> Features:
         out["pg:schema_mismatch"] = float(
             at_head == 0.0 or (sum(schema_errors) > 0 and failing_now)
         )
+    # the app's DB route is cut: its connections over it are lost, or the proxy on it (running)
+    # accepts none (a firewall dropping the route's packets: the app's queries just time out)
+    lost = get("log:target:connection_lost")
+    proxy = features.get("probe:db-proxy:up")
+    if lost is not None or isinstance(proxy, bool):
+        refuses = proxy is False and features.get("svc:db-proxy:up") is True
+        out["db:route_cut"] = float((lost or 0.0) > 0 or refuses)
     if (blocked := get(f"{db}:pg_blocked_sessions:max")) is not None:
         out["pg:blocked_sessions_max"] = max(blocked, float(out.get("pg:blocked_sessions", 0.0)))
     if (headroom := get(f"{db}:pg_connection_headroom:min")) is not None:

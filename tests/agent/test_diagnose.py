@@ -14,6 +14,7 @@ import pytest
 
 from agent.config import Settings
 from agent.diagnosis.rules import diagnose, query_text
+from agent.features import derived_features
 from agent.model import HIGH_RISK_ACTIONS, Diagnosis, Hypothesis, Perception
 from agent.plan import plan_for
 from knowledge.index import KnowledgeIndex
@@ -154,9 +155,11 @@ def test_a_db_path_whose_proxy_accepts_nothing_is_not_latency(
         "alert:ProbeFailing:db-proxy": True,
         "alert:ProbeFailing:db-proxy:health": True,
     }
+    perception.features |= derived_features(perception.features)
     diagnosis = diagnose(perception, runbooks, [])
     assert "net-db-latency" not in [h.fault for h in diagnosis.hypotheses]
     assert actionable(diagnosis, runbooks) == [], diagnosis.hypotheses
+    assert diagnosis.best is not None and diagnosis.best.fault == "net-db-partition"
 
 
 @pytest.mark.parametrize("sample", QUIET_SAMPLES)

@@ -75,6 +75,9 @@ def test_a_steady_lab_has_nothing_firing_and_every_victim_healthy() -> None:
         ("schema-drift", "pg:schema_at_head", 0.0),
         ("schema-drift", "pg:schema_mismatch", 1.0),
         ("noop", "pg:schema_mismatch", 0.0),
+        ("net-db-partition", "db:route_cut", 1.0),
+        ("net-db-latency", "db:route_cut", 0.0),
+        ("noop", "db:route_cut", 0.0),
         ("db-lock", "alert:DbBlockedSessions:target-db", True),
         # the primary answers by address; only its name is gone (warm cache: maybe no call)
         ("upstream-dns", "probe:upstream-primary:up", True),
@@ -251,3 +254,13 @@ def test_a_down_observability_gives_an_empty_perception_with_the_reason() -> Non
         assert client.health(["target"]) == {"target": False}
     finally:
         client.close()
+
+
+def test_a_proxy_that_accepts_no_connection_cuts_the_db_route() -> None:
+    """A firewall dropping the packets to db-proxy: nothing is lost (the app's queries time
+    out), but the running proxy fails its TCP probe."""
+    dropped: Features = {"probe:db-proxy:up": False, "svc:db-proxy:up": True}
+    assert derived_features(dropped)["db:route_cut"] == 1.0
+    assert derived_features({**dropped, "probe:db-proxy:up": True})["db:route_cut"] == 0.0
+    assert derived_features({"log:target:connection_lost": 2.0})["db:route_cut"] == 1.0
+    assert "db:route_cut" not in derived_features({})
