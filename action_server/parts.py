@@ -13,7 +13,7 @@ from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.runtime.base import Runtime
-from lab.runtime.select import build_runtime
+from lab.runtime.select import runtime_for
 from lab.secrets import read_secret
 from lab.services import clusters, endpoints
 
@@ -55,13 +55,7 @@ def build_context(
         if secret is not None
     }
     return ActionContext(
-        runtime=runtime
-        or build_runtime(
-            settings.runtime,
-            paths=paths,
-            docker_project=settings.docker_project,
-            kubernetes_namespace=settings.kubernetes_namespace,
-        ),
+        runtime=runtime or runtime_for(settings, paths),
         paths=paths,
         target_db=target_db_admin(settings, clusters(lab, paths)["target-db"]),
         target_url=endpoints(lab)["target"].url,

@@ -9,7 +9,7 @@ from lab.hooks_token import HOOKS_HEADER
 from lab.paths import StatePaths
 from lab.postgres import Cluster
 from lab.runtime.base import Runtime
-from lab.runtime.select import build_runtime
+from lab.runtime.select import runtime_for
 from lab.secrets import read_secret
 from lab.services import HOOKS_TOKEN, clusters, endpoints
 
@@ -37,13 +37,7 @@ def build_context(
     """The lab as faults see it; the lab's layout comes from BREAKFIX_* settings."""
     paths = StatePaths.at(lab.state_dir)
     return ChaosContext(
-        runtime=runtime
-        or build_runtime(
-            settings.runtime,
-            paths=paths,
-            docker_project=settings.docker_project,
-            kubernetes_namespace=settings.kubernetes_namespace,
-        ),
+        runtime=runtime or runtime_for(settings, paths),
         paths=paths,
         target_db=clusters(lab, paths)["target-db"],
         target_url=endpoints(lab)["target"].url,

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from lab.config import LabSettings
 from lab.paths import StatePaths
 from lab.runtime.base import Runtime
-from lab.runtime.select import build_runtime
+from lab.runtime.select import runtime_for
 from lab.service_app import service_app
 from observability.api.errors import install_handlers
 from observability.api.routes import router
@@ -47,12 +47,7 @@ def create_app(
     settings = settings or get_settings()
     lab = lab or LabSettings()
     paths = StatePaths.at(lab.state_dir)
-    runtime = runtime or build_runtime(
-        settings.runtime,
-        paths=paths,
-        docker_project=settings.docker_project,
-        kubernetes_namespace=settings.kubernetes_namespace,
-    )
+    runtime = runtime or runtime_for(settings, paths)
     ring = RingStore(window_s=settings.window_s)
     writer = OpsWriter(
         settings.ops_db_url.get_secret_value(),

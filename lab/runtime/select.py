@@ -1,11 +1,19 @@
 """Choosing a runtime backend by name."""
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from lab.paths import StatePaths
 from lab.runtime.base import Runtime
 
 RuntimeKind = Literal["local", "docker", "kubernetes"]
+
+
+class RuntimeChoice(Protocol):
+    """The settings every server that picks a backend has (`<PREFIX>_RUNTIME` and the rest)."""
+
+    runtime: RuntimeKind
+    docker_project: str | None
+    kubernetes_namespace: str
 
 
 def build_runtime(
@@ -29,3 +37,13 @@ def build_runtime(
     from lab.runtime.local import LocalRuntime
 
     return LocalRuntime.from_state_dir(paths)
+
+
+def runtime_for(settings: RuntimeChoice, paths: StatePaths) -> Runtime:
+    """The backend a server's settings choose, for the lab at `paths`."""
+    return build_runtime(
+        settings.runtime,
+        paths=paths,
+        docker_project=settings.docker_project,
+        kubernetes_namespace=settings.kubernetes_namespace,
+    )
