@@ -22,20 +22,20 @@ def record_if_ready(ctx: ActionContext) -> bool:
     current = ctx.paths.target_env
     if not current.exists():
         return False
+    text = current.read_text()
+    target = known_good_path(ctx)
+    if target.exists() and target.read_text() == text:
+        return False  # already recorded: no status call, no probe of the target
     status = ctx.runtime.status("target")
     if status.health == "stopped" or status.uptime_s is None:
         return False
     loaded_at = time.time() - status.uptime_s
-    text = current.read_text()
     if current.stat().st_mtime >= loaded_at:
         return False
     # Ready is the target's own /ready, now: a backend's health can lag by a check interval
     # (Docker's healthcheck, every 5 s), and short ready spells between faults went unseen,
     # so rollback-config went back to an env older than the last password rotation.
     if not target_ready_now(ctx) or current.read_text() != text:
-        return False
-    target = known_good_path(ctx)
-    if target.exists() and target.read_text() == text:
         return False
     write_atomic(target, text, mode=0o600)
     return True
